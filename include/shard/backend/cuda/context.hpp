@@ -1,0 +1,86 @@
+#pragma once
+/// @file backend/cuda/context.hpp
+/// Building a CUDA context: probing the GPUs, enabling peer access, creating the pools.
+#include <shard/config.hpp>
+#include <shard/backend/cuda/device.hpp>
+#include <shard/backend/cuda/error.hpp>
+#include <shard/detail/context_impl.hpp>
+#include <shard/error.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace cuda_backend {
+
+/// Number of visible GPUs; 0 when there is none or no usable driver. `why` receives the
+/// runtime's message in that case. Clears the sticky error the probe leaves behind.
+inline int device_count(std::string* why = nullptr) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    if (why) *why = std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+    return 0;
+  }
+  if (count == 0 && why) *why = "cudaGetDeviceCount reported 0 devices";
+  return count;
+}
+
+/// A context over `ordinals` (repeats allowed: several shards on one GPU).
+inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>& ordinals) {
+  if (ordinals.empty()) throw invalid_argument("context::cuda: the list of device ordinals is empty");
+  std::string why;
+  const int count = device_count(&why);
+  for (std::size_t i = 0; i < ordinals.size(); ++i) {
+    if (ordinals[i] < 0 || ordinals[i] >= count)
+      throw invalid_argument("context::cuda: device ordinal " + std::to_string(ordinals[i]) + " (shard " +
+                             std::to_string(i) + ") is out of range: " + std::to_string(count) +
+                             " CUDA device(s) visible" + (count == 0 ? " (" + why + ")" : std::string()));
+  }
+  const std::size_t g = ordinals.size();
+  // Peer access between distinct GPUs, enabled for every pair that supports it.
+  std::vector<char> peer(g * g, 0);
+  std::map<std::pair<int, int>, bool> pair_access;
+  for (std::size_t a = 0; a < g; ++a) {
+    for (std::size_t b = 0; b < g; ++b) {
+      const int da = ordinals[a], db = ordinals[b];
+      if (da == db) {
+        peer[a * g + b] = 1;
+        continue;
+      }
+      auto it = pair_access.find({da, db});
+      if (it == pair_access.end()) {
+        int can = 0;
+        SHARD_DETAIL_CUDA_THROW(cudaDeviceCanAccessPeer(&can, da, db), static_cast<int>(a), da);
+        if (can) {
+          device_guard guard(da);
+          const cudaError_t status = cudaDeviceEnablePeerAccess(db, 0);
+          if (status == cudaErrorPeerAccessAlreadyEnabled) (void)cudaGetLastError();
+          else SHARD_DETAIL_CUDA_THROW(status, static_cast<int>(a), da);
+        }
+        it = pair_access.emplace(std::make_pair(da, db), can != 0).first;
+      }
+      peer[a * g + b] = it->second ? 1 : 0;
+    }
+  }
+  // One pool per GPU, shared by the shards on it; peers with access may touch its memory.
+  std::map<int, std::shared_ptr<memory_pool>> pools;
+  for (int d : ordinals)
+    if (!pools.count(d)) pools[d] = std::make_shared<memory_pool>(d);
+  for (auto& [d, pool] : pools)
+    for (auto& [other, unused] : pools)
+      if (other != d && pair_access[{other, d}]) pool->grant_access(other);
+
+  std::vector<std::unique_ptr<detail::device>> devices;
+  for (std::size_t s = 0; s < g; ++s)
+    devices.push_back(std::make_unique<device>(static_cast<int>(s), ordinals[s], pools[ordinals[s]]));
+  return std::make_shared<detail::context_impl>(backend::cuda, std::move(devices), std::move(peer));
+}
+
+}  // namespace cuda_backend
+SHARD_NAMESPACE_END

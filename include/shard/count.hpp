@@ -1,0 +1,31 @@
+#pragma once
+/// @file count.hpp
+/// shard::count, shard::count_if
+#include <shard/config.hpp>
+#include <shard/detail/functors.hpp>
+#include <shard/detail/skeleton/reduce.hpp>
+#include <shard/functional.hpp>
+#include <shard/vector.hpp>
+
+#include <cstddef>
+#include <type_traits>
+
+SHARD_NAMESPACE_BEGIN
+
+/// Number of elements for which pred(x) is true. One count per non-empty segment moves to
+/// the host; one host sync.
+template <class T, class Pred>
+std::size_t count_if(const vector<T>& v, Pred pred) {
+  return detail::reduce_segments(v.get_context().impl(), v.segment_sizes(), std::size_t{0}, plus<std::size_t>{},
+                                 [&](std::size_t s) {
+                                   return detail::count_fn<T, Pred>{v.segment(s).data, pred};
+                                 });
+}
+
+/// Number of elements equal to `value` (operator==).
+template <class T>
+std::size_t count(const vector<T>& v, const std::type_identity_t<T>& value) {
+  return shard::count_if(v, detail::equals_fn<T>{value});
+}
+
+SHARD_NAMESPACE_END

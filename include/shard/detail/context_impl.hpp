@@ -1,0 +1,120 @@
+#pragma once
+/// @file detail/context_impl.hpp
+/// What a context handle shares: the shards' devices, the peer-access matrix and the
+/// communication counters. The counters are fed by the backend-agnostic layer only.
+#include <shard/config.hpp>
+#include <shard/detail/device.hpp>
+#include <shard/stats.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+class context_impl {
+ public:
+  context_impl(backend kind, std::vector<std::unique_ptr<device>> devices, std::vector<char> peer)
+      : kind_(kind), devices_(std::move(devices)), peer_(std::move(peer)) {
+    const std::size_t g = devices_.size();
+    counters_.shards = g;
+    counters_.bytes.assign((g + 1) * (g + 1), 0);
+    counters_.launches.assign(g, 0);
+    counters_.peak_bytes.assign(g, 0);
+    in_use_.assign(g, 0);
+  }
+  ~context_impl() {
+    // Devices go first (their destructors drain the queues), pools after (held by devices).
+    devices_.clear();
+  }
+  context_impl(const context_impl&) = delete;
+  context_impl& operator=(const context_impl&) = delete;
+
+  backend kind() const noexcept { return kind_; }
+  std::size_t size() const noexcept { return devices_.size(); }
+  device& dev(std::size_t shard) const { return *devices_[shard]; }
+  bool peer_access(std::size_t a, std::size_t b) const { return peer_[a * size() + b] != 0; }
+
+  // --- accounting -----------------------------------------------------------------
+  /// source/destination: shard index or stats::host.
+  void count_bytes(int source, int destination, std::uint64_t bytes) {
+    if (bytes == 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t g = size();
+    const std::size_t s = source == stats::host ? g : static_cast<std::size_t>(source);
+    const std::size_t d = destination == stats::host ? g : static_cast<std::size_t>(destination);
+    counters_.bytes[s * (g + 1) + d] += bytes;
+  }
+  void count_launch(std::size_t shard) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++counters_.launches[shard];
+  }
+  void count_host_sync() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++counters_.host_syncs;
+  }
+  void count_allocation(std::size_t shard, std::uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_use_[shard] += bytes;
+    counters_.peak_bytes[shard] = std::max(counters_.peak_bytes[shard], in_use_[shard]);
+  }
+  void count_deallocation(std::size_t shard, std::uint64_t bytes) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_use_[shard] -= bytes;
+  }
+  stats snapshot() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return counters_;
+  }
+  void reset() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fill(counters_.bytes.begin(), counters_.bytes.end(), 0);
+    std::fill(counters_.launches.begin(), counters_.launches.end(), 0);
+    counters_.host_syncs = 0;
+    counters_.peak_bytes = in_use_;  // the peak from now on starts at what is allocated now
+  }
+
+  // --- waiting ---------------------------------------------------------------------
+  /// Waits for every shard (one host synchronisation) and rethrows the first failure, in
+  /// shard order, after all shards are idle: no shard is left running when it throws.
+  void synchronize_all() {
+    std::exception_ptr first = wait_all();
+    if (first) std::rethrow_exception(first);
+  }
+  /// As synchronize_all, for error paths: swallows the failures (the caller already has one).
+  void synchronize_all_noexcept() noexcept {
+    try {
+      (void)wait_all();
+    } catch (...) {
+      // count_host_sync can only fail on a broken mutex; nothing left to do.
+    }
+  }
+
+ private:
+  std::exception_ptr wait_all() {
+    count_host_sync();
+    std::exception_ptr first;
+    for (auto& d : devices_) {
+      try {
+        d->synchronize();
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    return first;
+  }
+
+  backend kind_;
+  std::vector<std::unique_ptr<device>> devices_;
+  std::vector<char> peer_;
+  mutable std::mutex mutex_;
+  stats counters_;
+  std::vector<std::uint64_t> in_use_;
+};
+
+}  // namespace detail
+SHARD_NAMESPACE_END

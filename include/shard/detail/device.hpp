@@ -1,0 +1,62 @@
+#pragma once
+/// @file detail/device.hpp
+/// The backend-neutral face of one shard: memory, copies, ordering, waiting. Template
+/// primitives (transform, reduce, ...) are free functions of each backend instead, because a
+/// virtual function cannot take a user's function object.
+#include <shard/config.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+
+SHARD_NAMESPACE_BEGIN
+
+/// The backend a context runs on.
+enum class backend { host, cuda };
+
+namespace detail {
+
+/// A point in a shard's queue that other queues can wait for (a CUDA event, or its host
+/// emulation).
+class event {
+ public:
+  virtual ~event() = default;
+};
+
+/// One shard: an in-order queue of work on one device, plus memory on that device.
+/// Everything "async" is ordered after the work already in this shard's queue; the host
+/// waits with synchronize().
+class device {
+ public:
+  virtual ~device() = default;
+  virtual backend kind() const noexcept = 0;
+  /// Shard index within its context.
+  virtual int shard() const noexcept = 0;
+  /// CUDA device ordinal, or the emulated device's index.
+  virtual int ordinal() const noexcept = 0;
+
+  /// Device memory of `bytes` bytes (nullptr for 0). Throws out_of_memory.
+  virtual void* allocate(std::size_t bytes) = 0;
+  /// Returns memory from allocate(); ordered after the work already queued. Never throws.
+  virtual void deallocate(void* p, std::size_t bytes) noexcept = 0;
+
+  /// Async copies; host memory must stay valid until the queue has run them.
+  virtual void copy_from_host(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, std::size_t bytes) = 0;
+  /// Copy between two buffers of this device (also of two shards sharing this device).
+  virtual void copy_local(void* dst, const void* src, std::size_t bytes) = 0;
+  /// Copy from another shard's memory into this shard's memory, on this shard's queue. The
+  /// caller orders it against the source's queue with events (transport/copy.hpp).
+  virtual void copy_from_peer(void* dst, const device& source, const void* src, std::size_t bytes) = 0;
+
+  /// Marks the current end of the queue.
+  virtual std::shared_ptr<event> record() = 0;
+  /// Work queued after this call starts after `e` has been reached.
+  virtual void wait(std::shared_ptr<event> e) = 0;
+
+  /// Blocks the host until the queue is empty; throws the first error of the queued work.
+  virtual void synchronize() = 0;
+};
+
+}  // namespace detail
+SHARD_NAMESPACE_END

@@ -1,0 +1,143 @@
+#pragma once
+/// @file detail/functors.hpp
+/// Small function objects the skeletons hand to the backends' primitives. They are plain
+/// structs (not lambdas) so that library code needs no extended-lambda support and runs on
+/// both backends unchanged.
+#include <shard/config.hpp>
+#include <shard/functional.hpp>
+
+#include <cstddef>
+#include <type_traits>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+/// p[i] = value
+template <class T>
+struct fill_fn {
+  T* p;
+  T value;
+  SHARD_HOST_DEVICE void operator()(std::size_t i) const { p[i] = value; }
+};
+
+/// p[i] = first + (offset + i): the element's global index added to the first value.
+template <class T>
+struct iota_fn {
+  T* p;
+  T first;
+  std::size_t offset;
+  SHARD_HOST_DEVICE void operator()(std::size_t i) const { p[i] = static_cast<T>(first + static_cast<T>(offset + i)); }
+};
+
+/// x itself.
+struct identity_fn {
+  template <class T>
+  SHARD_HOST_DEVICE const T& operator()(const T& x) const {
+    return x;
+  }
+};
+
+/// op(p[i])
+template <class T, class Op>
+struct read_fn {
+  const T* p;
+  Op op;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  SHARD_HOST_DEVICE auto operator()(std::size_t i) const { return op(p[i]); }
+};
+
+/// op(a[i], b[i])
+template <class A, class B, class Op>
+struct read2_fn {
+  const A* a;
+  const B* b;
+  Op op;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  SHARD_HOST_DEVICE auto operator()(std::size_t i) const { return op(a[i], b[i]); }
+};
+
+/// 1 when pred(p[i]) holds, else 0.
+template <class T, class Pred>
+struct count_fn {
+  const T* p;
+  Pred pred;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  SHARD_HOST_DEVICE std::size_t operator()(std::size_t i) const { return pred(p[i]) ? 1 : 0; }
+};
+
+/// x == value
+template <class T>
+struct equals_fn {
+  T value;
+  SHARD_HOST_DEVICE bool operator()(const T& x) const { return x == value; }
+};
+
+/// A value that may be absent: gives every reduction operator an identity, so segments are
+/// reduced without an initial value and the caller's init is applied exactly once.
+template <class T>
+struct maybe {
+  T value;
+  bool valid;
+};
+
+/// op extended to maybe<T>: an absent operand is the identity.
+template <class Op>
+struct maybe_op {
+  Op op;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  template <class T>
+  SHARD_HOST_DEVICE maybe<T> operator()(const maybe<T>& a, const maybe<T>& b) const {
+    if (!a.valid) return b;
+    if (!b.valid) return a;
+    return maybe<T>{static_cast<T>(op(a.value, b.value)), true};
+  }
+};
+
+/// f(i) as a present maybe<U>.
+template <class U, class F>
+struct present_fn {
+  F f;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  SHARD_HOST_DEVICE maybe<U> operator()(std::size_t i) const { return maybe<U>{static_cast<U>(f(i)), true}; }
+};
+
+/// True when `Op` is addition over an arithmetic U, whose identity U{} lets the backends
+/// reduce a raw pointer at full speed instead of through maybe<U>.
+template <class Op, class U>
+inline constexpr bool is_arithmetic_plus =
+    std::is_arithmetic_v<U> && (std::is_same_v<Op, plus<>> || std::is_same_v<Op, plus<U>>);
+
+/// An element's value and global index.
+template <class T>
+struct indexed {
+  T value;
+  std::size_t index;
+};
+
+/// {p[i], offset + i}
+template <class T>
+struct indexed_fn {
+  const T* p;
+  std::size_t offset;
+  SHARD_HOST_DEVICE indexed<T> operator()(std::size_t i) const { return indexed<T>{p[i], offset + i}; }
+};
+
+/// Keeps the first extremum: with `Max` false the first smallest element (comp(b, a) picks
+/// b), with `Max` true the first largest (comp(a, b) picks b); ties go to the lower index, so
+/// the operator is associative and commutative and any reduction order gives std::'s answer.
+template <class Comp, bool Max>
+struct extremum_op {
+  Comp comp;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  template <class T>
+  SHARD_HOST_DEVICE indexed<T> operator()(const indexed<T>& a, const indexed<T>& b) const {
+    const bool b_better = Max ? comp(a.value, b.value) : comp(b.value, a.value);
+    const bool a_better = Max ? comp(b.value, a.value) : comp(a.value, b.value);
+    if (b_better) return b;
+    if (a_better) return a;
+    return b.index < a.index ? b : a;
+  }
+};
+
+}  // namespace detail
+SHARD_NAMESPACE_END

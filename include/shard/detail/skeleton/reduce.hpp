@@ -1,0 +1,96 @@
+#pragma once
+/// @file detail/skeleton/reduce.hpp
+/// Reduction skeleton: one partial per non-empty segment, computed on its shard, copied to
+/// the host, and combined there in shard order: init op p0 op p1 op ... The order is fixed,
+/// so the result does not change from run to run. Moves one partial per shard to the host;
+/// one host sync.
+#include <shard/config.hpp>
+#include <shard/detail/buffer.hpp>
+#include <shard/detail/functors.hpp>
+#include <shard/detail/primitives.hpp>
+#include <shard/detail/skeleton/run.hpp>
+#include <shard/transport/copy.hpp>
+
+#include <cstddef>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+/// Queues `enqueue(dev, shard, slot)` on every shard with a non-empty segment, which
+/// reduces that segment into the one-element shard buffer `slot`; copies the slots to the
+/// host and waits once. Returns the partials (those of empty segments are unspecified).
+template <class Slot, class Enqueue>
+std::vector<Slot> gather_partials(context_impl& ctx, const std::vector<std::size_t>& sizes, Enqueue&& enqueue) {
+  const std::size_t g = ctx.size();
+  std::vector<device_buffer<Slot>> slots(g);
+  std::vector<Slot> partial(g);
+  on_all_shards(ctx, [&](std::size_t s) {
+    if (sizes[s] == 0) return;
+    slots[s] = device_buffer<Slot>(ctx, s, 1);
+    launch(ctx, s, [&](auto& dev) { enqueue(dev, s, slots[s].data()); });
+    transport::to_host(ctx, s, &partial[s], slots[s].data(), sizeof(Slot));
+  });
+  return partial;
+}
+
+/// The reduction of f(0..sizes[s]) with `rop` on every shard s, where f = make_f(s); a
+/// partial is absent for an empty segment. Addition over arithmetic types reduces from 0;
+/// any other operator is lifted to maybe<U>, so it needs no identity.
+template <class U, class Rop, class MakeF>
+std::vector<maybe<U>> segment_partials(context_impl& ctx, const std::vector<std::size_t>& sizes, Rop rop,
+                                       MakeF make_f) {
+  std::vector<maybe<U>> out(sizes.size(), maybe<U>{U{}, false});
+  if constexpr (is_arithmetic_plus<Rop, U>) {
+    const auto partial = gather_partials<U>(ctx, sizes, [&](auto& dev, std::size_t s, U* slot) {
+      primitive::transform_reduce_index(dev, sizes[s], slot, U{}, rop, make_f(s));
+    });
+    for (std::size_t s = 0; s < sizes.size(); ++s)
+      if (sizes[s] != 0) out[s] = maybe<U>{partial[s], true};
+  } else {
+    out = gather_partials<maybe<U>>(ctx, sizes, [&](auto& dev, std::size_t s, maybe<U>* slot) {
+      primitive::transform_reduce_index(dev, sizes[s], slot, maybe<U>{U{}, false}, maybe_op<Rop>{rop},
+                                        present_fn<U, decltype(make_f(s))>{make_f(s)});
+    });
+    for (std::size_t s = 0; s < sizes.size(); ++s)
+      if (sizes[s] == 0) out[s].valid = false;
+  }
+  return out;
+}
+
+/// init rop p0 rop p1 ... over the present partials, in shard order.
+template <class U, class Rop>
+U fold_partials(U init, Rop rop, const std::vector<maybe<U>>& partials) {
+  U acc = init;
+  for (const auto& p : partials)
+    if (p.valid) acc = static_cast<U>(rop(acc, p.value));
+  return acc;
+}
+
+/// Reduces every segment on its shard, then folds the partials into `init` in shard order:
+/// the caller's init is applied exactly once.
+template <class U, class Rop, class MakeF>
+U reduce_segments(context_impl& ctx, const std::vector<std::size_t>& sizes, U init, Rop rop, MakeF make_f) {
+  return fold_partials(init, rop, segment_partials<U>(ctx, sizes, rop, make_f));
+}
+
+/// reduce_segments over the elements themselves, through CUB's pointer path (vectorised
+/// loads) when the operator is addition over an arithmetic type.
+template <class T, class U, class Rop>
+U reduce_elements(context_impl& ctx, const std::vector<const T*>& data, const std::vector<std::size_t>& sizes, U init,
+                  Rop rop) {
+  if constexpr (is_arithmetic_plus<Rop, U> && std::is_same_v<T, U>) {
+    const auto partial = gather_partials<U>(ctx, sizes, [&](auto& dev, std::size_t s, U* slot) {
+      primitive::reduce(dev, data[s], sizes[s], slot, U{}, rop);
+    });
+    std::vector<maybe<U>> present(sizes.size(), maybe<U>{U{}, false});
+    for (std::size_t s = 0; s < sizes.size(); ++s)
+      if (sizes[s] != 0) present[s] = maybe<U>{partial[s], true};
+    return fold_partials(init, rop, present);
+  } else {
+    return reduce_segments(ctx, sizes, init, rop, [&](std::size_t s) { return read_fn<T, identity_fn>{data[s], {}}; });
+  }
+}
+
+}  // namespace detail
+SHARD_NAMESPACE_END

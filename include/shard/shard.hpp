@@ -1,0 +1,18 @@
+#pragma once
+/// @file shard.hpp
+/// Umbrella header: the whole public API.
+#include <shard/config.hpp>
+#include <shard/context.hpp>
+#include <shard/copy.hpp>
+#include <shard/count.hpp>
+#include <shard/distribution.hpp>
+#include <shard/error.hpp>
+#include <shard/extrema.hpp>
+#include <shard/fill.hpp>
+#include <shard/for_each.hpp>
+#include <shard/functional.hpp>
+#include <shard/reduce.hpp>
+#include <shard/stats.hpp>
+#include <shard/transform.hpp>
+#include <shard/transform_reduce.hpp>
+#include <shard/vector.hpp>

@@ -1,0 +1,89 @@
+#pragma once
+/// @file stats.hpp
+/// Communication accounting: what an algorithm moved, waited for and launched.
+#include <shard/config.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <iomanip>
+#include <ostream>
+#include <string>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+
+/// A snapshot of a context's counters (context::stats()). Both backends count the same
+/// things in the backend-agnostic layer, so the figures of an algorithm are the same on the
+/// host backend and on GPUs.
+///
+/// Nodes are the shards 0..shards-1 and the host, written `stats::host`.
+struct stats {
+  /// Index that names the host as a node of the transfer matrix.
+  static constexpr int host = -1;
+
+  std::size_t shards = 0;
+  /// Bytes moved, row-major (shards+1) x (shards+1): row = source, column = destination,
+  /// index `shards` = host. The diagonal counts copies that stay on one shard.
+  std::vector<std::uint64_t> bytes;
+  /// Times the host waited on device work (one wait on any number of shards counts once).
+  std::uint64_t host_syncs = 0;
+  /// Primitive launches (CUB device-wide calls, or their host equivalents) per shard.
+  std::vector<std::uint64_t> launches;
+  /// Peak bytes allocated on each shard since creation or the last reset_stats(): container
+  /// storage and algorithm buffers. Backend scratch space (CUB temporary storage) is not
+  /// included, so the figure is the same on both backends.
+  std::vector<std::uint64_t> peak_bytes;
+
+  /// Bytes moved from `source` to `destination` (shard index, or stats::host).
+  std::uint64_t bytes_moved(int source, int destination) const {
+    return bytes[index(source) * (shards + 1) + index(destination)];
+  }
+  /// Bytes moved from one shard to a different shard.
+  std::uint64_t bytes_between_shards() const {
+    std::uint64_t sum = 0;
+    for (std::size_t s = 0; s < shards; ++s)
+      for (std::size_t d = 0; d < shards; ++d)
+        if (s != d) sum += bytes[s * (shards + 1) + d];
+    return sum;
+  }
+  /// Bytes copied from shards to the host.
+  std::uint64_t bytes_to_host() const {
+    std::uint64_t sum = 0;
+    for (std::size_t s = 0; s < shards; ++s) sum += bytes[s * (shards + 1) + shards];
+    return sum;
+  }
+  /// Bytes copied from the host to shards.
+  std::uint64_t bytes_from_host() const {
+    std::uint64_t sum = 0;
+    for (std::size_t d = 0; d < shards; ++d) sum += bytes[shards * (shards + 1) + d];
+    return sum;
+  }
+  /// Launches summed over shards.
+  std::uint64_t total_launches() const {
+    std::uint64_t sum = 0;
+    for (auto l : launches) sum += l;
+    return sum;
+  }
+
+ private:
+  std::size_t index(int node) const { return node == host ? shards : static_cast<std::size_t>(node); }
+};
+
+/// Prints the counters: syncs, launches and peaks, then the transfer matrix.
+inline std::ostream& operator<<(std::ostream& os, const stats& s) {
+  os << "host syncs: " << s.host_syncs << ", launches:";
+  for (auto l : s.launches) os << ' ' << l;
+  os << ", peak bytes:";
+  for (auto p : s.peak_bytes) os << ' ' << p;
+  os << "\nbytes moved (row = source, column = destination, h = host):\n" << std::setw(6) << "";
+  for (std::size_t d = 0; d <= s.shards; ++d) os << std::setw(13) << (d == s.shards ? std::string("h") : std::to_string(d));
+  os << '\n';
+  for (std::size_t r = 0; r <= s.shards; ++r) {
+    os << std::setw(6) << (r == s.shards ? std::string("h") : std::to_string(r));
+    for (std::size_t d = 0; d <= s.shards; ++d) os << std::setw(13) << s.bytes[r * (s.shards + 1) + d];
+    os << '\n';
+  }
+  return os;
+}
+
+SHARD_NAMESPACE_END

@@ -1,0 +1,107 @@
+#pragma once
+/// @file vector.hpp
+/// shard::vector<T>: a sequence split into one contiguous segment per shard.
+#include <shard/config.hpp>
+#include <shard/context.hpp>
+#include <shard/detail/buffer.hpp>
+#include <shard/distribution.hpp>
+#include <shard/error.hpp>
+
+#include <cstddef>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+
+/// One shard's part of a vector: a trivially copyable view, usable in device code.
+template <class T>
+struct segment {
+  T* data;             ///< first element, in the shard's device memory (nullptr when empty)
+  std::size_t size;    ///< number of elements
+  std::size_t offset;  ///< global index of the first element
+  std::size_t shard;   ///< shard that holds it
+};
+
+/// A vector of `T` whose elements are split into one segment per shard of a context, laid
+/// out in shard order (shard 0 holds the first elements). T must be trivially copyable:
+/// elements move between devices as bytes.
+///
+/// Every operation is complete when it returns (the host waits on the shards it used);
+/// failures throw (see error.hpp) and leave the vector as it was.
+template <class T>
+class vector {
+  static_assert(std::is_trivially_copyable_v<T>,
+                "shard::vector<T> requires a trivially copyable T: elements are copied between devices as bytes");
+
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+
+  /// n value-initialised elements. Moves 0 bytes; one launch per non-empty segment.
+  vector(const context& ctx, std::size_t n, distribution d = distribution::even());
+  /// n copies of `value`.
+  vector(const context& ctx, std::size_t n, const T& value, distribution d = distribution::even());
+  /// A copy of host memory (host -> shards: n * sizeof(T) bytes).
+  vector(const context& ctx, std::span<const T> host, distribution d = distribution::even());
+
+  /// Deep copy, same context and distribution (local device copies only).
+  vector(const vector& other);
+  /// A copy laid out by `d`: moves exactly the elements that change shard; the others are
+  /// copied within their shard.
+  vector(const vector& other, const shard::distribution& d);
+  vector& operator=(const vector& other);
+  /// Moves the segments; `other` is left empty (size 0) on the same context.
+  vector(vector&& other) noexcept;
+  vector& operator=(vector&& other) noexcept;
+  ~vector() = default;
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  /// Number of segments = number of shards of the context (segments may be empty).
+  std::size_t num_segments() const noexcept { return sizes_.size(); }
+  /// The i-th segment (held by shard i). Throws invalid_argument for i >= num_segments().
+  shard::segment<T> segment(std::size_t i) const;
+  /// The segment sizes, in shard order.
+  const std::vector<std::size_t>& segment_sizes() const noexcept { return sizes_; }
+  /// The resolved layout, as explicit sizes: equal for two vectors exactly when they are
+  /// aligned (element i lives on the same shard in both).
+  shard::distribution distribution() const { return distribution::explicit_sizes(sizes_); }
+  /// The rule this vector was built with, re-applied by resize().
+  const shard::distribution& policy() const noexcept { return policy_; }
+  const shard::context& get_context() const noexcept { return ctx_; }
+
+  /// All elements, copied to the host (one host sync).
+  std::vector<T> to_host() const;
+  /// Element i (one host sync). Throws invalid_argument when i >= size().
+  T get(std::size_t i) const;
+  /// Sets element i (one host sync). Throws invalid_argument when i >= size().
+  void set(std::size_t i, const T& value);
+  /// Changes the size to n, keeping the first min(n, size()) elements and value-initialising
+  /// the rest. The policy is applied to n: even and weighted re-split, explicit sizes keep
+  /// every segment but the last non-empty ones (shrinking trims from the back, growing
+  /// extends the last segment). Elements that change shard move through the transport.
+  void resize(std::size_t n);
+  /// Re-splits the elements by `d`; moves exactly the elements that change shard.
+  void redistribute(const shard::distribution& d);
+
+ private:
+  struct uninitialized_tag {};
+  vector(uninitialized_tag, const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy);
+  void check_index(std::size_t i, const char* what) const;
+  std::size_t shard_of(std::size_t i) const;
+  void adopt(std::vector<std::size_t> sizes, std::vector<detail::device_buffer<T>> buffers);
+  static std::vector<detail::device_buffer<T>> allocate(const context& ctx, const std::vector<std::size_t>& sizes);
+  std::vector<std::size_t> sizes_for(std::size_t n) const;
+
+  context ctx_;
+  shard::distribution policy_;
+  std::size_t size_ = 0;
+  std::vector<std::size_t> sizes_;
+  std::vector<std::size_t> offsets_;
+  std::vector<detail::device_buffer<T>> buffers_;
+};
+
+SHARD_NAMESPACE_END
+
+#include <shard/detail/vector.inl>

@@ -1,0 +1,124 @@
+#pragma once
+// Shared by every test source. The same source builds with g++ (host backend) and, through
+// a .cu wrapper, with nvcc (host backend and, when a GPU is present, the CUDA backend).
+#include <shard/shard.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace test {
+
+/// The shard counts every algorithm is checked on.
+inline const std::vector<std::size_t> shard_counts{1, 2, 3, 4, 7, 8};
+
+/// Sizes checked for G shards: empty, one, fewer than G, G, a prime, large.
+inline std::vector<std::size_t> sizes_for(std::size_t g) {
+  std::vector<std::size_t> out{0, 1};
+  if (g > 2) out.push_back(g - 1);
+  if (g > 1) out.push_back(g);
+  out.push_back(10007);
+  out.push_back(std::size_t{1} << 20);
+  return out;
+}
+
+/// Which backends this binary exercises: SHARD_TEST_BACKEND = host | cuda | all (default).
+inline bool backend_enabled(const char* name) {
+  const char* e = std::getenv("SHARD_TEST_BACKEND");
+  return e == nullptr || std::string(e) == "all" || std::string(e) == name;
+}
+
+inline int gpu_count() {
+#if SHARD_HAS_CUDA
+  static const int n = shard::cuda_backend::device_count();
+  return n;
+#else
+  return 0;
+#endif
+}
+
+/// Contexts with `g` shards on every enabled backend: the host backend, and on a CUDA build
+/// with a GPU, g shards mapped round-robin onto the visible GPUs (several per GPU if need be).
+inline std::vector<shard::context> contexts(std::size_t g, shard::host_options options = {}) {
+  std::vector<shard::context> out;
+  if (backend_enabled("host")) out.push_back(shard::context::host(g, options));
+#if SHARD_HAS_CUDA
+  if (backend_enabled("cuda") && gpu_count() > 0) {
+    std::vector<int> ordinals;
+    for (std::size_t s = 0; s < g; ++s) ordinals.push_back(static_cast<int>(s % gpu_count()));
+    out.push_back(shard::context::cuda(ordinals));
+  }
+#endif
+  return out;
+}
+
+inline std::string name(shard::backend b) { return b == shard::backend::host ? "host" : "cuda"; }
+
+/// The three distributions, resolved for n elements over g shards.
+inline std::vector<shard::distribution> distributions(std::size_t n, std::size_t g) {
+  std::vector<double> weights;
+  for (std::size_t s = 0; s < g; ++s) weights.push_back(static_cast<double>((s * 7 + 3) % 5));  // some zero
+  if (g == 1) weights = {1};
+  std::vector<std::size_t> sizes(g, 0);
+  // Explicit: everything on the last shard but one element per odd shard.
+  std::size_t left = n;
+  for (std::size_t s = 1; s < g && left > 0; s += 2) sizes[s] = 1, --left;
+  sizes[g - 1] += left;
+  return {shard::distribution::even(), shard::distribution::weighted(weights), shard::distribution::explicit_sizes(sizes)};
+}
+
+/// A fixed seed per case, printed on failure by the CAPTURE in each test.
+inline std::uint64_t seed_for(std::size_t g, std::size_t n, std::size_t d) { return 1000003 * g + 7919 * n + d; }
+
+/// A small user-defined element type.
+struct point {
+  std::int32_t x;
+  float y;
+  friend SHARD_HOST_DEVICE bool operator==(const point& a, const point& b) { return a.x == b.x && a.y == b.y; }
+  friend SHARD_HOST_DEVICE bool operator<(const point& a, const point& b) { return a.x < b.x; }
+};
+inline std::ostream& operator<<(std::ostream& os, const point& p) { return os << '(' << p.x << ", " << p.y << ')'; }
+
+/// Random data of type T; integers in a small range so that duplicates and ties occur.
+template <class T>
+std::vector<T> random_data(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<T> out(n);
+  for (auto& x : out) {
+    if constexpr (std::is_same_v<T, point>) {
+      x = point{static_cast<std::int32_t>(rng() % 1000) - 500, static_cast<float>(rng() % 1000) / 8.0f};
+    } else if constexpr (std::is_floating_point_v<T>) {
+      x = static_cast<T>(std::uniform_real_distribution<double>(-100.0, 100.0)(rng));
+    } else if constexpr (std::is_signed_v<T>) {
+      x = static_cast<T>(static_cast<std::int64_t>(rng() % 2001) - 1000);
+    } else {
+      x = static_cast<T>(rng() % 100000);
+    }
+  }
+  return out;
+}
+
+}  // namespace test
+
+namespace test {
+/// Number of indices whose shard differs between two layouts (independent of the library's
+/// exchange planner: walks every index).
+inline std::size_t elements_changing_shard(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b) {
+  auto owners = [](const std::vector<std::size_t>& sizes) {
+    std::vector<std::size_t> owner;
+    for (std::size_t s = 0; s < sizes.size(); ++s) owner.insert(owner.end(), sizes[s], s);
+    return owner;
+  };
+  const auto oa = owners(a), ob = owners(b);
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i < oa.size() && i < ob.size(); ++i) moved += oa[i] != ob[i] ? 1 : 0;
+  return moved;
+}
+}  // namespace test
