@@ -54,6 +54,14 @@ void check_reduction_stats(const shard::context& ctx, const std::vector<std::siz
   CHECK(st.total_launches() == non_empty);
 }
 
+template <class T>
+struct magnitude_fn {
+  SHARD_HOST_DEVICE double operator()(T x) const {
+    if constexpr (std::is_signed_v<T>) return x < T(0) ? -static_cast<double>(x) : static_cast<double>(x);
+    else return static_cast<double>(x);
+  }
+};
+
 struct add_points {
   SHARD_HOST_DEVICE test::point operator()(const test::point& a, const test::point& b) const {
     return {a.x + b.x, a.y + b.y};
@@ -133,7 +141,7 @@ TEST_CASE_TEMPLATE("transform_reduce matches std::transform_reduce (unary and bi
     CHECK(ctx.stats().bytes_between_shards() ==
           test::elements_changing_shard(b.segment_sizes(), a.segment_sizes()) * sizeof(T));
     // A reduction without an identity: the largest |x|, from a negative start.
-    auto magnitude = [] SHARD_HOST_DEVICE(T x) { return x < T(0) ? static_cast<double>(T(0) - x) : static_cast<double>(x); };
+    const magnitude_fn<T> magnitude{};
     double expected = -1;
     for (T x : ha) expected = std::max(expected, magnitude(x));
     CHECK(shard::transform_reduce(a, -1.0, shard::maximum<>{}, magnitude) == expected);

@@ -1,7 +1,8 @@
 #pragma once
 /// @file backend/cuda/error.hpp
-/// Checking CUDA calls. Three jobs, three macros (as in stdexec): throw on public paths,
-/// report-and-continue in destructors, return the status in internal code that must clean up.
+/// Checking CUDA calls: throw on public paths, report-and-continue in destructors (the
+/// first two of stdexec's three jobs; internal code that must clean up first uses
+/// device::check after releasing what it holds).
 #include <shard/config.hpp>
 #include <shard/error.hpp>
 
@@ -29,11 +30,11 @@ namespace cuda_backend {
 SHARD_NAMESPACE_END
 
 /// Throws shard::error naming the call, shard and device when `expr` fails.
-#define SHARD_DETAIL_CUDA_THROW(expr, shard, device)                                  \
+#define SHARD_DETAIL_CUDA_THROW(expr, shard_index, device_ordinal)                                  \
   do {                                                                                \
     const cudaError_t shard_detail_status = (expr);                                   \
     if (shard_detail_status != cudaSuccess)                                           \
-      ::shard::cuda_backend::throw_cuda_error(shard_detail_status, #expr, (shard), (device)); \
+      ::shard::cuda_backend::throw_cuda_error(shard_detail_status, #expr, (shard_index), (device_ordinal)); \
   } while (0)
 
 /// For destructors and other no-throw paths: clears the error and reports it on stderr.
@@ -45,11 +46,4 @@ SHARD_NAMESPACE_END
       std::fprintf(stderr, "shard: %s failed in a no-throw path: %s\n", #expr,              \
                    cudaGetErrorString(shard_detail_status));                                \
     }                                                                                       \
-  } while (0)
-
-/// For internal code that must release resources first: returns the status.
-#define SHARD_DETAIL_CUDA_RETURN(expr)                \
-  do {                                                \
-    const cudaError_t shard_detail_status = (expr);   \
-    if (shard_detail_status != cudaSuccess) return shard_detail_status; \
   } while (0)
