@@ -16,16 +16,29 @@
 
 namespace test {
 
-/// The shard counts every algorithm is checked on.
-inline const std::vector<std::size_t> shard_counts{1, 2, 3, 4, 7, 8};
+/// A list of sizes from an environment variable ("1,2,4"), or `fallback`.
+inline std::vector<std::size_t> list_from_environment(const char* variable, std::vector<std::size_t> fallback) {
+  const char* text = std::getenv(variable);
+  if (text == nullptr || *text == '\0') return fallback;
+  std::vector<std::size_t> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(std::stoul(item));
+  return out;
+}
 
-/// Sizes checked for G shards: empty, one, fewer than G, G, a prime, large.
+/// The shard counts every algorithm is checked on: {1, 2, 3, 4, 7, 8}, or the list in
+/// SHARD_TEST_SHARD_COUNTS (the GPU check runs 1, 2, 4 and 8 separately).
+inline const std::vector<std::size_t> shard_counts = list_from_environment("SHARD_TEST_SHARD_COUNTS", {1, 2, 3, 4, 7, 8});
+
+/// Sizes checked for G shards: empty, one, fewer than G, G, a prime, large (1 << 20, or
+/// SHARD_TEST_LARGE, which the sanitizer runs lower).
 inline std::vector<std::size_t> sizes_for(std::size_t g) {
+  static const std::size_t large = list_from_environment("SHARD_TEST_LARGE", {std::size_t{1} << 20}).at(0);
   std::vector<std::size_t> out{0, 1};
   if (g > 2) out.push_back(g - 1);
   if (g > 1) out.push_back(g);
   out.push_back(10007);
-  out.push_back(std::size_t{1} << 20);
+  out.push_back(large);
   return out;
 }
 
