@@ -5,26 +5,6 @@
 #include <numeric>
 
 namespace {
-// Every case: shard counts x backends x sizes x distributions, with a printed seed.
-template <class F>
-void for_every_case(F&& body) {
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : test::contexts(g))
-      for (std::size_t n : test::sizes_for(g)) {
-        const auto dists = test::distributions(n, g);
-        for (std::size_t di = 0; di < dists.size(); ++di) {
-          const auto seed = test::seed_for(g, n, di);
-          const std::string backend = test::name(ctx.kind());
-          CAPTURE(backend);
-          CAPTURE(g);
-          CAPTURE(n);
-          CAPTURE(di);
-          CAPTURE(seed);
-          body(ctx, n, dists[di], seed);
-        }
-      }
-}
-
 template <class T>
 struct twice_minus_one {
   SHARD_HOST_DEVICE T operator()(const T& x) const { return static_cast<T>(x + x - T(1)); }
@@ -37,7 +17,7 @@ struct twice_minus_one<test::point> {
 
 TEST_CASE_TEMPLATE("fill and iota match std::fill and the sequence first + i" * doctest::test_suite("elementwise"), T,
                    std::int32_t, std::uint64_t, float, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t) {
     shard::vector<T> v(ctx, n, d);
     ctx.reset_stats();
     shard::fill(v, T(42));
@@ -65,7 +45,7 @@ TEST_CASE("fill works on a user-defined element type" * doctest::test_suite("ele
 TEST_CASE_TEMPLATE("transform of aligned vectors matches std::transform and moves 0 bytes" *
                        doctest::test_suite("elementwise"),
                    T, std::int32_t, std::uint64_t, float, double, test::point) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<T>(n, seed);
     shard::vector<T> in(ctx, host, d);
     shard::vector<T> out(ctx, n, d);
@@ -86,7 +66,7 @@ TEST_CASE_TEMPLATE("transform of aligned vectors matches std::transform and move
 TEST_CASE_TEMPLATE("transform of unaligned vectors is right and its exchange shows in stats" *
                        doctest::test_suite("elementwise"),
                    T, std::int32_t, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<T>(n, seed);
     shard::vector<T> in(ctx, host, d);
     shard::vector<T> out(ctx, n);  // even
@@ -102,7 +82,7 @@ TEST_CASE_TEMPLATE("transform of unaligned vectors is right and its exchange sho
 
 TEST_CASE_TEMPLATE("binary transform matches std::transform, aligned or not" * doctest::test_suite("elementwise"), T,
                    std::int32_t, std::uint64_t, float, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto ha = test::random_data<T>(n, seed);
     const auto hb = test::random_data<T>(n, seed + 1);
     shard::vector<T> a(ctx, ha, d);
@@ -122,7 +102,7 @@ TEST_CASE_TEMPLATE("binary transform matches std::transform, aligned or not" * d
 
 TEST_CASE_TEMPLATE("for_each modifies every element in place" * doctest::test_suite("elementwise"), T, std::int32_t,
                    float, test::point) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     auto host = test::random_data<T>(n, seed);
     shard::vector<T> v(ctx, host, d);
     ctx.reset_stats();

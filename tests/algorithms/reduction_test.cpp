@@ -6,25 +6,6 @@
 #include <numeric>
 
 namespace {
-template <class F>
-void for_every_case(F&& body) {
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : test::contexts(g))
-      for (std::size_t n : test::sizes_for(g)) {
-        const auto dists = test::distributions(n, g);
-        for (std::size_t di = 0; di < dists.size(); ++di) {
-          const auto seed = test::seed_for(g, n, di);
-          const std::string backend = test::name(ctx.kind());
-          CAPTURE(backend);
-          CAPTURE(g);
-          CAPTURE(n);
-          CAPTURE(di);
-          CAPTURE(seed);
-          body(ctx, n, dists[di], seed);
-        }
-      }
-}
-
 // The documented association order of the host backend: each segment folded left to right
 // from the operator's start, then init folded with the segment results in shard order.
 template <class T, class U, class Op>
@@ -71,7 +52,7 @@ struct add_points {
 
 TEST_CASE_TEMPLATE("integer reduce is exactly std::reduce" * doctest::test_suite("reduction"), T, std::int32_t,
                    std::uint64_t) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<T>(n, seed);
     shard::vector<T> v(ctx, host, d);
     ctx.reset_stats();
@@ -89,7 +70,7 @@ TEST_CASE_TEMPLATE("integer reduce is exactly std::reduce" * doctest::test_suite
 TEST_CASE_TEMPLATE("floating-point reduce follows its documented order, repeats exactly and is close to long double" *
                        doctest::test_suite("reduction"),
                    T, float, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<T>(n, seed);
     shard::vector<T> v(ctx, host, d);
     const T first = shard::reduce(v);
@@ -104,7 +85,7 @@ TEST_CASE_TEMPLATE("floating-point reduce follows its documented order, repeats 
 }
 
 TEST_CASE("reduce with a user-defined type and operator" * doctest::test_suite("reduction")) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<test::point>(n, seed);
     shard::vector<test::point> v(ctx, host, d);
     ctx.reset_stats();
@@ -124,7 +105,7 @@ TEST_CASE("reduce with a user-defined type and operator" * doctest::test_suite("
 TEST_CASE_TEMPLATE("transform_reduce matches std::transform_reduce (unary and binary)" *
                        doctest::test_suite("reduction"),
                    T, std::int32_t, std::uint64_t, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto ha = test::random_data<T>(n, seed);
     const auto hb = test::random_data<T>(n, seed + 7);
     shard::vector<T> a(ctx, ha, d);
@@ -150,7 +131,7 @@ TEST_CASE_TEMPLATE("transform_reduce matches std::transform_reduce (unary and bi
 
 TEST_CASE_TEMPLATE("count and count_if match std::count and std::count_if" * doctest::test_suite("reduction"), T,
                    std::int32_t, std::uint64_t, float, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<T>(n, seed);
     shard::vector<T> v(ctx, host, d);
     const T probe = n > 0 ? host[n / 2] : T(1);
@@ -165,7 +146,7 @@ TEST_CASE_TEMPLATE("count and count_if match std::count and std::count_if" * doc
 TEST_CASE_TEMPLATE("min_element and max_element find the first extremum, as std:: does" *
                        doctest::test_suite("reduction"),
                    T, std::int32_t, std::uint64_t, float, double) {
-  for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     auto host = test::random_data<T>(n, seed);
     if (n > 3) host[n - 1] = host[n / 3] = *std::min_element(host.begin(), host.end());  // ties across shards
     shard::vector<T> v(ctx, host, d);

@@ -41,46 +41,35 @@ TEST_CASE("distributions reject input that does not fit, naming the problem" * d
 
 TEST_CASE_TEMPLATE("vector constructors lay out and hold the right elements" * doctest::test_suite("vector"), T,
                    std::int32_t, std::uint64_t, float, double, test::point) {
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : test::contexts(g))
-      for (std::size_t n : test::sizes_for(g)) {
-        const auto dists = test::distributions(n, g);
-        for (std::size_t di = 0; di < dists.size(); ++di) {
-          const auto seed = test::seed_for(g, n, di);
-          const std::string backend = test::name(ctx.kind());
-          CAPTURE(backend);
-          CAPTURE(g);
-          CAPTURE(n);
-          CAPTURE(di);
-          CAPTURE(seed);
-          const auto host = test::random_data<T>(n, seed);
-          const auto expected_sizes = dists[di].sizes(n, g);
-          ctx.reset_stats();
-          shard::vector<T> v(ctx, host, dists[di]);
-          CHECK(ctx.stats().bytes_from_host() == n * sizeof(T));
-          CHECK(ctx.stats().bytes_between_shards() == 0);
-          CHECK(v.size() == n);
-          CHECK(v.empty() == (n == 0));
-          CHECK(v.num_segments() == g);
-          CHECK(v.segment_sizes() == expected_sizes);
-          std::size_t offset = 0;
-          for (std::size_t s = 0; s < g; ++s) {
-            const auto seg = v.segment(s);
-            CHECK(seg.shard == s);
-            CHECK(seg.offset == offset);
-            CHECK(seg.size == expected_sizes[s]);
-            CHECK((seg.size == 0 || seg.data != nullptr));
-            offset += seg.size;
-          }
-          CHECK(v.to_host() == host);
-          shard::vector<T> zeros(ctx, n, dists[di]);
-          CHECK(zeros.to_host() == std::vector<T>(n, T{}));
-          if (n > 0) {
-            shard::vector<T> same(ctx, n, host[0], dists[di]);
-            CHECK(same.to_host() == std::vector<T>(n, host[0]));
-          }
-        }
-      }
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    const std::size_t g = ctx.size();
+    const auto host = test::random_data<T>(n, seed);
+    const auto expected_sizes = d.sizes(n, g);
+    ctx.reset_stats();
+    shard::vector<T> v(ctx, host, d);
+    CHECK(ctx.stats().bytes_from_host() == n * sizeof(T));
+    CHECK(ctx.stats().bytes_between_shards() == 0);
+    CHECK(v.size() == n);
+    CHECK(v.empty() == (n == 0));
+    CHECK(v.num_segments() == g);
+    CHECK(v.segment_sizes() == expected_sizes);
+    std::size_t offset = 0;
+    for (std::size_t s = 0; s < g; ++s) {
+      const auto seg = v.segment(s);
+      CHECK(seg.shard == s);
+      CHECK(seg.offset == offset);
+      CHECK(seg.size == expected_sizes[s]);
+      CHECK((seg.size == 0 || seg.data != nullptr));
+      offset += seg.size;
+    }
+    CHECK(v.to_host() == host);
+    shard::vector<T> zeros(ctx, n, d);
+    CHECK(zeros.to_host() == std::vector<T>(n, T{}));
+    if (n > 0) {
+      shard::vector<T> same(ctx, n, host[0], d);
+      CHECK(same.to_host() == std::vector<T>(n, host[0]));
+    }
+  });
 }
 
 TEST_CASE("vector::get and set reach every element, across empty segments" * doctest::test_suite("vector")) {

@@ -135,3 +135,26 @@ inline std::size_t elements_changing_shard(const std::vector<std::size_t>& a, co
   return moved;
 }
 }  // namespace test
+
+namespace test {
+/// Runs body(ctx, n, distribution, seed) for every shard count, backend, size and
+/// distribution, with the case captured for failure messages.
+template <class F>
+void for_every_case(F&& body) {
+  for (std::size_t g : shard_counts)
+    for (auto& ctx : contexts(g))
+      for (std::size_t n : sizes_for(g)) {
+        const auto dists = distributions(n, g);
+        for (std::size_t di = 0; di < dists.size(); ++di) {
+          const auto seed = seed_for(g, n, di);
+          const std::string backend = name(ctx.kind());
+          CAPTURE(backend);
+          CAPTURE(g);
+          CAPTURE(n);
+          CAPTURE(di);
+          CAPTURE(seed);
+          body(ctx, n, dists[di], seed);
+        }
+      }
+}
+}  // namespace test
