@@ -16,6 +16,15 @@
 #  define SHARD_HAS_CUDA 0
 #endif
 
+/// SHARD_HAS_NCCL is 1 in a CUDA translation unit built with SHARD_ENABLE_NCCL defined (the
+/// CMake target shard::nccl defines it and links NCCL): all-to-all and the collectives can
+/// then run on NCCL when every shard is a distinct GPU.
+#if SHARD_HAS_CUDA && defined(SHARD_ENABLE_NCCL)
+#  define SHARD_HAS_NCCL 1
+#else
+#  define SHARD_HAS_NCCL 0
+#endif
+
 /// Mark user function objects and lambdas that run on both backends:
 /// `[] SHARD_HOST_DEVICE (int x) { return 2 * x; }`.
 #if defined(__CUDACC__)
@@ -37,7 +46,9 @@
 // nvcc (both backends) has two different bodies. Every entity of shard therefore lives in an
 // inline namespace that encodes the configuration, as CCCL does, so the two versions are
 // distinct symbols and never merged by the linker. docs/design.md explains the consequences.
-#if SHARD_HAS_CUDA
+#if SHARD_HAS_NCCL
+#  define SHARD_DETAIL_ABI v0_cuda_nccl
+#elif SHARD_HAS_CUDA
 #  define SHARD_DETAIL_ABI v0_cuda
 #else
 #  define SHARD_DETAIL_ABI v0_host

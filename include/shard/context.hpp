@@ -7,6 +7,7 @@
 #include <shard/detail/device.hpp>
 #include <shard/error.hpp>
 #include <shard/stats.hpp>
+#include <shard/topology.hpp>
 
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/context.hpp>
@@ -24,6 +25,10 @@ struct host_options {
   /// Memory capacity of each emulated device in bytes; 0 = unlimited. An allocation beyond
   /// it throws shard::out_of_memory, as a full GPU would.
   std::size_t memory_per_shard = 0;
+  /// Whether the emulated devices have peer access to each other. false makes every
+  /// shard-to-shard copy take the staged path through host buffers, as between GPUs
+  /// without peer access (to test and measure that path without such a machine).
+  bool peer_access = true;
 };
 
 /// The set of shards an application runs on. A cheap, copyable handle: copies share the
@@ -41,8 +46,19 @@ class context {
     std::vector<std::unique_ptr<detail::device>> devices;
     for (std::size_t s = 0; s < shards; ++s)
       devices.push_back(std::make_unique<host_backend::device>(static_cast<int>(s), options.memory_per_shard));
-    std::vector<char> peer(shards * shards, 1);  // host memory: every pair is "peer"
-    return context(std::make_shared<detail::context_impl>(backend::host, std::move(devices), std::move(peer)));
+    shard::topology topo;
+    topo.backend = "host";
+    for (auto& d : devices) topo.shards.push_back(d->properties());
+    for (std::size_t a = 0; a < shards; ++a)
+      for (std::size_t b = 0; b < shards; ++b) {
+        link_properties l;
+        l.same_device = a == b;
+        l.peer_supported = l.peer_enabled = a != b && options.peer_access;
+        l.performance_rank = l.peer_enabled ? 0 : -1;
+        l.native_atomics = l.peer_enabled;
+        topo.links.push_back(l);
+      }
+    return context(std::make_shared<detail::context_impl>(backend::host, std::move(devices), std::move(topo)));
   }
 
   /// One shard per visible GPU. Throws shard::error when there is none (or no driver), and
@@ -87,8 +103,11 @@ class context {
   /// Device ordinal of a shard (CUDA ordinal; the shard index on the host backend).
   int device(std::size_t shard) const { return impl_->dev(checked(shard)).ordinal(); }
   /// Whether shard `a` can access shard `b`'s memory directly (same GPU, or peer access
-  /// enabled at creation; always true on the host backend).
+  /// enabled at creation; true on the host backend unless host_options::peer_access is off).
   bool peer_access(std::size_t a, std::size_t b) const { return impl_->peer_access(checked(a), checked(b)); }
+
+  /// The devices and the links between shards (see topology.hpp); printable.
+  const shard::topology& topology() const noexcept { return impl_->topology(); }
 
   /// Snapshot of the communication counters.
   shard::stats stats() const { return impl_->snapshot(); }

@@ -4,7 +4,9 @@
 /// communication counters. The counters are fed by the backend-agnostic layer only.
 #include <shard/config.hpp>
 #include <shard/detail/device.hpp>
+#include <shard/detail/staging.hpp>
 #include <shard/stats.hpp>
+#include <shard/topology.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -18,8 +20,8 @@ namespace detail {
 
 class context_impl {
  public:
-  context_impl(backend kind, std::vector<std::unique_ptr<device>> devices, std::vector<char> peer)
-      : kind_(kind), devices_(std::move(devices)), peer_(std::move(peer)) {
+  context_impl(backend kind, std::vector<std::unique_ptr<device>> devices, shard::topology topo)
+      : kind_(kind), devices_(std::move(devices)), topology_(std::move(topo)) {
     const std::size_t g = devices_.size();
     counters_.shards = g;
     counters_.bytes.assign((g + 1) * (g + 1), 0);
@@ -28,7 +30,12 @@ class context_impl {
     in_use_.assign(g, 0);
   }
   ~context_impl() {
-    // Devices go first (their destructors drain the queues), pools after (held by devices).
+    // Every public call waits for its shards, so the queues are idle here. Communicators
+    // and staging buffers go first (they are used by the queues), then the devices (their
+    // destructors drain the queues), then the memory pools (held by the devices).
+    synchronize_all_noexcept();
+    collective_engine_.reset();
+    staging_.reset();
     devices_.clear();
   }
   context_impl(const context_impl&) = delete;
@@ -37,7 +44,31 @@ class context_impl {
   backend kind() const noexcept { return kind_; }
   std::size_t size() const noexcept { return devices_.size(); }
   device& dev(std::size_t shard) const { return *devices_[shard]; }
-  bool peer_access(std::size_t a, std::size_t b) const { return peer_[a * size() + b] != 0; }
+  const shard::topology& topology() const noexcept { return topology_; }
+  /// Shards on one device: their copies are device-local.
+  bool same_device(std::size_t a, std::size_t b) const { return topology_.link(a, b).same_device; }
+  /// `a` may access `b`'s memory directly: one device, or peer access enabled.
+  bool peer_access(std::size_t a, std::size_t b) const {
+    const auto& l = topology_.link(a, b);
+    return l.same_device || l.peer_enabled;
+  }
+
+  /// The pinned host buffers of staged copies, created on first use.
+  staging_pool& staging() {
+    if (!staging_) staging_ = std::make_unique<staging_pool>(dev(0));
+    return *staging_;
+  }
+
+  /// State of a collective library (NCCL communicators), created on first use by
+  /// `make()` and kept for the context's life. Type-erased so that this header does not
+  /// depend on the library. `make` returns a std::shared_ptr<T>.
+  template <class T, class Make>
+  T& collective_engine(Make&& make) {
+    if (!collective_engine_) collective_engine_ = make();
+    return *static_cast<T*>(collective_engine_.get());
+  }
+  /// Drops the collective state (after a failure, so the next call starts afresh).
+  void reset_collective_engine() noexcept { collective_engine_.reset(); }
 
   // --- accounting -----------------------------------------------------------------
   /// source/destination: shard index or stats::host.
@@ -110,7 +141,9 @@ class context_impl {
 
   backend kind_;
   std::vector<std::unique_ptr<device>> devices_;
-  std::vector<char> peer_;
+  shard::topology topology_;
+  std::unique_ptr<staging_pool> staging_;
+  std::shared_ptr<void> collective_engine_;
   mutable std::mutex mutex_;
   stats counters_;
   std::vector<std::uint64_t> in_use_;

@@ -4,6 +4,7 @@
 /// primitives (transform, reduce, ...) are free functions of each backend instead, because a
 /// virtual function cannot take a user's function object.
 #include <shard/config.hpp>
+#include <shard/topology.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -34,11 +35,19 @@ class device {
   virtual int shard() const noexcept = 0;
   /// CUDA device ordinal, or the emulated device's index.
   virtual int ordinal() const noexcept = 0;
+  /// The device's name, memory, multiprocessors and bus id.
+  virtual device_properties properties() const = 0;
 
   /// Device memory of `bytes` bytes (nullptr for 0). Throws out_of_memory.
   virtual void* allocate(std::size_t bytes) = 0;
   /// Returns memory from allocate(); ordered after the work already queued. Never throws.
   virtual void deallocate(void* p, std::size_t bytes) noexcept = 0;
+
+  /// Page-locked host memory that this device's copies can use at full speed (the staging
+  /// buffers of shard-to-shard copies without peer access). Throws out_of_memory.
+  virtual void* allocate_host(std::size_t bytes) = 0;
+  /// Returns memory from allocate_host(). The caller makes sure no queue still uses it.
+  virtual void deallocate_host(void* p, std::size_t bytes) noexcept = 0;
 
   /// Async copies; host memory must stay valid until the queue has run them.
   virtual void copy_from_host(void* dst, const void* src, std::size_t bytes) = 0;
@@ -51,6 +60,10 @@ class device {
 
   /// Marks the current end of the queue.
   virtual std::shared_ptr<event> record() = 0;
+  /// As record(), with a timestamp that elapsed_ms() can read (a CUDA event with timing).
+  virtual std::shared_ptr<event> record_timed() = 0;
+  /// Milliseconds between two reached events recorded with record_timed() on this device.
+  virtual double elapsed_ms(const event& start, const event& stop) const = 0;
   /// Work queued after this call starts after `e` has been reached.
   virtual void wait(std::shared_ptr<event> e) = 0;
 

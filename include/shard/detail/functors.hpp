@@ -139,5 +139,22 @@ struct extremum_op {
   }
 };
 
+/// out[i] = blocks[i] op blocks[stride + i] op ... op blocks[(parts - 1) * stride + i]:
+/// folds `parts` blocks element-wise, left to right (a fixed order).
+template <class T, class Op>
+struct fold_blocks_fn {
+  const T* blocks;
+  std::size_t stride;
+  std::size_t parts;
+  T* out;
+  Op op;
+  SHARD_DETAIL_EXEC_CHECK_DISABLE
+  SHARD_HOST_DEVICE void operator()(std::size_t i) const {
+    T acc = blocks[i];
+    for (std::size_t p = 1; p < parts; ++p) acc = static_cast<T>(op(acc, blocks[p * stride + i]));
+    out[i] = acc;
+  }
+};
+
 }  // namespace detail
 SHARD_NAMESPACE_END

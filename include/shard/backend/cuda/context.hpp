@@ -43,31 +43,53 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
                              " CUDA device(s) visible" + (count == 0 ? " (" + why + ")" : std::string()));
   }
   const std::size_t g = ordinals.size();
-  // Peer access between distinct GPUs, enabled for every pair that supports it.
-  std::vector<char> peer(g * g, 0);
-  std::map<std::pair<int, int>, bool> pair_access;
+  // Peer access between distinct GPUs, enabled for every pair that supports it; the
+  // attributes of each pair of GPUs are read once.
+  struct pair_info {
+    bool supported = false;
+    int rank = -1;
+    bool atomics = false;
+  };
+  std::map<std::pair<int, int>, pair_info> pairs;
+  shard::topology topo;
+  topo.backend = "cuda";
+  topo.links.resize(g * g);
   for (std::size_t a = 0; a < g; ++a) {
     for (std::size_t b = 0; b < g; ++b) {
       const int da = ordinals[a], db = ordinals[b];
+      link_properties& l = topo.links[a * g + b];
       if (da == db) {
-        peer[a * g + b] = 1;
+        l.same_device = true;
         continue;
       }
-      auto it = pair_access.find({da, db});
-      if (it == pair_access.end()) {
+      auto it = pairs.find({da, db});
+      if (it == pairs.end()) {
+        pair_info info;
         int can = 0;
         SHARD_DETAIL_CUDA_THROW(cudaDeviceCanAccessPeer(&can, da, db), static_cast<int>(a), da);
-        if (can) {
+        info.supported = can != 0;
+        if (info.supported) {
+          int value = 0;
+          SHARD_DETAIL_CUDA_THROW(cudaDeviceGetP2PAttribute(&value, cudaDevP2PAttrPerformanceRank, da, db),
+                                  static_cast<int>(a), da);
+          info.rank = value;
+          SHARD_DETAIL_CUDA_THROW(cudaDeviceGetP2PAttribute(&value, cudaDevP2PAttrNativeAtomicSupported, da, db),
+                                  static_cast<int>(a), da);
+          info.atomics = value != 0;
           device_guard guard(da);
           const cudaError_t status = cudaDeviceEnablePeerAccess(db, 0);
           if (status == cudaErrorPeerAccessAlreadyEnabled) (void)cudaGetLastError();
           else SHARD_DETAIL_CUDA_THROW(status, static_cast<int>(a), da);
         }
-        it = pair_access.emplace(std::make_pair(da, db), can != 0).first;
+        it = pairs.emplace(std::make_pair(da, db), info).first;
       }
-      peer[a * g + b] = it->second ? 1 : 0;
+      l.peer_supported = l.peer_enabled = it->second.supported;
+      l.performance_rank = it->second.rank;
+      l.native_atomics = it->second.atomics;
     }
   }
+  std::map<std::pair<int, int>, bool> pair_access;
+  for (auto& [key, info] : pairs) pair_access[key] = info.supported;
   // One pool per GPU, shared by the shards on it; peers with access may touch its memory.
   std::map<int, std::shared_ptr<memory_pool>> pools;
   for (int d : ordinals)
@@ -79,7 +101,8 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < g; ++s)
     devices.push_back(std::make_unique<device>(static_cast<int>(s), ordinals[s], pools[ordinals[s]]));
-  return std::make_shared<detail::context_impl>(backend::cuda, std::move(devices), std::move(peer));
+  for (auto& d : devices) topo.shards.push_back(d->properties());
+  return std::make_shared<detail::context_impl>(backend::cuda, std::move(devices), std::move(topo));
 }
 
 }  // namespace cuda_backend

@@ -95,6 +95,38 @@ class device final : public detail::device {
   int ordinal() const noexcept override { return ordinal_; }
   cudaStream_t stream() const noexcept { return stream_; }
 
+  device_properties properties() const override {
+    cudaDeviceProp prop{};
+    SHARD_DETAIL_CUDA_THROW(cudaGetDeviceProperties(&prop, ordinal_), shard_, ordinal_);
+    device_properties p;
+    p.ordinal = ordinal_;
+    p.name = prop.name;
+    p.memory_bytes = prop.totalGlobalMem;
+    p.multiprocessors = prop.multiProcessorCount;
+    p.compute_major = prop.major;
+    p.compute_minor = prop.minor;
+    char bus[32] = {};
+    SHARD_DETAIL_CUDA_THROW(cudaDeviceGetPCIBusId(bus, sizeof bus, ordinal_), shard_, ordinal_);
+    p.bus_id = bus;
+    return p;
+  }
+
+  void* allocate_host(std::size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    void* p = nullptr;
+    // Portable: usable at full speed by the copies of every GPU, not only this one.
+    const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      throw out_of_memory(shard_, ordinal_, bytes, 0, "cudaHostAlloc (pinned staging memory)");
+    }
+    SHARD_DETAIL_CUDA_THROW(status, shard_, ordinal_);
+    return p;
+  }
+  void deallocate_host(void* p, std::size_t) noexcept override {
+    if (p != nullptr) SHARD_DETAIL_CUDA_ASSERT(cudaFreeHost(p));
+  }
+
   void* allocate(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
     device_guard g(ordinal_);
@@ -134,13 +166,14 @@ class device final : public detail::device {
     check(cudaMemcpyPeerAsync(dst, ordinal_, src, source.ordinal(), bytes, stream_), "cudaMemcpyPeerAsync");
   }
 
-  std::shared_ptr<detail::event> record() override {
-    device_guard g(ordinal_);
-    cudaEvent_t e = nullptr;
-    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
-    auto owned = std::make_shared<cuda_event>(e);
-    check(cudaEventRecord(e, stream_), "cudaEventRecord");
-    return owned;
+  std::shared_ptr<detail::event> record() override { return record_with(cudaEventDisableTiming); }
+  std::shared_ptr<detail::event> record_timed() override { return record_with(cudaEventDefault); }
+  double elapsed_ms(const detail::event& start, const detail::event& stop) const override {
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, static_cast<const cuda_event&>(start).get(),
+                               static_cast<const cuda_event&>(stop).get()),
+          "cudaEventElapsedTime");
+    return ms;
   }
   void wait(std::shared_ptr<detail::event> e) override {
     device_guard g(ordinal_);
@@ -159,6 +192,15 @@ class device final : public detail::device {
   }
 
  private:
+  std::shared_ptr<detail::event> record_with(unsigned flags) {
+    device_guard g(ordinal_);
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreateWithFlags(&e, flags), "cudaEventCreateWithFlags");
+    auto owned = std::make_shared<cuda_event>(e);
+    check(cudaEventRecord(e, stream_), "cudaEventRecord");
+    return owned;
+  }
+
   void copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, const char* call) {
     if (bytes == 0) return;
     device_guard g(ordinal_);

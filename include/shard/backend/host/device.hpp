@@ -6,6 +6,7 @@
 #include <shard/detail/device.hpp>
 #include <shard/error.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -28,17 +29,24 @@ class host_event final : public detail::event {
   void signal() {
     std::lock_guard<std::mutex> lock(mutex_);
     reached_ = true;
+    when_ = std::chrono::steady_clock::now();
     cv_.notify_all();
   }
   void wait() const {
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [&] { return reached_; });
   }
+  /// When the queue reached the event (valid once reached).
+  std::chrono::steady_clock::time_point when() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return when_;
+  }
 
  private:
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;
   bool reached_ = false;
+  std::chrono::steady_clock::time_point when_{};
 };
 
 /// One emulated device. After a task fails, the queue skips the compute and copy tasks that
@@ -65,6 +73,15 @@ class device final : public detail::device {
   backend kind() const noexcept override { return backend::host; }
   int shard() const noexcept override { return shard_; }
   int ordinal() const noexcept override { return shard_; }
+  device_properties properties() const override {
+    device_properties p;
+    p.ordinal = shard_;
+    p.name = "emulated device (host thread)";
+    p.memory_bytes = capacity_;
+    p.multiprocessors = 1;
+    p.bus_id = "host";
+    return p;
+  }
 
   void* allocate(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
@@ -91,6 +108,16 @@ class device final : public detail::device {
     in_use_ -= bytes;
   }
 
+  void* allocate_host(std::size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    void* p = ::operator new(bytes, std::align_val_t(alignment), std::nothrow);
+    if (p == nullptr) throw out_of_memory(shard_, shard_, bytes, 0, "operator new (host staging memory)");
+    return p;
+  }
+  void deallocate_host(void* p, std::size_t) noexcept override {
+    if (p != nullptr) ::operator delete(p, std::align_val_t(alignment));
+  }
+
   void copy_from_host(void* dst, const void* src, std::size_t bytes) override { copy_task(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, std::size_t bytes) override { copy_task(dst, src, bytes); }
   void copy_local(void* dst, const void* src, std::size_t bytes) override { copy_task(dst, src, bytes); }
@@ -102,6 +129,12 @@ class device final : public detail::device {
     auto e = std::make_shared<host_event>();
     push([e] { e->signal(); }, task_kind::control);
     return e;
+  }
+  std::shared_ptr<detail::event> record_timed() override { return record(); }
+  double elapsed_ms(const detail::event& start, const detail::event& stop) const override {
+    const auto a = static_cast<const host_event&>(start).when();
+    const auto b = static_cast<const host_event&>(stop).when();
+    return std::chrono::duration<double, std::milli>(b - a).count();
   }
   void wait(std::shared_ptr<detail::event> e) override {
     push([e = std::move(e)] { static_cast<const host_event&>(*e).wait(); }, task_kind::control);

@@ -1,0 +1,179 @@
+#pragma once
+/// @file transport/collectives.hpp
+/// Data-movement collectives over a context's shards: all-to-all(v), all-gather, broadcast.
+/// Each runs on one of two engines:
+/// - copies: shard-to-shard copies (transport/copy.hpp: local, peer or staged per pair),
+///   issued in a rotated order; works on every context and backend;
+/// - nccl: NCCL, when compiled in (SHARD_HAS_NCCL) and every shard is a distinct GPU.
+/// `engine::automatic` takes NCCL when it can, copies otherwise. Both count the same bytes
+/// per (source, destination) pair in stats, own blocks included (as diagonal bytes).
+///
+/// Buffers are per-shard pointers into shard memory (`send[s]`, `recv[s]` on shard s). With
+/// copies the work is queued and the caller waits (detail::run_and_wait); NCCL calls wait
+/// themselves, polling NCCL's asynchronous errors.
+#include <shard/config.hpp>
+#include <shard/detail/context_impl.hpp>
+#include <shard/detail/skeleton/plan.hpp>
+#include <shard/error.hpp>
+#include <shard/transport/copy.hpp>
+#include <shard/transport/nccl.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace transport {
+
+/// Which engine a collective runs on.
+enum class engine { automatic, copies, nccl };
+
+/// Whether NCCL can run this context's collectives (compiled in, CUDA shards on distinct GPUs).
+inline bool nccl_available(const detail::context_impl& ctx) {
+#if SHARD_HAS_NCCL
+  return nccl::usable(ctx);
+#else
+  (void)ctx;
+  return false;
+#endif
+}
+
+namespace detail_collectives {
+
+inline bool use_nccl(const detail::context_impl& ctx, engine e, const char* what) {
+  if (e == engine::nccl && !nccl_available(ctx))
+    throw invalid_argument(std::string(what) +
+                           ": engine::nccl needs NCCL compiled in (shard::nccl) and every shard on a distinct GPU");
+  return e == engine::nccl || (e == engine::automatic && nccl_available(ctx));
+}
+
+inline void check_shards(const detail::context_impl& ctx, std::size_t n, const char* what, const char* name) {
+  if (n != ctx.size())
+    throw invalid_argument(std::string(what) + ": " + name + " has " + std::to_string(n) +
+                           " buffers, the context has " + std::to_string(ctx.size()) + " shards");
+}
+
+}  // namespace detail_collectives
+
+/// The transfers of an all-to-all(v) with packed blocks: `counts[s * G + d]` elements go
+/// from shard s to shard d. Shard s's send buffer holds its blocks for d = 0..G-1 one after
+/// the other; shard d's receive buffer gets the blocks from s = 0..G-1 one after the other.
+inline std::vector<detail::transfer> all_to_all_plan(const std::vector<std::size_t>& counts, std::size_t g) {
+  std::vector<detail::transfer> plan;
+  std::vector<std::size_t> send_offset(g, 0), recv_offset(g, 0);
+  for (std::size_t s = 0; s < g; ++s)
+    for (std::size_t d = 0; d < g; ++d) {
+      const std::size_t n = counts[s * g + d];
+      if (n != 0) plan.push_back(detail::transfer{s, send_offset[s], d, recv_offset[d], n});
+      send_offset[s] += n;
+      recv_offset[d] += n;
+    }
+  return plan;
+}
+
+/// All-to-all with per-pair counts (MPI_Alltoallv with packed blocks; see all_to_all_plan).
+/// `send[s]` holds sum_d counts[s*G+d] elements, `recv[d]` room for sum_s counts[s*G+d].
+/// Moves each block once, in a rotated order; zero-length blocks move nothing.
+/// Throws invalid_argument when the lists do not match the context.
+template <class T>
+void all_to_all_v(detail::context_impl& ctx, const std::vector<const T*>& send, const std::vector<std::size_t>& counts,
+                  const std::vector<T*>& recv, engine how = engine::automatic) {
+  const std::size_t g = ctx.size();
+  detail_collectives::check_shards(ctx, send.size(), "all_to_all_v", "send");
+  detail_collectives::check_shards(ctx, recv.size(), "all_to_all_v", "recv");
+  if (counts.size() != g * g)
+    throw invalid_argument("all_to_all_v: counts has " + std::to_string(counts.size()) + " entries, expected " +
+                           std::to_string(g * g) + " (shards x shards)");
+  const auto plan = all_to_all_plan(counts, g);
+  if (detail_collectives::use_nccl(ctx, how, "all_to_all_v")) {
+#if SHARD_HAS_NCCL
+    nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+      for (const auto& t : plan) {
+        const std::size_t bytes = t.count * sizeof(T);
+        if (t.src_shard == shard) {
+          const ncclResult_t r = ncclSend(send[shard] + t.src_offset, bytes, ncclUint8, static_cast<int>(t.dst_shard),
+                                          comm, stream);
+          if (r != ncclSuccess) return r;
+        }
+        if (t.dst_shard == shard) {
+          const ncclResult_t r = ncclRecv(recv[shard] + t.dst_offset, bytes, ncclUint8, static_cast<int>(t.src_shard),
+                                          comm, stream);
+          if (r != ncclSuccess) return r;
+        }
+      }
+      return ncclSuccess;
+    });
+    for (const auto& t : plan)
+      ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.count * sizeof(T));
+#endif
+    return;
+  }
+  exchange(ctx, plan, send, recv);
+}
+
+/// All-to-all with `count` elements per pair: block d of send[s] goes to block s of recv[d].
+template <class T>
+void all_to_all(detail::context_impl& ctx, const std::vector<const T*>& send, std::size_t count,
+                const std::vector<T*>& recv, engine how = engine::automatic) {
+  all_to_all_v(ctx, send, std::vector<std::size_t>(ctx.size() * ctx.size(), count), recv, how);
+}
+
+/// Every shard's `count` elements to every shard: recv[d] gets send[0..G-1] in shard order
+/// (G * count elements). `send[s]` may point into recv[s] at block s (in place).
+template <class T>
+void all_gather(detail::context_impl& ctx, const std::vector<const T*>& send, std::size_t count,
+                const std::vector<T*>& recv, engine how = engine::automatic) {
+  const std::size_t g = ctx.size();
+  detail_collectives::check_shards(ctx, send.size(), "all_gather", "send");
+  detail_collectives::check_shards(ctx, recv.size(), "all_gather", "recv");
+  if (count == 0) return;
+  if (detail_collectives::use_nccl(ctx, how, "all_gather")) {
+#if SHARD_HAS_NCCL
+    nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+      return ncclAllGather(send[shard], recv[shard], count * sizeof(T), ncclUint8, comm, stream);
+    });
+    for (std::size_t s = 0; s < g; ++s)
+      for (std::size_t d = 0; d < g; ++d)
+        if (s != d || send[s] != recv[s] + s * count)
+          ctx.count_bytes(static_cast<int>(s), static_cast<int>(d), count * sizeof(T));
+#endif
+    return;
+  }
+  std::vector<detail::transfer> plan;
+  for (std::size_t s = 0; s < g; ++s)
+    for (std::size_t d = 0; d < g; ++d)
+      if (s != d || send[s] != recv[s] + s * count) plan.push_back(detail::transfer{s, 0, d, s * count, count});
+  exchange(ctx, plan, send, recv);
+}
+
+/// `count` elements of buffers[root] to buffers[d] of every other shard.
+template <class T>
+void broadcast(detail::context_impl& ctx, std::size_t root, const std::vector<T*>& buffers, std::size_t count,
+               engine how = engine::automatic) {
+  const std::size_t g = ctx.size();
+  detail_collectives::check_shards(ctx, buffers.size(), "broadcast", "buffers");
+  if (root >= g)
+    throw invalid_argument("broadcast: root shard " + std::to_string(root) + " out of range (the context has " +
+                           std::to_string(g) + " shards)");
+  if (count == 0) return;
+  if (detail_collectives::use_nccl(ctx, how, "broadcast")) {
+#if SHARD_HAS_NCCL
+    nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+      return ncclBroadcast(buffers[root], buffers[shard], count * sizeof(T), ncclUint8, static_cast<int>(root), comm,
+                           stream);
+    });
+    for (std::size_t d = 0; d < g; ++d)
+      if (d != root) ctx.count_bytes(static_cast<int>(root), static_cast<int>(d), count * sizeof(T));
+#endif
+    return;
+  }
+  std::vector<detail::transfer> plan;
+  for (std::size_t d = 0; d < g; ++d)
+    if (d != root) plan.push_back(detail::transfer{root, 0, d, 0, count});
+  std::vector<const T*> src(g, nullptr);
+  src[root] = buffers[root];
+  exchange(ctx, plan, src, buffers);
+}
+
+}  // namespace transport
+SHARD_NAMESPACE_END
