@@ -89,7 +89,8 @@ inline std::ostream& operator<<(std::ostream& os, const topology& t) {
     os << std::setw(6) << a;
     for (std::size_t b = 0; b < t.size(); ++b) {
       const auto& l = t.link(a, b);
-      std::string cell = l.same_device ? "L" : (l.peer_enabled ? "P" + std::to_string(l.performance_rank) : "S");
+      std::string cell(1, l.same_device ? 'L' : (l.peer_enabled ? 'P' : 'S'));
+      if (!l.same_device && l.peer_enabled) cell += std::to_string(l.performance_rank);
       if (!l.same_device && l.native_atomics) cell += "a";
       os << std::setw(6) << cell;
     }

@@ -1,0 +1,265 @@
+#pragma once
+// shard-bench model: a machine (a small JSON file, or a preset) and an algorithm's stats
+// give a projected time per phase. The stats are those the algorithm really produces: it
+// runs on emulated devices with the machine's GPU count (the counters are the same on every
+// backend by contract), so the projection needs no GPU.
+//
+// Phases (added, no overlap assumed):
+//   local memory   max over shards of (segment x bytes per element + 2 x local copies) / B_mem
+//   launches       max over shards of launches x launch latency
+//   shard->shard   max over destinations of sum over sources (bytes / B_link + latency):
+//                  the transport pulls on the destination's queue, one transfer after another
+//   host transfers max over shards of (bytes to and from the host) / B_host + latency each way
+//   host syncs     syncs x sync latency
+#include "algorithms.hpp"
+#include "common.hpp"
+#include "json.hpp"
+#include "p2p.hpp"
+
+#include <fstream>
+#include <iterator>
+
+namespace bench {
+
+struct machine {
+  std::string name;
+  std::size_t gpus = 0;
+  double memory_bandwidth_gbps = 0;      // per GPU, achievable (copy-kernel) rate
+  std::vector<double> link_gbps;         // gpus x gpus, one direction
+  std::vector<double> link_latency_us;   // gpus x gpus
+  double host_bandwidth_gbps = 0;        // GPU <-> host, each direction
+  double host_latency_us = 0;
+  double launch_latency_us = 0;          // one device-wide primitive
+  double sync_latency_us = 0;            // one host wait on all shards
+  double collective_latency_us = 0;      // a small collective (NCCL all-reduce of a few bytes)
+};
+
+inline machine uniform_machine(std::string name, std::size_t gpus, double mem, double link, double link_lat, double host,
+                               double host_lat, double launch, double sync, double collective) {
+  machine m{std::move(name), gpus, mem, std::vector<double>(gpus * gpus, link), std::vector<double>(gpus * gpus, link_lat),
+            host, host_lat, launch, sync, collective};
+  return m;
+}
+
+/// Presets from published figures (docs/benchmarks.md cites them).
+inline machine preset(const std::string& name) {
+  // DGX H100: 8 x H100 SXM5 on NVSwitch; HBM3 3.35 TB/s peak, ~2.8 TB/s achieved by copy
+  // kernels; NVLink 4 ~375 GB/s one way per pair (p2pBandwidthLatencyTest), 2-3 us; PCIe
+  // Gen5 x16 to the host; NCCL all-reduce latency of small messages ~15 us.
+  if (name == "dgx-h100") return uniform_machine("DGX H100 (8x H100 SXM5, NVLink 4 + NVSwitch)", 8, 2800, 375, 2.5, 50, 8, 4, 10, 15);
+  // A PCIe box: 4 GPUs of ~1.5 TB/s behind PCIe Gen4 switches; P2P ~25 GB/s, ~10 us.
+  if (name == "pcie-4gpu") return uniform_machine("4 GPUs on PCIe Gen4 (peer copies through PCIe switches)", 4, 1500, 25, 10, 25, 10, 5, 10, 30);
+  throw usage_error("model: unknown preset \"" + name + "\" (known: dgx-h100, pcie-4gpu)");
+}
+
+inline json::value machine_json(const machine& m) {
+  json::value v;
+  v["name"] = m.name;
+  v["gpus"] = m.gpus;
+  v["memory_bandwidth_gbps"] = m.memory_bandwidth_gbps;
+  auto square = [&](const std::vector<double>& flat) {
+    json::value rows = json::value::array();
+    for (std::size_t a = 0; a < m.gpus; ++a)
+      rows.push(json::value(std::vector<double>(flat.begin() + static_cast<std::ptrdiff_t>(a * m.gpus),
+                                                flat.begin() + static_cast<std::ptrdiff_t>((a + 1) * m.gpus))));
+    return rows;
+  };
+  v["link_bandwidth_gbps"] = square(m.link_gbps);
+  v["link_latency_us"] = square(m.link_latency_us);
+  v["host_bandwidth_gbps"] = m.host_bandwidth_gbps;
+  v["host_latency_us"] = m.host_latency_us;
+  v["launch_latency_us"] = m.launch_latency_us;
+  v["sync_latency_us"] = m.sync_latency_us;
+  v["collective_latency_us"] = m.collective_latency_us;
+  return v;
+}
+
+/// Reads a machine; link figures may be one number (every pair) or a gpus x gpus matrix.
+inline machine machine_from_json(const json::value& v) {
+  machine m;
+  m.name = v.contains("name") ? v.at("name").as_string() : "unnamed machine";
+  const double gpus = v.at("gpus").as_number();
+  if (gpus < 1 || gpus != std::floor(gpus)) throw std::runtime_error("machine: \"gpus\" must be a positive integer");
+  m.gpus = static_cast<std::size_t>(gpus);
+  auto positive = [&](const char* key) {
+    const double x = v.at(key).as_number();
+    if (!(x > 0)) throw std::runtime_error(std::string("machine: \"") + key + "\" must be positive");
+    return x;
+  };
+  auto pairs = [&](const char* key) {
+    const json::value& x = v.at(key);
+    if (x.is_number()) return std::vector<double>(m.gpus * m.gpus, x.as_number());
+    std::vector<std::vector<double>> rows;
+    try {
+      rows = matrix_from_json(x);
+    } catch (const std::exception&) {
+      throw std::runtime_error(std::string("machine: \"") + key + "\" must be a number or a gpus x gpus matrix");
+    }
+    if (rows.size() != m.gpus) throw std::runtime_error(std::string("machine: \"") + key + "\" must have gpus rows");
+    std::vector<double> flat;
+    for (auto& r : rows) {
+      if (r.size() != m.gpus) throw std::runtime_error(std::string("machine: \"") + key + "\" must have gpus columns");
+      flat.insert(flat.end(), r.begin(), r.end());
+    }
+    return flat;
+  };
+  m.memory_bandwidth_gbps = positive("memory_bandwidth_gbps");
+  m.link_gbps = pairs("link_bandwidth_gbps");
+  m.link_latency_us = pairs("link_latency_us");
+  m.host_bandwidth_gbps = positive("host_bandwidth_gbps");
+  m.host_latency_us = v.at("host_latency_us").as_number();
+  m.launch_latency_us = v.at("launch_latency_us").as_number();
+  m.sync_latency_us = v.at("sync_latency_us").as_number();
+  m.collective_latency_us = v.at("collective_latency_us").as_number();
+  return m;
+}
+
+inline json::value read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return json::parse(text);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+}
+
+/// A machine from a p2p measurement (shard-bench p2p --json, or its "p2p" member): links
+/// from the unidirectional bandwidth and latency with peer access; memory bandwidth from
+/// the copies within one shard (a copy reads and writes: 2x its rate); host bandwidth from
+/// the staged route, whose chunks cross to the host and back; launch and sync latency from
+/// the p2p run's own measurements of them.
+inline machine machine_from_p2p(const json::value& doc, const std::string& name) {
+  const json::value& p = doc.contains("p2p") ? doc.at("p2p") : doc;
+  const auto uni = matrix_from_json(p.at("peer").at("unidirectional_gbps"));
+  const auto lat = matrix_from_json(p.at("peer").at("latency_us"));
+  const auto staged = matrix_from_json(p.at("staged").at("unidirectional_gbps"));
+  const auto staged_lat = matrix_from_json(p.at("staged").at("latency_us"));
+  const std::size_t g = uni.size();
+  if (g == 0 || lat.size() != g || staged.size() != g) throw std::runtime_error("p2p data: matrices of different sizes");
+  machine m;
+  m.name = name;
+  m.gpus = g;
+  double diag = 0, diag_lat = 0, off = 0, off_lat = 0;
+  std::size_t offs = 0;
+  for (std::size_t a = 0; a < g; ++a) {
+    diag += uni[a][a] / static_cast<double>(g);
+    diag_lat += lat[a][a] / static_cast<double>(g);
+    for (std::size_t b = 0; b < g; ++b) {
+      m.link_gbps.push_back(uni[a][b]);
+      m.link_latency_us.push_back(lat[a][b]);
+      if (a != b) off += staged[a][b], off_lat += staged_lat[a][b], ++offs;
+    }
+  }
+  m.memory_bandwidth_gbps = 2 * diag;
+  // A staged copy crosses to the host and back, pipelined: its rate is about the slower half.
+  m.host_bandwidth_gbps = offs ? off / static_cast<double>(offs) : m.memory_bandwidth_gbps;
+  m.host_latency_us = offs ? off_lat / static_cast<double>(offs) / 2 : diag_lat;
+  // Launch and sync latency: measured by p2p where present; else a small copy's latency.
+  m.launch_latency_us = p.contains("launch_us") ? p.at("launch_us").as_number() : diag_lat;
+  m.sync_latency_us = p.contains("sync_us") ? p.at("sync_us").as_number() : diag_lat;
+  m.collective_latency_us = offs ? 2 * off_lat / static_cast<double>(offs) : diag_lat;
+  return m;
+}
+
+struct phase {
+  std::string name;
+  double bytes = 0;
+  double us = 0;
+};
+
+/// Projected phases of one call with these stats, segment sizes and local bytes per element.
+inline std::vector<phase> project(const machine& m, const shard::stats& st, const std::vector<std::size_t>& segments,
+                                  double bytes_per_element) {
+  const std::size_t g = st.shards;
+  if (g != m.gpus) throw std::runtime_error("model: the stats have " + std::to_string(g) + " shards, the machine " + std::to_string(m.gpus) + " GPUs");
+  phase local{"local memory"}, launches{"launches"}, between{"shard->shard"}, host{"host transfers"}, syncs{"host syncs"};
+  for (std::size_t s = 0; s < g; ++s) {
+    const double bytes = static_cast<double>(segments[s]) * bytes_per_element + 2.0 * static_cast<double>(st.bytes_moved(int(s), int(s)));
+    local.bytes += bytes;
+    local.us = std::max(local.us, bytes / (m.memory_bandwidth_gbps * 1e3));
+    launches.us = std::max(launches.us, static_cast<double>(st.launches[s]) * m.launch_latency_us);
+    double in_us = 0, host_us = 0, host_bytes = 0;
+    for (std::size_t src = 0; src < g; ++src) {
+      const double b = static_cast<double>(st.bytes_moved(int(src), int(s)));
+      if (src == s || b == 0) continue;
+      between.bytes += b;
+      in_us += b / (m.link_gbps[src * g + s] * 1e3) + m.link_latency_us[src * g + s];
+    }
+    between.us = std::max(between.us, in_us);
+    for (const double b : {static_cast<double>(st.bytes_moved(int(s), shard::stats::host)),
+                           static_cast<double>(st.bytes_moved(shard::stats::host, int(s)))})
+      if (b > 0) host_us += b / (m.host_bandwidth_gbps * 1e3) + m.host_latency_us, host_bytes += b;
+    host.bytes += host_bytes;
+    host.us = std::max(host.us, host_us);
+  }
+  syncs.us = static_cast<double>(st.host_syncs) * m.sync_latency_us;
+  return {local, launches, between, host, syncs};
+}
+
+inline double total_us(const std::vector<phase>& phases) {
+  double t = 0;
+  for (auto& p : phases) t += p.us;
+  return t;
+}
+
+struct model_row {
+  std::string algorithm;
+  std::size_t elements = 0;
+  std::vector<phase> phases;
+  double measured_us = NAN;  // when a run on this machine measured it
+};
+
+/// Projects every algorithm at `elements` on `m`, taking the stats from a run on emulated
+/// devices with m.gpus shards.
+inline std::vector<model_row> run_model(const machine& m, std::size_t elements) {
+  std::vector<model_row> rows;
+  shard::context emulated = shard::context::host(m.gpus);
+  const auto segments = shard::distribution::even().sizes(elements, m.gpus);
+  for (const auto& c : algorithm_cases()) {
+    auto call = c.prepare(emulated, elements);
+    emulated.reset_stats();
+    call();
+    rows.push_back(model_row{c.name, elements, project(m, emulated.stats(), segments, c.bytes_per_element)});
+  }
+  return rows;
+}
+
+inline void print_model(std::ostream& os, const machine& m, const std::vector<model_row>& rows) {
+  os << "== model: " << m.name << " (" << m.gpus << " GPUs, memory " << fixed(m.memory_bandwidth_gbps, 0)
+     << " GB/s, link " << fixed(m.link_gbps.size() > 1 ? m.link_gbps[1] : m.link_gbps[0], 1) << " GB/s)\n\n";
+  std::vector<std::string> header{"algorithm", "elements"};
+  for (auto& p : rows.front().phases) header.push_back(p.name + " us");
+  header.insert(header.end(), {"projected us", "measured us", "measured/projected"});
+  table t(header);
+  for (auto& r : rows) {
+    std::vector<std::string> cells{r.algorithm, std::to_string(r.elements)};
+    for (auto& p : r.phases) cells.push_back(fixed(p.us, 1));
+    const double total = total_us(r.phases);
+    cells.push_back(fixed(total, 1));
+    cells.push_back(std::isfinite(r.measured_us) ? fixed(r.measured_us, 1) : "-");
+    cells.push_back(std::isfinite(r.measured_us) ? fixed(r.measured_us / total, 2) : "-");
+    t.row(cells);
+  }
+  t.print(os);
+  os << '\n';
+}
+
+inline json::value model_json(const machine& m, const std::vector<model_row>& rows) {
+  json::value v;
+  v["machine"] = machine_json(m);
+  json::value& list = v["projections"] = json::value::array();
+  for (auto& r : rows) {
+    json::value& e = list.push(json::value::object());
+    e["algorithm"] = r.algorithm;
+    e["elements"] = r.elements;
+    json::value& ph = e["phases_us"];
+    for (auto& p : r.phases) ph[p.name] = p.us;
+    e["projected_us"] = total_us(r.phases);
+    e["measured_us"] = std::isfinite(r.measured_us) ? json::value(r.measured_us) : json::value();
+  }
+  return v;
+}
+
+}  // namespace bench
