@@ -113,7 +113,7 @@ inline p2p_result run_p2p(const target& tgt, const options& o) {
     buffers.push_back(owned.back().data());
   }
   shard::detail::run_and_wait(impl, [&] {
-    for (std::size_t s = 0; s < ctx.size(); ++s) impl.dev(s).copy_local(buffers[s] + r.bytes, buffers[s], r.bytes);
+    for (std::size_t s = 0; s < ctx.size(); ++s) shard::transport::copy(impl, s, buffers[s], s, buffers[s] + r.bytes, r.bytes);
   });
   progress bar("p2p", 2 * ctx.size() * ctx.size());
   r.peer = p2p_detail::measure(ctx, buffers, r, shard::transport::route::automatic, bar);
@@ -122,7 +122,7 @@ inline p2p_result run_p2p(const target& tgt, const options& o) {
   for (std::size_t i = 0; i < r.latency_reps; ++i)
     syncs.push_back(seconds([&] {
       shard::detail::on_all_shards(impl, [&](std::size_t s) {
-        impl.dev(s).copy_local(buffers[s] + r.bytes, buffers[s], r.latency_bytes);
+        shard::transport::copy(impl, s, buffers[s], s, buffers[s] + r.bytes, r.latency_bytes);
       });
     }));
   r.sync_us = median(syncs) * 1e6;
