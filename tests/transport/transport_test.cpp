@@ -8,6 +8,9 @@
 #include <shard/transport/collectives.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstring>
 #include <numeric>
 #include <sstream>
@@ -370,4 +373,32 @@ TEST_CASE("devices: timed events measure the time between two points of a queue"
     CHECK(ms >= 0.0);
     CHECK(ms < 10000.0);
   }
+}
+
+TEST_CASE("context: a collective engine's poll runs while the host waits, and its error is thrown after the shards drain") {
+  auto ctx = shard::context::host(2);
+  auto& impl = ctx.impl();
+  int polls = 0;
+  bool thrown = false;
+  impl.set_collective_engine(std::make_shared<int>(0), [&] {
+    ++polls;
+    if (polls == 3 && !thrown) {
+      thrown = true;
+      throw shard::error("asynchronous error (test engine)", 1, 1, "poll");
+    }
+  });
+  std::atomic<bool> finished{false};
+  static_cast<shard::host_backend::device&>(impl.dev(1)).launch([&finished] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    finished = true;
+  });
+  CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("asynchronous error (test engine)"), shard::error);
+  CHECK(finished);  // the wait still drained the shard
+  CHECK(polls >= 3);
+  impl.reset_collective_engine();
+  CHECK_FALSE(impl.collective_engine());
+  ctx.synchronize();
+  const int before = polls;
+  ctx.synchronize();
+  CHECK(polls == before);  // no engine: no polling
 }

@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -59,16 +61,20 @@ class context_impl {
     return *staging_;
   }
 
-  /// State of a collective library (NCCL communicators), created on first use by
-  /// `make()` and kept for the context's life. Type-erased so that this header does not
-  /// depend on the library. `make` returns a std::shared_ptr<T>.
-  template <class T, class Make>
-  T& collective_engine(Make&& make) {
-    if (!collective_engine_) collective_engine_ = make();
-    return *static_cast<T*>(collective_engine_.get());
+  /// State of a collective library (NCCL communicators), kept for the context's life, and
+  /// its `poll`: called over and over while the host waits for the shards, it throws when
+  /// the library reports an asynchronous error (after aborting its work, so the queues
+  /// drain). Type-erased so that this header does not depend on the library.
+  void set_collective_engine(std::shared_ptr<void> engine, std::function<void()> poll) {
+    collective_engine_ = std::move(engine);
+    poll_ = std::move(poll);
   }
+  const std::shared_ptr<void>& collective_engine() const noexcept { return collective_engine_; }
   /// Drops the collective state (after a failure, so the next call starts afresh).
-  void reset_collective_engine() noexcept { collective_engine_.reset(); }
+  void reset_collective_engine() noexcept {
+    poll_ = nullptr;
+    collective_engine_.reset();
+  }
 
   // --- accounting -----------------------------------------------------------------
   /// source/destination: shard index or stats::host.
@@ -131,6 +137,18 @@ class context_impl {
     std::exception_ptr first;
     for (auto& d : devices_) {
       try {
+        // With a collective library in use, poll it while waiting: a failed collective
+        // would otherwise leave the stream waiting forever. A poll that throws has aborted
+        // the library's work, so the synchronize below still returns.
+        if (poll_)
+          while (!d->idle()) {
+            poll_();
+            std::this_thread::yield();
+          }
+      } catch (...) {
+        if (!first) first = std::current_exception();
+      }
+      try {
         d->synchronize();
       } catch (...) {
         if (!first) first = std::current_exception();
@@ -144,6 +162,7 @@ class context_impl {
   shard::topology topology_;
   std::unique_ptr<staging_pool> staging_;
   std::shared_ptr<void> collective_engine_;
+  std::function<void()> poll_;
   mutable std::mutex mutex_;
   stats counters_;
   std::vector<std::uint64_t> in_use_;

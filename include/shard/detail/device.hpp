@@ -69,6 +69,9 @@ class device {
 
   /// Blocks the host until the queue is empty; throws the first error of the queued work.
   virtual void synchronize() = 0;
+  /// Whether the queue has run everything queued so far (does not block, does not throw for
+  /// failed work: synchronize() reports that).
+  virtual bool idle() = 0;
 };
 
 }  // namespace detail

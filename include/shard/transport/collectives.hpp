@@ -8,9 +8,9 @@
 /// `engine::automatic` takes NCCL when it can, copies otherwise. Both count the same bytes
 /// per (source, destination) pair in stats, own blocks included (as diagonal bytes).
 ///
-/// Buffers are per-shard pointers into shard memory (`send[s]`, `recv[s]` on shard s). With
-/// copies the work is queued and the caller waits (detail::run_and_wait); NCCL calls wait
-/// themselves, polling NCCL's asynchronous errors.
+/// Buffers are per-shard pointers into shard memory (`send[s]`, `recv[s]` on shard s). On
+/// both engines the work is queued on the shards and the caller waits once
+/// (detail::run_and_wait), which polls NCCL's asynchronous errors when NCCL is in use.
 #include <shard/config.hpp>
 #include <shard/detail/context_impl.hpp>
 #include <shard/detail/skeleton/plan.hpp>

@@ -7,9 +7,10 @@
 ///   context (context_impl::collective_engine).
 /// - Every ncclResult_t is checked; a failure becomes shard::error naming the call, the
 ///   shard, the device and NCCL's message.
-/// - Waiting polls ncclCommGetAsyncError while the streams run: an asynchronous error aborts
-///   every communicator (ncclCommAbort) instead of leaving a stream hanging, drops them (the
-///   next call creates new ones) and throws.
+/// - NCCL work is queued on the shards' streams like any other; the context's wait polls
+///   ncclCommGetAsyncError while the streams run: an asynchronous error aborts every
+///   communicator (ncclCommAbort) instead of leaving a stream hanging, and throws; the next
+///   collective creates new communicators.
 #include <shard/config.hpp>
 
 #if SHARD_HAS_NCCL
@@ -24,7 +25,6 @@
 #  include <memory>
 #  include <set>
 #  include <string>
-#  include <thread>
 #  include <type_traits>
 #  include <vector>
 
@@ -49,7 +49,9 @@ inline bool usable(const detail::context_impl& ctx) {
   throw error(message, shard, device, call);
 }
 
-/// The context's communicators. Destroyed (or aborted, after a failure) with the context.
+/// The context's communicators, one per shard. Destroyed with the context; aborted
+/// (ncclCommAbort) instead when NCCL reported an error, after which the next collective
+/// creates new ones.
 class communicators {
  public:
   explicit communicators(const detail::context_impl& ctx) {
@@ -61,75 +63,71 @@ class communicators {
       comms_.clear();
       throw_nccl(status, "ncclCommInitAll", -1, -1, nullptr);
     }
+    for (std::size_t s = 0; s < ctx.size(); ++s) devices_.push_back(ordinals[s]);
   }
   ~communicators() {
-    for (ncclComm_t c : comms_) {
-      if (c == nullptr) continue;
-      // Errors cannot be reported from a destructor; an aborted communicator is gone anyway.
-      (void)(aborted_ ? ncclCommAbort(c) : ncclCommDestroy(c));
-    }
+    if (aborted_) return;
+    // Errors cannot be reported from a destructor.
+    for (ncclComm_t c : comms_) (void)ncclCommDestroy(c);
   }
   communicators(const communicators&) = delete;
   communicators& operator=(const communicators&) = delete;
 
   ncclComm_t operator[](std::size_t shard) const { return comms_[shard]; }
   std::size_t size() const noexcept { return comms_.size(); }
-  void mark_aborted() noexcept { aborted_ = true; }
+  bool aborted() const noexcept { return aborted_; }
+
+  /// Aborts every communicator: their pending work ends, the streams drain.
+  void abort() noexcept {
+    if (aborted_) return;
+    aborted_ = true;
+    for (ncclComm_t c : comms_) (void)ncclCommAbort(c);
+  }
+
+  /// Called while the host waits: throws (after abort()) when a communicator reports an
+  /// asynchronous error.
+  void poll() {
+    if (aborted_) return;
+    for (std::size_t r = 0; r < comms_.size(); ++r) {
+      ncclResult_t async = ncclSuccess;
+      const ncclResult_t query = ncclCommGetAsyncError(comms_[r], &async);
+      const ncclResult_t status = query != ncclSuccess ? query : async;
+      if (status == ncclSuccess || status == ncclInProgress) continue;
+      const std::string message = std::string("NCCL error ") + std::to_string(static_cast<int>(status)) + " (" +
+                                  ncclGetErrorString(status) + "); the context's communicators were aborted";
+      abort();
+      throw error(message, static_cast<int>(r), devices_[r], "ncclCommGetAsyncError");
+    }
+  }
 
  private:
   std::vector<ncclComm_t> comms_;
+  std::vector<int> devices_;
   bool aborted_ = false;
 };
 
-/// The context's communicators, created on first use.
+/// The context's communicators, created on first use (again after an abort), with their
+/// poll installed in the context's waits.
 inline communicators& comms(detail::context_impl& ctx) {
-  return ctx.collective_engine<communicators>([&] { return std::make_shared<communicators>(ctx); });
+  auto existing = std::static_pointer_cast<communicators>(ctx.collective_engine());
+  if (existing && !existing->aborted()) return *existing;
+  ctx.reset_collective_engine();
+  auto made = std::make_shared<communicators>(ctx);
+  communicators* raw = made.get();  // the context drops poll and engine together
+  ctx.set_collective_engine(made, [raw] { raw->poll(); });
+  return *raw;
 }
 
 inline cuda_backend::device& cuda_device(detail::context_impl& ctx, std::size_t shard) {
   return static_cast<cuda_backend::device&>(ctx.dev(shard));
 }
 
-/// Aborts every communicator, drops them, and throws for `status` on `shard`.
-[[noreturn]] inline void abort_and_throw(detail::context_impl& ctx, communicators& c, ncclResult_t status,
-                                         const char* call, std::size_t shard) {
-  std::string message = std::string("NCCL error ") + std::to_string(static_cast<int>(status)) + " (" +
-                        ncclGetErrorString(status) + "); the context's communicators were aborted";
-  const int device = ctx.dev(shard).ordinal();
-  c.mark_aborted();
-  ctx.reset_collective_engine();
-  throw error(message, static_cast<int>(shard), device, call);
-}
-
-/// Waits until every shard's stream is idle, polling each communicator's asynchronous error.
-inline void wait(detail::context_impl& ctx, communicators& c) {
-  for (std::size_t s = 0; s < ctx.size(); ++s) {
-    auto& d = cuda_device(ctx, s);
-    for (;;) {
-      cudaError_t status;
-      {
-        cuda_backend::device_guard g(d.ordinal());
-        status = cudaStreamQuery(d.stream());
-      }
-      if (status == cudaSuccess) break;
-      if (status != cudaErrorNotReady) d.check(status, "cudaStreamQuery (waiting for NCCL)");
-      for (std::size_t r = 0; r < c.size(); ++r) {
-        ncclResult_t async = ncclSuccess;
-        const ncclResult_t query = ncclCommGetAsyncError(c[r], &async);
-        if (query != ncclSuccess) abort_and_throw(ctx, c, query, "ncclCommGetAsyncError", r);
-        if (async != ncclSuccess && async != ncclInProgress) abort_and_throw(ctx, c, async, "NCCL operation", r);
-      }
-      std::this_thread::yield();
-    }
-  }
-}
-
-/// Runs `issue(comms, shard, stream)` for every shard inside one NCCL group, then waits
-/// (polling asynchronous errors). One host synchronisation.
+/// Issues `issue(comm, shard, stream)` for every shard inside one NCCL group. Queued like
+/// any other work: the caller waits (detail::run_and_wait), and that wait polls NCCL's
+/// asynchronous errors. A failure while issuing aborts the communicators and throws.
 template <class Issue>
 void group(detail::context_impl& ctx, Issue&& issue) {
   communicators& c = comms(ctx);
-  ctx.count_host_sync();
   ncclResult_t status = ncclGroupStart();
   if (status != ncclSuccess) throw_nccl(status, "ncclGroupStart", -1, -1, nullptr);
   try {
@@ -139,17 +137,17 @@ void group(detail::context_impl& ctx, Issue&& issue) {
       if (status != ncclSuccess) throw_nccl(status, "NCCL call", static_cast<int>(shard), d.ordinal(), c[shard]);
     }
   } catch (...) {
-    // A half-issued group cannot be completed: abort the communicators (the next call
-    // creates new ones) and let the first error through.
+    // A half-issued group cannot be completed.
     (void)ncclGroupEnd();
-    c.mark_aborted();
-    ctx.reset_collective_engine();
-    ctx.synchronize_all_noexcept();
+    c.abort();
     throw;
   }
   status = ncclGroupEnd();
-  if (status != ncclSuccess && status != ncclInProgress) abort_and_throw(ctx, c, status, "ncclGroupEnd", 0);
-  wait(ctx, c);
+  if (status != ncclSuccess && status != ncclInProgress) {
+    const int device = ctx.dev(0).ordinal();
+    c.abort();
+    throw_nccl(status, "ncclGroupEnd", 0, device, nullptr);
+  }
 }
 
 /// NCCL's data type for T, or ncclNumTypes when there is none (then bytes are sent as

@@ -186,6 +186,16 @@ class device final : public detail::device {
     check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
 
+  bool idle() override {
+    int previous = 0;
+    if (cudaGetDevice(&previous) != cudaSuccess) (void)cudaGetLastError();
+    if (cudaSetDevice(ordinal_) != cudaSuccess) (void)cudaGetLastError();
+    const cudaError_t status = cudaStreamQuery(stream_);
+    if (cudaSetDevice(previous) != cudaSuccess) (void)cudaGetLastError();
+    // Any status but "not ready" ends the wait; synchronize() then reports a failure.
+    return status != cudaErrorNotReady;
+  }
+
   /// Throws shard::error naming this shard for a failed call.
   void check(cudaError_t status, const char* call) const {
     if (status != cudaSuccess) throw_cuda_error(status, call, shard_, ordinal_);

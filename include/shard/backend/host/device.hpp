@@ -149,6 +149,11 @@ class device final : public detail::device {
     }
   }
 
+  bool idle() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queue_.empty() && !busy_;
+  }
+
   /// Enqueues a primitive (a "kernel"). Counts towards fault injection.
   void launch(std::function<void()> fn) { push(std::move(fn), task_kind::primitive); }
 

@@ -64,8 +64,11 @@ void reduce_scatter(context_impl& ctx, const std::vector<const T*>& send, const 
   if (count == 0) return;
   if (detail_reducing::use_nccl<T, Op>(ctx, how, "reduce_scatter")) {
 #if SHARD_HAS_NCCL
-    transport::nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-      return ncclReduceScatter(send[shard], recv[shard], count, transport::nccl::data_type<T>(), ncclSum, comm, stream);
+    run_and_wait(ctx, [&] {
+      transport::nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+        return ncclReduceScatter(send[shard], recv[shard], count, transport::nccl::data_type<T>(), ncclSum, comm,
+                                 stream);
+      });
     });
     for (std::size_t s = 0; s < g; ++s)
       for (std::size_t d = 0; d < g; ++d) ctx.count_bytes(static_cast<int>(s), static_cast<int>(d), count * sizeof(T));
@@ -98,9 +101,11 @@ void all_reduce(context_impl& ctx, const std::vector<T*>& buffers, std::size_t c
   if (count == 0 || g == 1) return;
   if (detail_reducing::use_nccl<T, Op>(ctx, how, "all_reduce")) {
 #if SHARD_HAS_NCCL
-    transport::nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-      return ncclAllReduce(buffers[shard], buffers[shard], count, transport::nccl::data_type<T>(), ncclSum, comm,
-                           stream);
+    run_and_wait(ctx, [&] {
+      transport::nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+        return ncclAllReduce(buffers[shard], buffers[shard], count, transport::nccl::data_type<T>(), ncclSum, comm,
+                             stream);
+      });
     });
     // Counted as the two phases of the copies engine move them, so the figures compare.
     const auto sizes = detail_reducing::block_sizes(count, g);
