@@ -125,7 +125,14 @@ inline std::string line_plot(const std::string& title, const std::string& x_labe
   if (!log_y) y0 = 0;
   if (y1 <= y0) y1 = log_y ? y0 * 10 : y0 + 1;
   const double lx0 = std::log2(x0), lx1 = std::log2(x1);
-  const double ly0 = log_y ? std::floor(std::log10(y0)) : y0, ly1 = log_y ? std::ceil(std::log10(y1)) : y1 * 1.05;
+  // Linear axis: a 1-2-5 step giving about five ticks, the top rounded up to a step.
+  double step = 1;
+  if (!log_y) {
+    const double raw = y1 / 5, decade = std::pow(10.0, std::floor(std::log10(raw)));
+    step = raw <= decade ? decade : raw <= 2 * decade ? 2 * decade : raw <= 5 * decade ? 5 * decade : 10 * decade;
+  }
+  const double ly0 = log_y ? std::floor(std::log10(y0)) : y0;
+  const double ly1 = log_y ? std::ceil(std::log10(y1)) : std::ceil(y1 / step) * step;
   const auto px = [&](double x) { return left + (std::log2(x) - lx0) / (lx1 - lx0) * pw; };
   const auto py = [&](double y) {
     const double v = log_y ? std::log10(y) : y;
@@ -158,7 +165,7 @@ inline std::string line_plot(const std::string& title, const std::string& x_labe
           if (std::log10(y) <= ly1 + 1e-9) ticks.push_back(y);
         }
   } else {
-    for (int i = 0; i <= 5; ++i) ticks.push_back(ly0 + (ly1 - ly0) * i / 5);
+    for (double y = ly0; y <= ly1 + step / 2; y += step) ticks.push_back(y);
   }
   for (double y : ticks) {
     os << "<line x1=\"" << left << "\" y1=\"" << py(y) << "\" x2=\"" << left + pw << "\" y2=\"" << py(y)
