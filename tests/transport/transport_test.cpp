@@ -60,6 +60,18 @@ std::string describe(const shard::context& ctx) {
   return test::name(ctx.kind()) + (ctx.size() > 1 && !ctx.peer_access(0, 1) ? " (staged)" : "");
 }
 
+/// body(ctx, impl) for every shard count and every route's context, the case captured.
+template <class F>
+void for_every_route(F&& body) {
+  for (std::size_t g : test::shard_counts)
+    for (auto& ctx : all_routes(g)) {
+      const std::string backend = describe(ctx);
+      CAPTURE(backend);
+      CAPTURE(g);
+      body(ctx, ctx.impl());
+    }
+}
+
 /// The shard-to-shard part of the transfer matrix, diagonal included.
 std::vector<std::uint64_t> shard_matrix(const shard::stats& st) {
   std::vector<std::uint64_t> m;
@@ -82,12 +94,8 @@ std::vector<std::vector<std::uint32_t>> patterned(std::size_t g, const std::vect
 TEST_CASE("transport: a copy between every pair of shards moves exactly its bytes, on every route") {
   // Sizes: empty, one element, and more than one staging chunk plus a tail.
   const std::size_t big = shard::detail::staging_pool::chunk_bytes / sizeof(std::uint32_t) + 17;
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : all_routes(g)) {
-      const std::string backend = describe(ctx);
-      CAPTURE(backend);
-      CAPTURE(g);
-      auto& impl = ctx.impl();
+  for_every_route([&](shard::context& ctx, context_impl& impl) {
+      const std::size_t g = ctx.size();
       for (std::size_t a = 0; a < g; ++a)
         for (std::size_t b = 0; b < g; ++b) {
           CAPTURE(a);
@@ -118,7 +126,7 @@ TEST_CASE("transport: a copy between every pair of shards moves exactly its byte
             CHECK(std::equal(back[b].begin(), back[b].begin() + static_cast<std::ptrdiff_t>(n), init[a].begin()));
           }
         }
-    }
+  });
 }
 
 TEST_CASE("transport: staged copies pass through host buffers and are counted once, shard to shard") {
@@ -144,14 +152,10 @@ TEST_CASE("transport: staged copies pass through host buffers and are counted on
 }
 
 TEST_CASE("transport: all_to_all_v delivers every block, zero-length and unequal ones included") {
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : all_routes(g))
+  for_every_route([&](shard::context& ctx, context_impl& impl) {
+      const std::size_t g = ctx.size();
       for (int pattern = 0; pattern < 3; ++pattern) {
-        const std::string backend = describe(ctx);
-        CAPTURE(backend);
-        CAPTURE(g);
         CAPTURE(pattern);
-        auto& impl = ctx.impl();
         std::mt19937_64 rng(g * 31 + static_cast<std::uint64_t>(pattern));
         std::vector<std::size_t> counts(g * g);
         for (auto& c : counts) {
@@ -188,6 +192,7 @@ TEST_CASE("transport: all_to_all_v delivers every block, zero-length and unequal
         CHECK(shard_matrix(ctx.stats()) == bytes);
         CHECK(ctx.stats().bytes_to_host() == 0);
       }
+  });
 }
 
 TEST_CASE("transport: all_to_all_plan issues each non-empty block once, and exchange rotates destinations") {
@@ -202,12 +207,8 @@ TEST_CASE("transport: all_to_all_plan issues each non-empty block once, and exch
 }
 
 TEST_CASE("transport: all_gather and broadcast reach every shard") {
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : all_routes(g)) {
-      const std::string backend = describe(ctx);
-      CAPTURE(backend);
-      CAPTURE(g);
-      auto& impl = ctx.impl();
+  for_every_route([&](shard::context& ctx, context_impl& impl) {
+      const std::size_t g = ctx.size();
       for (std::size_t count : {std::size_t{1}, std::size_t{777}}) {
         CAPTURE(count);
         const auto init = patterned(g, std::vector<std::size_t>(g, count));
@@ -232,7 +233,7 @@ TEST_CASE("transport: all_gather and broadcast reach every shard") {
           CHECK(shard_matrix(ctx.stats()) == expected);
         }
       }
-    }
+  });
 }
 
 TEST_CASE("transport: all_gather in place does not copy a shard's own block") {
@@ -257,14 +258,10 @@ TEST_CASE("transport: all_gather in place does not copy a shard's own block") {
 }
 
 TEST_CASE("collectives: reduce_scatter and all_reduce fold in shard order on every shard") {
-  for (std::size_t g : test::shard_counts)
-    for (auto& ctx : all_routes(g))
+  for_every_route([&](shard::context& ctx, context_impl& impl) {
+      const std::size_t g = ctx.size();
       for (std::size_t count : {std::size_t{1}, g + 1, std::size_t{10007}}) {
-        const std::string backend = describe(ctx);
-        CAPTURE(backend);
-        CAPTURE(g);
         CAPTURE(count);
-        auto& impl = ctx.impl();
         std::vector<std::vector<double>> init(g);
         for (std::size_t s = 0; s < g; ++s) init[s] = test::random_data<double>(count, test::seed_for(g, count, s));
         // all_reduce: every shard ends with init[0] + init[1] + ... in that order.
@@ -303,6 +300,7 @@ TEST_CASE("collectives: reduce_scatter and all_reduce fold in shard order on eve
           }
         CHECK(shard_matrix(ctx.stats()) == std::vector<std::uint64_t>(g * g, count * sizeof(std::int64_t)));
       }
+  });
 }
 
 TEST_CASE("collectives: bad arguments are rejected with a message naming them") {
