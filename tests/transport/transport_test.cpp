@@ -95,37 +95,37 @@ TEST_CASE("transport: a copy between every pair of shards moves exactly its byte
   // Sizes: empty, one element, and more than one staging chunk plus a tail.
   const std::size_t big = shard::detail::staging_pool::chunk_bytes / sizeof(std::uint32_t) + 17;
   for_every_route([&](shard::context& ctx, context_impl& impl) {
-      const std::size_t g = ctx.size();
-      for (std::size_t a = 0; a < g; ++a)
-        for (std::size_t b = 0; b < g; ++b) {
-          CAPTURE(a);
-          CAPTURE(b);
-          // The multi-chunk size on the pairs with shard 0 only, to keep the test quick.
-          std::vector<std::size_t> counts{0, 1, 1000};
-          if (a == 0 || b == 0) counts.push_back(big);
-          for (std::size_t n : counts) {
-            CAPTURE(n);
-            std::vector<std::size_t> sizes(g, 0);
-            sizes[a] = n;
-            sizes[b] = std::max(sizes[b], n);
-            auto init = patterned(g, sizes);
-            if (a != b) std::fill(init[b].begin(), init[b].end(), 0xdeadbeefu);
-            shard_buffers<std::uint32_t> buf(impl, init);
-            ctx.reset_stats();
-            shard::detail::run_and_wait(impl, [&] {
-              shard::transport::copy(impl, a, buf.ptr[a], b, buf.ptr[b], n * sizeof(std::uint32_t));
-            });
-            const auto st = ctx.stats();
-            auto expected = std::vector<std::uint64_t>(g * g, 0);
-            expected[a * g + b] = n * sizeof(std::uint32_t);
-            CHECK(shard_matrix(st) == expected);
-            CHECK(st.bytes_to_host() == 0);
-            CHECK(st.bytes_from_host() == 0);
-            CHECK(st.host_syncs == 1);
-            const auto back = buf.to_host(impl);
-            CHECK(std::equal(back[b].begin(), back[b].begin() + static_cast<std::ptrdiff_t>(n), init[a].begin()));
-          }
+    const std::size_t g = ctx.size();
+    for (std::size_t a = 0; a < g; ++a)
+      for (std::size_t b = 0; b < g; ++b) {
+        CAPTURE(a);
+        CAPTURE(b);
+        // The multi-chunk size on the pairs with shard 0 only, to keep the test quick.
+        std::vector<std::size_t> counts{0, 1, 1000};
+        if (a == 0 || b == 0) counts.push_back(big);
+        for (std::size_t n : counts) {
+          CAPTURE(n);
+          std::vector<std::size_t> sizes(g, 0);
+          sizes[a] = n;
+          sizes[b] = std::max(sizes[b], n);
+          auto init = patterned(g, sizes);
+          if (a != b) std::fill(init[b].begin(), init[b].end(), 0xdeadbeefu);
+          shard_buffers<std::uint32_t> buf(impl, init);
+          ctx.reset_stats();
+          shard::detail::run_and_wait(impl, [&] {
+            shard::transport::copy(impl, a, buf.ptr[a], b, buf.ptr[b], n * sizeof(std::uint32_t));
+          });
+          const auto st = ctx.stats();
+          auto expected = std::vector<std::uint64_t>(g * g, 0);
+          expected[a * g + b] = n * sizeof(std::uint32_t);
+          CHECK(shard_matrix(st) == expected);
+          CHECK(st.bytes_to_host() == 0);
+          CHECK(st.bytes_from_host() == 0);
+          CHECK(st.host_syncs == 1);
+          const auto back = buf.to_host(impl);
+          CHECK(std::equal(back[b].begin(), back[b].begin() + static_cast<std::ptrdiff_t>(n), init[a].begin()));
         }
+      }
   });
 }
 
@@ -153,49 +153,49 @@ TEST_CASE("transport: staged copies pass through host buffers and are counted on
 
 TEST_CASE("transport: all_to_all_v delivers every block, zero-length and unequal ones included") {
   for_every_route([&](shard::context& ctx, context_impl& impl) {
-      const std::size_t g = ctx.size();
-      for (int pattern = 0; pattern < 3; ++pattern) {
-        CAPTURE(pattern);
-        std::mt19937_64 rng(g * 31 + static_cast<std::uint64_t>(pattern));
-        std::vector<std::size_t> counts(g * g);
-        for (auto& c : counts) {
-          if (pattern == 0) c = 0;                                  // nothing at all
-          else if (pattern == 1) c = rng() % 3 == 0 ? 0 : rng() % 50;  // sparse, unequal
-          else c = 1000 + rng() % 5000;                             // dense, unequal
-        }
-        std::vector<std::size_t> send_sizes(g, 0), recv_sizes(g, 0);
-        for (std::size_t s = 0; s < g; ++s)
-          for (std::size_t d = 0; d < g; ++d) send_sizes[s] += counts[s * g + d], recv_sizes[d] += counts[s * g + d];
-        const auto init = patterned(g, send_sizes);
-        shard_buffers<std::uint32_t> send(impl, init);
-        std::vector<std::vector<std::uint32_t>> zeros(g);
-        for (std::size_t d = 0; d < g; ++d) zeros[d].assign(recv_sizes[d], 0);
-        shard_buffers<std::uint32_t> recv(impl, zeros);
-        ctx.reset_stats();
-        shard::detail::run_and_wait(impl, [&] { shard::transport::all_to_all_v(impl, send.as_const(), counts, recv.ptr); });
-        // Reference: receive buffer d = blocks for d from s = 0..G-1, in order.
-        std::vector<std::vector<std::uint32_t>> expected(g);
-        for (std::size_t s = 0; s < g; ++s) {
-          std::size_t at = 0;
-          for (std::size_t d = 0; d < g; ++d) {
-            const auto n = counts[s * g + d];
-            expected[d].insert(expected[d].end(), init[s].begin() + static_cast<std::ptrdiff_t>(at),
-                               init[s].begin() + static_cast<std::ptrdiff_t>(at + n));
-            at += n;
-          }
-        }
-        CHECK(recv.to_host(impl) == expected);
-        std::vector<std::uint64_t> bytes(g * g);
-        for (std::size_t i = 0; i < g * g; ++i) bytes[i] = counts[i] * sizeof(std::uint32_t);
-        ctx.reset_stats();
-        shard::detail::run_and_wait(impl, [&] { shard::transport::all_to_all_v(impl, send.as_const(), counts, recv.ptr); });
-        CHECK(shard_matrix(ctx.stats()) == bytes);
-        CHECK(ctx.stats().bytes_to_host() == 0);
+    const std::size_t g = ctx.size();
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      CAPTURE(pattern);
+      std::mt19937_64 rng(g * 31 + static_cast<std::uint64_t>(pattern));
+      std::vector<std::size_t> counts(g * g);
+      for (auto& c : counts) {
+        if (pattern == 0) c = 0;                                  // nothing at all
+        else if (pattern == 1) c = rng() % 3 == 0 ? 0 : rng() % 50;  // sparse, unequal
+        else c = 1000 + rng() % 5000;                             // dense, unequal
       }
+      std::vector<std::size_t> send_sizes(g, 0), recv_sizes(g, 0);
+      for (std::size_t s = 0; s < g; ++s)
+        for (std::size_t d = 0; d < g; ++d) send_sizes[s] += counts[s * g + d], recv_sizes[d] += counts[s * g + d];
+      const auto init = patterned(g, send_sizes);
+      shard_buffers<std::uint32_t> send(impl, init);
+      std::vector<std::vector<std::uint32_t>> zeros(g);
+      for (std::size_t d = 0; d < g; ++d) zeros[d].assign(recv_sizes[d], 0);
+      shard_buffers<std::uint32_t> recv(impl, zeros);
+      ctx.reset_stats();
+      shard::detail::run_and_wait(impl, [&] { shard::transport::all_to_all_v(impl, send.as_const(), counts, recv.ptr); });
+      // Reference: receive buffer d = blocks for d from s = 0..G-1, in order.
+      std::vector<std::vector<std::uint32_t>> expected(g);
+      for (std::size_t s = 0; s < g; ++s) {
+        std::size_t at = 0;
+        for (std::size_t d = 0; d < g; ++d) {
+          const auto n = counts[s * g + d];
+          expected[d].insert(expected[d].end(), init[s].begin() + static_cast<std::ptrdiff_t>(at),
+                             init[s].begin() + static_cast<std::ptrdiff_t>(at + n));
+          at += n;
+        }
+      }
+      CHECK(recv.to_host(impl) == expected);
+      std::vector<std::uint64_t> bytes(g * g);
+      for (std::size_t i = 0; i < g * g; ++i) bytes[i] = counts[i] * sizeof(std::uint32_t);
+      ctx.reset_stats();
+      shard::detail::run_and_wait(impl, [&] { shard::transport::all_to_all_v(impl, send.as_const(), counts, recv.ptr); });
+      CHECK(shard_matrix(ctx.stats()) == bytes);
+      CHECK(ctx.stats().bytes_to_host() == 0);
+    }
   });
 }
 
-TEST_CASE("transport: all_to_all_plan issues each non-empty block once, and exchange rotates destinations") {
+TEST_CASE("transport: all_to_all_plan issues each non-empty block once, at packed offsets") {
   // 3 shards, counts with zeros: 2 blocks are empty.
   const std::vector<std::size_t> counts{1, 0, 2, 3, 4, 0, 5, 6, 7};
   const auto plan = shard::transport::all_to_all_plan(counts, 3);
@@ -206,33 +206,55 @@ TEST_CASE("transport: all_to_all_plan issues each non-empty block once, and exch
   CHECK(plan[6] == shard::detail::transfer{2, 11, 2, 2, 7});
 }
 
+TEST_CASE("transport: exchanges issue their transfers in rotated order, each once") {
+  for (std::size_t g : test::shard_counts) {
+    CAPTURE(g);
+    std::vector<std::size_t> counts(g * g, 1);
+    const auto plan = shard::transport::all_to_all_plan(counts, g);
+    const auto order = shard::transport::rotated(plan, g);
+    REQUIRE(order.size() == g * g);
+    // Step k (transfers k*G .. k*G+G-1): every shard sends to the shard k after it, so each
+    // shard sends once and receives once per step.
+    for (std::size_t k = 0; k < g; ++k) {
+      std::vector<int> received(g, 0);
+      for (std::size_t i = 0; i < g; ++i) {
+        const auto& t = order[k * g + i];
+        CHECK(t.src_shard == i);
+        CHECK(t.dst_shard == (i + k) % g);
+        ++received[t.dst_shard];
+      }
+      CHECK(received == std::vector<int>(g, 1));
+    }
+  }
+}
+
 TEST_CASE("transport: all_gather and broadcast reach every shard") {
   for_every_route([&](shard::context& ctx, context_impl& impl) {
-      const std::size_t g = ctx.size();
-      for (std::size_t count : {std::size_t{1}, std::size_t{777}}) {
-        CAPTURE(count);
-        const auto init = patterned(g, std::vector<std::size_t>(g, count));
-        shard_buffers<std::uint32_t> send(impl, init);
-        shard_buffers<std::uint32_t> recv(impl, std::vector<std::vector<std::uint32_t>>(g, std::vector<std::uint32_t>(g * count)));
-        ctx.reset_stats();
-        shard::detail::run_and_wait(impl, [&] { shard::transport::all_gather(impl, send.as_const(), count, recv.ptr); });
-        std::vector<std::uint32_t> all;
-        for (auto& v : init) all.insert(all.end(), v.begin(), v.end());
-        for (auto& v : recv.to_host(impl)) CHECK(v == all);
-        CHECK(shard_matrix(ctx.stats()) == std::vector<std::uint64_t>(g * g, count * sizeof(std::uint32_t)));
+    const std::size_t g = ctx.size();
+    for (std::size_t count : {std::size_t{1}, std::size_t{777}}) {
+      CAPTURE(count);
+      const auto init = patterned(g, std::vector<std::size_t>(g, count));
+      shard_buffers<std::uint32_t> send(impl, init);
+      shard_buffers<std::uint32_t> recv(impl, std::vector<std::vector<std::uint32_t>>(g, std::vector<std::uint32_t>(g * count)));
+      ctx.reset_stats();
+      shard::detail::run_and_wait(impl, [&] { shard::transport::all_gather(impl, send.as_const(), count, recv.ptr); });
+      std::vector<std::uint32_t> all;
+      for (auto& v : init) all.insert(all.end(), v.begin(), v.end());
+      for (auto& v : recv.to_host(impl)) CHECK(v == all);
+      CHECK(shard_matrix(ctx.stats()) == std::vector<std::uint64_t>(g * g, count * sizeof(std::uint32_t)));
 
-        for (std::size_t root : {std::size_t{0}, g - 1}) {
-          CAPTURE(root);
-          shard_buffers<std::uint32_t> buf(impl, init);
-          ctx.reset_stats();
-          shard::detail::run_and_wait(impl, [&] { shard::transport::broadcast(impl, root, buf.ptr, count); });
-          for (auto& v : buf.to_host(impl)) CHECK(v == init[root]);
-          std::vector<std::uint64_t> expected(g * g, 0);
-          for (std::size_t d = 0; d < g; ++d)
-            if (d != root) expected[root * g + d] = count * sizeof(std::uint32_t);
-          CHECK(shard_matrix(ctx.stats()) == expected);
-        }
+      for (std::size_t root : {std::size_t{0}, g - 1}) {
+        CAPTURE(root);
+        shard_buffers<std::uint32_t> buf(impl, init);
+        ctx.reset_stats();
+        shard::detail::run_and_wait(impl, [&] { shard::transport::broadcast(impl, root, buf.ptr, count); });
+        for (auto& v : buf.to_host(impl)) CHECK(v == init[root]);
+        std::vector<std::uint64_t> expected(g * g, 0);
+        for (std::size_t d = 0; d < g; ++d)
+          if (d != root) expected[root * g + d] = count * sizeof(std::uint32_t);
+        CHECK(shard_matrix(ctx.stats()) == expected);
       }
+    }
   });
 }
 
@@ -259,47 +281,47 @@ TEST_CASE("transport: all_gather in place does not copy a shard's own block") {
 
 TEST_CASE("collectives: reduce_scatter and all_reduce fold in shard order on every shard") {
   for_every_route([&](shard::context& ctx, context_impl& impl) {
-      const std::size_t g = ctx.size();
-      for (std::size_t count : {std::size_t{1}, g + 1, std::size_t{10007}}) {
-        CAPTURE(count);
-        std::vector<std::vector<double>> init(g);
-        for (std::size_t s = 0; s < g; ++s) init[s] = test::random_data<double>(count, test::seed_for(g, count, s));
-        // all_reduce: every shard ends with init[0] + init[1] + ... in that order.
-        std::vector<double> expected(count);
-        for (std::size_t i = 0; i < count; ++i) {
-          double acc = init[0][i];
-          for (std::size_t s = 1; s < g; ++s) acc += init[s][i];
-          expected[i] = acc;
-        }
-        shard_buffers<double> buf(impl, init);
-        ctx.reset_stats();
-        shard::detail::all_reduce(impl, buf.ptr, count, shard::plus<>{});
-        const auto st = ctx.stats();
-        for (auto& v : buf.to_host(impl)) CHECK(v == expected);  // exact: the order is fixed
-        // Each shard sends block d of its buffer to shard d, then its reduced block to the others.
-        std::uint64_t between = 0;
-        for (std::size_t s = 0; s < g; ++s)
-          for (std::size_t d = 0; d < g; ++d)
-            if (s != d) between += st.bytes_moved(static_cast<int>(s), static_cast<int>(d));
-        CHECK(between == (g == 1 ? 0 : 2 * (g - 1) * count * sizeof(double)));
-        CHECK(st.bytes_to_host() == 0);
-
-        // reduce_scatter with G * count elements per shard: shard d gets block d folded.
-        std::vector<std::vector<std::int64_t>> big(g);
-        for (std::size_t s = 0; s < g; ++s) big[s] = test::random_data<std::int64_t>(g * count, test::seed_for(g, count, s + 99));
-        shard_buffers<std::int64_t> send(impl, big);
-        shard_buffers<std::int64_t> recv(impl, std::vector<std::vector<std::int64_t>>(g, std::vector<std::int64_t>(count)));
-        ctx.reset_stats();
-        shard::detail::reduce_scatter(impl, send.as_const(), recv.ptr, count, shard::maximum<>{});
-        const auto back = recv.to_host(impl);
-        for (std::size_t d = 0; d < g; ++d)
-          for (std::size_t i = 0; i < count; ++i) {
-            std::int64_t m = big[0][d * count + i];
-            for (std::size_t s = 1; s < g; ++s) m = std::max(m, big[s][d * count + i]);
-            CHECK(back[d][i] == m);
-          }
-        CHECK(shard_matrix(ctx.stats()) == std::vector<std::uint64_t>(g * g, count * sizeof(std::int64_t)));
+    const std::size_t g = ctx.size();
+    for (std::size_t count : {std::size_t{1}, g + 1, std::size_t{10007}}) {
+      CAPTURE(count);
+      std::vector<std::vector<double>> init(g);
+      for (std::size_t s = 0; s < g; ++s) init[s] = test::random_data<double>(count, test::seed_for(g, count, s));
+      // all_reduce: every shard ends with init[0] + init[1] + ... in that order.
+      std::vector<double> expected(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        double acc = init[0][i];
+        for (std::size_t s = 1; s < g; ++s) acc += init[s][i];
+        expected[i] = acc;
       }
+      shard_buffers<double> buf(impl, init);
+      ctx.reset_stats();
+      shard::detail::all_reduce(impl, buf.ptr, count, shard::plus<>{});
+      const auto st = ctx.stats();
+      for (auto& v : buf.to_host(impl)) CHECK(v == expected);  // exact: the order is fixed
+      // Each shard sends block d of its buffer to shard d, then its reduced block to the others.
+      std::uint64_t between = 0;
+      for (std::size_t s = 0; s < g; ++s)
+        for (std::size_t d = 0; d < g; ++d)
+          if (s != d) between += st.bytes_moved(static_cast<int>(s), static_cast<int>(d));
+      CHECK(between == (g == 1 ? 0 : 2 * (g - 1) * count * sizeof(double)));
+      CHECK(st.bytes_to_host() == 0);
+
+      // reduce_scatter with G * count elements per shard: shard d gets block d folded.
+      std::vector<std::vector<std::int64_t>> big(g);
+      for (std::size_t s = 0; s < g; ++s) big[s] = test::random_data<std::int64_t>(g * count, test::seed_for(g, count, s + 99));
+      shard_buffers<std::int64_t> send(impl, big);
+      shard_buffers<std::int64_t> recv(impl, std::vector<std::vector<std::int64_t>>(g, std::vector<std::int64_t>(count)));
+      ctx.reset_stats();
+      shard::detail::reduce_scatter(impl, send.as_const(), recv.ptr, count, shard::maximum<>{});
+      const auto back = recv.to_host(impl);
+      for (std::size_t d = 0; d < g; ++d)
+        for (std::size_t i = 0; i < count; ++i) {
+          std::int64_t m = big[0][d * count + i];
+          for (std::size_t s = 1; s < g; ++s) m = std::max(m, big[s][d * count + i]);
+          CHECK(back[d][i] == m);
+        }
+      CHECK(shard_matrix(ctx.stats()) == std::vector<std::uint64_t>(g * g, count * sizeof(std::int64_t)));
+    }
   });
 }
 

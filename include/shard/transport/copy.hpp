@@ -92,18 +92,26 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
   ctx.count_bytes(static_cast<int>(src_shard), static_cast<int>(dst_shard), bytes);
 }
 
+/// The transfers of `plan` in the order an exchange issues them: step k = 0..G-1 takes the
+/// transfers from shard g to shard (g + k) mod G (each step in plan order).
+inline std::vector<detail::transfer> rotated(const std::vector<detail::transfer>& plan, std::size_t g) {
+  std::vector<detail::transfer> order;
+  order.reserve(plan.size());
+  for (std::size_t step = 0; step < g; ++step)
+    for (const auto& t : plan)
+      if ((t.src_shard + step) % g == t.dst_shard) order.push_back(t);
+  return order;
+}
+
 /// Executes a list of transfers between two segmented buffers. Transfers are issued in a
 /// rotated order: at step k, shard g sends to shard (g + k) mod G, so no destination is
 /// flooded by every source at once (the order of gossip's and NCCL's all-to-all).
 template <class T>
 void exchange(detail::context_impl& ctx, const std::vector<detail::transfer>& plan, const std::vector<const T*>& src,
               const std::vector<T*>& dst, route how = route::automatic) {
-  const std::size_t g = ctx.size();
-  for (std::size_t step = 0; step < g; ++step)
-    for (const auto& t : plan)
-      if ((t.src_shard + step) % g == t.dst_shard)
-        copy(ctx, t.src_shard, src[t.src_shard] + t.src_offset, t.dst_shard, dst[t.dst_shard] + t.dst_offset,
-             t.count * sizeof(T), how);
+  for (const auto& t : rotated(plan, ctx.size()))
+    copy(ctx, t.src_shard, src[t.src_shard] + t.src_offset, t.dst_shard, dst[t.dst_shard] + t.dst_offset,
+         t.count * sizeof(T), how);
 }
 
 }  // namespace transport
