@@ -289,6 +289,18 @@ TEST_CASE("shard-bench: single subcommands, the model from measured figures, and
   const auto p2p = bench::json::parse(read(dir / "p2p.json"));
   CHECK(p2p.at("p2p").at("bytes").as_number() == 65536);
   check_matrix(p2p.at("p2p").at("peer").at("unidirectional_gbps"), 3);
+  REQUIRE(shard_bench("collectives --backend host --min-bytes 4K --max-bytes 64K --reps 1 --json \"" +
+                          (dir / "coll.json").string() + "\"",
+                      dir / "coll.log") == 0);
+  const auto coll = bench::json::parse(read(dir / "coll.json"));
+  CHECK(coll.at("collectives").size() == 5 * 3);  // 5 collectives x 3 sizes (4K, 16K, 64K), one engine
+  CHECK_FALSE(coll.contains("algorithms"));
+  REQUIRE(shard_bench("algorithms --backend host --shards 2 --min-elements 1K --max-elements 4K --reps 1 --json \"" +
+                          (dir / "alg.json").string() + "\"",
+                      dir / "alg.log") == 0);
+  const auto alg = bench::json::parse(read(dir / "alg.json"));
+  CHECK(alg.at("algorithms").size() == 2 * 2 * 2);  // 2 algorithms x shards 1, 2 x 2 sizes
+  CHECK(read(dir / "alg.log").find("efficiency") != std::string::npos);
   REQUIRE(shard_bench("model --from-measured \"" + (dir / "p2p.json").string() + "\" --elements 4096 --out \"" +
                           (dir / "machine.json").string() + "\" --json \"" + (dir / "model.json").string() + "\"",
                       dir / "model.log") == 0);
