@@ -16,14 +16,7 @@ inline std::size_t elements() {
   return text != nullptr && *text != '\0' ? std::stoull(text) : std::size_t{1} << 24;
 }
 
-inline int gpus() {
-#if SHARD_HAS_CUDA
-  static const int n = shard::cuda_backend::device_count();
-  return n;
-#else
-  return 0;
-#endif
-}
+inline int gpus() { return shard::context::cuda_device_count(); }
 
 /// g shards of the backend under test: emulated devices, or GPUs round-robin (several shards
 /// per GPU when g exceeds the GPU count).

@@ -90,10 +90,32 @@ class context {
   /// Every visible GPU if there is one (and this translation unit has CUDA), else the host
   /// backend with SHARD_HOST_DEVICES shards (default 4).
   static context automatic() {
-#if SHARD_HAS_CUDA
-    if (cuda_backend::device_count() > 0) return cuda();
-#endif
+    if (cuda_device_count() > 0) return cuda();
     return host(host_devices_from_environment());
+  }
+
+  /// Visible CUDA devices: 0 without a GPU or a usable driver (the probe's sticky error is
+  /// cleared), and always 0 in a translation unit compiled without CUDA.
+  static int cuda_device_count() {
+#if SHARD_HAS_CUDA
+    return cuda_backend::device_count();
+#else
+    return 0;
+#endif
+  }
+
+  /// The shard count automatic() gives the host backend: SHARD_HOST_DEVICES, or
+  /// default_host_devices when it is unset. Throws invalid_argument for a value that is not
+  /// an integer from 1 to 1024.
+  static std::size_t host_devices_from_environment() {
+    const char* text = std::getenv("SHARD_HOST_DEVICES");
+    if (text == nullptr || *text == '\0') return default_host_devices;
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(text, &end, 10);
+    if (*end != '\0' || n == 0 || n > 1024 || text[0] == '-')
+      throw invalid_argument(std::string("SHARD_HOST_DEVICES=\"") + text +
+                             "\" is not a shard count (an integer from 1 to 1024)");
+    return static_cast<std::size_t>(n);
   }
 
   /// Number of shards.
@@ -130,17 +152,6 @@ class context {
       throw invalid_argument("context: shard " + std::to_string(shard) + " out of range (the context has " +
                              std::to_string(size()) + " shards)");
     return shard;
-  }
-
-  static std::size_t host_devices_from_environment() {
-    const char* text = std::getenv("SHARD_HOST_DEVICES");
-    if (text == nullptr || *text == '\0') return default_host_devices;
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(text, &end, 10);
-    if (*end != '\0' || n == 0 || n > 1024 || text[0] == '-')
-      throw invalid_argument(std::string("SHARD_HOST_DEVICES=\"") + text +
-                             "\" is not a shard count (an integer from 1 to 1024)");
-    return static_cast<std::size_t>(n);
   }
 
   std::shared_ptr<detail::context_impl> impl_;

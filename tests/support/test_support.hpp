@@ -48,14 +48,7 @@ inline bool backend_enabled(const char* name) {
   return e == nullptr || std::string(e) == "all" || std::string(e) == name;
 }
 
-inline int gpu_count() {
-#if SHARD_HAS_CUDA
-  static const int n = shard::cuda_backend::device_count();
-  return n;
-#else
-  return 0;
-#endif
-}
+inline int gpu_count() { return shard::context::cuda_device_count(); }
 
 /// Contexts with `g` shards on every enabled backend: the host backend, and on a CUDA build
 /// with a GPU, g shards mapped round-robin onto the visible GPUs (several per GPU if need be).

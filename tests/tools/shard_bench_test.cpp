@@ -187,6 +187,10 @@ TEST_CASE("model: projections follow the stats, phase by phase") {
   CHECK(phases[3].us == doctest::Approx(2.0 + 5.0));       // 20 kB at 10 GB/s + 5 us
   CHECK(phases[4].us == doctest::Approx(21.0));            // 3 syncs x 7 us
   CHECK(bench::total_us(phases) == doctest::Approx(4 + 6 + 3 + 7 + 21));
+  // Collectives: collective latency + size x busbw factor / slowest link (100 GB/s).
+  CHECK(bench::project_collective(m, "all_reduce", 100'000).projected_us == doctest::Approx(11 + 1.0));   // factor 1
+  CHECK(bench::project_collective(m, "all_gather", 100'000).projected_us == doctest::Approx(11 + 0.5));   // factor 1/2
+  CHECK(bench::project_collective(m, "broadcast", 100'000).projected_us == doctest::Approx(11 + 1.0));    // factor 1
 }
 
 TEST_CASE("model: machines are read from JSON, checked, and built from p2p figures") {
@@ -268,6 +272,11 @@ TEST_CASE("shard-bench: every subcommand runs on emulated devices and writes JSO
   for (auto& r : doc.at("model").at("projections").items()) {
     CHECK(r.at("projected_us").as_number() > 0);
     CHECK(r.at("measured_us").as_number() > 0);
+  }
+  REQUIRE(doc.at("model").at("collectives").size() == 5);
+  for (auto& c : doc.at("model").at("collectives").items()) {
+    CHECK(c.at("projected_us").as_number() > 0);
+    CHECK(c.at("measured_us").at("shard").as_number() > 0);
   }
   std::size_t pictures = 0;
   for (auto& f : fs::directory_iterator(dir / "svg")) {

@@ -120,14 +120,6 @@ class progress {
   bool tty_;
 };
 
-inline int gpu_count() {
-#if SHARD_HAS_CUDA
-  return shard::cuda_backend::device_count();
-#else
-  return 0;
-#endif
-}
-
 /// The shards under test.
 struct target {
   shard::context ctx;
@@ -141,32 +133,14 @@ struct target {
   }
 };
 
-inline std::size_t host_devices_default() {
-  const char* text = std::getenv("SHARD_HOST_DEVICES");
-  if (text == nullptr || *text == '\0') return shard::context::default_host_devices;
-  return parse_size(text, "SHARD_HOST_DEVICES");
-}
-
 inline target make_target(const options& o) {
-  const int gpus = gpu_count();
-  bool cuda = false;
-  if (o.backend == "cuda") {
-    if (gpus == 0) {
-#if SHARD_HAS_CUDA
-      std::string why;
-      shard::cuda_backend::device_count(&why);
-      throw shard::error("--backend cuda: no CUDA device is available (" + why + ")");
-#else
-      throw shard::error("--backend cuda: this shard-bench was built without CUDA (build the cuda preset's shard-bench-cuda)");
-#endif
-    }
-    cuda = true;
-  } else if (o.backend == "auto") {
-    cuda = gpus > 0;
-  } else if (o.backend != "host") {
+  if (o.backend != "auto" && o.backend != "host" && o.backend != "cuda")
     throw usage_error("--backend must be auto, host or cuda, not \"" + o.backend + "\"");
-  }
-  if (!cuda) return target{shard::context::host(o.shards ? o.shards : host_devices_default()), true, {}};
+  const int gpus = shard::context::cuda_device_count();
+  if (o.backend == "host" || (o.backend == "auto" && gpus == 0))
+    return target{shard::context::host(o.shards ? o.shards : shard::context::host_devices_from_environment()), true, {}};
+  // context::cuda() explains why when there is no GPU, or when this binary has no CUDA.
+  if (gpus == 0) (void)shard::context::cuda();
   const std::size_t g = o.shards ? o.shards : static_cast<std::size_t>(gpus);
   std::vector<int> ordinals;
   for (std::size_t s = 0; s < g; ++s) ordinals.push_back(static_cast<int>(s % static_cast<std::size_t>(gpus)));

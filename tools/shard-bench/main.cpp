@@ -153,9 +153,9 @@ int run(const bench::options& o) {
       os << "machine written to " << o.out_path << "\n\n";
     }
     const std::size_t n = o.model_elements ? o.model_elements : (o.quick ? std::size_t{1} << 16 : std::size_t{1} << 24);
-    const auto rows = bench::run_model(m, n);
-    bench::print_model(os, m, rows);
-    doc["model"] = bench::model_json(m, rows);
+    const bench::model_result r{m, bench::run_model(m, n), bench::project_collectives(m, n * sizeof(float))};
+    bench::print_model(os, r);
+    doc["model"] = bench::model_json(r);
   } else {
     bench::target tgt = bench::make_target(o);
     const std::size_t g = tgt.ctx.size();
@@ -182,11 +182,12 @@ int run(const bench::options& o) {
       doc["p2p"] = bench::p2p_json(p2p);
       if (!o.svg_dir.empty()) bench::p2p_svg(o.svg_dir, p2p, where);
     }
+    std::vector<bench::collective_point> collective_points;
     if (all || o.command == "collectives") {
-      const auto points = bench::run_collectives(tgt, o);
-      bench::print_collectives(os, points, g);
-      doc["collectives"] = bench::collectives_json(points);
-      if (!o.svg_dir.empty()) bench::collectives_svg(o.svg_dir, points, where);
+      collective_points = bench::run_collectives(tgt, o);
+      bench::print_collectives(os, collective_points, g);
+      doc["collectives"] = bench::collectives_json(collective_points);
+      if (!o.svg_dir.empty()) bench::collectives_svg(o.svg_dir, collective_points, where);
     }
     std::vector<bench::algorithm_point> algorithms;
     if (all || o.command == "algorithms") {
@@ -200,12 +201,23 @@ int run(const bench::options& o) {
       const bench::machine m = bench::machine_from_p2p(doc, "this machine (from its p2p figures)");
       std::size_t n = 0;
       for (auto& p : algorithms) n = std::max(n, p.elements);
-      auto rows = bench::run_model(m, n);
-      for (auto& r : rows)
+      bench::model_result r{m, bench::run_model(m, n), {}};
+      for (auto& row : r.algorithms)
         for (auto& p : algorithms)
-          if (p.algorithm == r.algorithm && p.shards == g && p.elements == n) r.measured_us = p.time_us;
-      bench::print_model(os, m, rows);
-      doc["model"] = bench::model_json(m, rows);
+          if (p.algorithm == row.algorithm && p.shards == g && p.elements == n) row.measured_us = p.time_us;
+      // Each collective at its largest measured size, next to what each engine measured.
+      for (const auto& name : bench::collective_names()) {
+        std::size_t largest = 0;
+        for (auto& c : collective_points)
+          if (c.collective == name) largest = std::max(largest, c.bytes);
+        if (largest == 0) continue;
+        auto row = bench::project_collective(m, name, largest);
+        for (auto& c : collective_points)
+          if (c.collective == name && c.bytes == largest) row.measured_us.emplace_back(c.engine, c.time_us);
+        r.collectives.push_back(row);
+      }
+      bench::print_model(os, r);
+      doc["model"] = bench::model_json(r);
     }
   }
   if (!o.json_path.empty()) {

@@ -12,6 +12,7 @@
 //   host transfers max over shards of (bytes to and from the host) / B_host + latency each way
 //   host syncs     syncs x sync latency
 #include "algorithms.hpp"
+#include "collectives.hpp"
 #include "common.hpp"
 #include "json.hpp"
 #include "p2p.hpp"
@@ -31,7 +32,7 @@ struct machine {
   double host_latency_us = 0;
   double launch_latency_us = 0;          // one device-wide primitive
   double sync_latency_us = 0;            // one host wait on all shards
-  double collective_latency_us = 0;      // a small collective (NCCL all-reduce of a few bytes)
+  double collective_latency_us = 0;      // a small collective (all-reduce of a few bytes)
 };
 
 inline machine uniform_machine(std::string name, std::size_t gpus, double mem, double link, double link_lat, double host,
@@ -159,7 +160,13 @@ inline machine machine_from_p2p(const json::value& doc, const std::string& name)
   // Launch and sync latency: measured by p2p where present; else a small copy's latency.
   m.launch_latency_us = p.contains("launch_us") ? p.at("launch_us").as_number() : diag_lat;
   m.sync_latency_us = p.contains("sync_us") ? p.at("sync_us").as_number() : diag_lat;
-  m.collective_latency_us = offs ? 2 * off_lat / static_cast<double>(offs) : diag_lat;
+  // A collective on the copies engine: one host wait, and each destination pulls G-1
+  // blocks one after another.
+  double peer_lat = 0;
+  for (std::size_t a = 0; a < g; ++a)
+    for (std::size_t b = 0; b < g; ++b)
+      if (a != b) peer_lat = std::max(peer_lat, lat[a][b]);
+  m.collective_latency_us = m.sync_latency_us + static_cast<double>(g - 1) * peer_lat;
   return m;
 }
 
@@ -226,38 +233,94 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements) 
   return rows;
 }
 
-inline void print_model(std::ostream& os, const machine& m, const std::vector<model_row>& rows) {
+/// A collective's projection: the alpha-beta form nccl-tests' busbw rests on: the
+/// collective latency plus the bytes each link carries (size x busbw factor) over the
+/// slowest link between two shards.
+struct collective_row {
+  std::string collective;
+  std::size_t bytes = 0;  // nccl-tests' size
+  double projected_us = 0;
+  std::vector<std::pair<std::string, double>> measured_us;  // engine -> time, when measured here
+};
+
+inline collective_row project_collective(const machine& m, const std::string& name, std::size_t bytes) {
+  double slowest = INFINITY;
+  for (std::size_t a = 0; a < m.gpus; ++a)
+    for (std::size_t b = 0; b < m.gpus; ++b)
+      if (a != b) slowest = std::min(slowest, m.link_gbps[a * m.gpus + b]);
+  const double wire = m.gpus > 1 ? static_cast<double>(bytes) * bus_factor(name, m.gpus) / (slowest * 1e3) : 0;
+  return collective_row{name, bytes, m.collective_latency_us + wire, {}};
+}
+
+inline std::vector<collective_row> project_collectives(const machine& m, std::size_t bytes) {
+  std::vector<collective_row> rows;
+  for (const auto& name : collective_names()) rows.push_back(project_collective(m, name, bytes));
+  return rows;
+}
+
+/// A model's output: the machine, the algorithms' phases, the collectives.
+struct model_result {
+  machine m;
+  std::vector<model_row> algorithms;
+  std::vector<collective_row> collectives;
+};
+
+inline void print_model(std::ostream& os, const model_result& r) {
+  const machine& m = r.m;
   os << "== model: " << m.name << " (" << m.gpus << " GPUs, memory " << fixed(m.memory_bandwidth_gbps, 0)
-     << " GB/s, link " << fixed(m.link_gbps.size() > 1 ? m.link_gbps[1] : m.link_gbps[0], 1) << " GB/s)\n\n";
+     << " GB/s, link " << fixed(m.link_gbps.size() > 1 ? m.link_gbps[1] : m.link_gbps[0], 1) << " GB/s, collective latency "
+     << fixed(m.collective_latency_us, 1) << " us)\n\n";
   std::vector<std::string> header{"algorithm", "elements"};
-  for (auto& p : rows.front().phases) header.push_back(p.name + " us");
+  for (auto& p : r.algorithms.front().phases) header.push_back(p.name + " us");
   header.insert(header.end(), {"projected us", "measured us", "measured/projected"});
   table t(header);
-  for (auto& r : rows) {
-    std::vector<std::string> cells{r.algorithm, std::to_string(r.elements)};
-    for (auto& p : r.phases) cells.push_back(fixed(p.us, 1));
-    const double total = total_us(r.phases);
+  for (auto& row : r.algorithms) {
+    std::vector<std::string> cells{row.algorithm, std::to_string(row.elements)};
+    for (auto& p : row.phases) cells.push_back(fixed(p.us, 1));
+    const double total = total_us(row.phases);
     cells.push_back(fixed(total, 1));
-    cells.push_back(std::isfinite(r.measured_us) ? fixed(r.measured_us, 1) : "-");
-    cells.push_back(std::isfinite(r.measured_us) ? fixed(r.measured_us / total, 2) : "-");
+    cells.push_back(std::isfinite(row.measured_us) ? fixed(row.measured_us, 1) : "-");
+    cells.push_back(std::isfinite(row.measured_us) ? fixed(row.measured_us / total, 2) : "-");
     t.row(cells);
   }
   t.print(os);
+  os << "\ncollectives (collective latency + size x busbw factor / slowest link)\n";
+  table c({"collective", "size", "projected us", "measured us", "measured/projected"});
+  for (const auto& row : r.collectives) {
+    auto measured = row.measured_us;
+    if (measured.empty()) measured.emplace_back("", NAN);
+    for (const auto& [engine, us] : measured) {
+      const std::string label = engine.empty() ? row.collective : row.collective + " (" + engine + ")";
+      c.row({label, human_bytes(static_cast<double>(row.bytes)), fixed(row.projected_us, 1),
+             std::isfinite(us) ? fixed(us, 1) : "-", std::isfinite(us) ? fixed(us / row.projected_us, 2) : "-"});
+    }
+  }
+  c.print(os);
   os << '\n';
 }
 
-inline json::value model_json(const machine& m, const std::vector<model_row>& rows) {
+inline json::value model_json(const model_result& r) {
   json::value v;
-  v["machine"] = machine_json(m);
+  v["machine"] = machine_json(r.m);
   json::value& list = v["projections"] = json::value::array();
-  for (auto& r : rows) {
+  for (auto& row : r.algorithms) {
     json::value& e = list.push(json::value::object());
-    e["algorithm"] = r.algorithm;
-    e["elements"] = r.elements;
+    e["algorithm"] = row.algorithm;
+    e["elements"] = row.elements;
     json::value& ph = e["phases_us"];
-    for (auto& p : r.phases) ph[p.name] = p.us;
-    e["projected_us"] = total_us(r.phases);
-    e["measured_us"] = std::isfinite(r.measured_us) ? json::value(r.measured_us) : json::value();
+    for (auto& p : row.phases) ph[p.name] = p.us;
+    e["projected_us"] = total_us(row.phases);
+    e["measured_us"] = std::isfinite(row.measured_us) ? json::value(row.measured_us) : json::value();
+  }
+  json::value& coll = v["collectives"] = json::value::array();
+  for (auto& row : r.collectives) {
+    json::value& e = coll.push(json::value::object());
+    e["collective"] = row.collective;
+    e["bytes"] = row.bytes;
+    e["projected_us"] = row.projected_us;
+    json::value& measured = e["measured_us"] = json::value::object();
+    for (auto& [engine, us] : row.measured_us)
+      if (!engine.empty()) measured[engine] = us;
   }
   return v;
 }
