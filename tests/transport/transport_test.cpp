@@ -381,16 +381,26 @@ TEST_CASE("topology: the host backend describes its emulated devices and routes"
 }
 
 TEST_CASE("devices: timed events measure the time between two points of a queue") {
+  // Host backend: a task that sleeps 20 ms between the two events.
+  auto host = shard::context::host(2);
+  auto& hd = static_cast<shard::host_backend::device&>(host.impl().dev(1));
+  auto start = hd.record_timed();
+  hd.launch([] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
+  auto stop = hd.record_timed();
+  hd.synchronize();
+  CHECK(hd.elapsed_ms(*start, *stop) >= 19.0);
+  CHECK(hd.elapsed_ms(*stop, *start) <= -19.0);
+  // Every backend: a 1 MiB copy takes a positive, bounded time.
   for (auto& ctx : test::contexts(2)) {
     auto& d = ctx.impl().dev(0);
-    std::vector<char> host(1 << 20, 1);
-    device_buffer<char> buf(ctx.impl(), 0, host.size());
-    auto start = d.record_timed();
-    d.copy_from_host(buf.data(), host.data(), host.size());
-    auto stop = d.record_timed();
+    std::vector<char> bytes(1 << 20, 1);
+    device_buffer<char> buf(ctx.impl(), 0, bytes.size());
+    auto a = d.record_timed();
+    d.copy_from_host(buf.data(), bytes.data(), bytes.size());
+    auto b = d.record_timed();
     d.synchronize();
-    const double ms = d.elapsed_ms(*start, *stop);
-    CHECK(ms >= 0.0);
+    const double ms = d.elapsed_ms(*a, *b);
+    CHECK(ms > 0.0);
     CHECK(ms < 10000.0);
   }
 }
