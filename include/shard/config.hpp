@@ -33,13 +33,24 @@
 #  define SHARD_HOST_DEVICE
 #endif
 
-// Silences nvcc's "calling a __host__ function from a __host__ __device__ function"
-// diagnostic on templates that forward to user function objects: whether the call is
-// legal depends on the instantiation, exactly as in CUB/Thrust.
-#if defined(__CUDACC__)
-#  define SHARD_DETAIL_EXEC_CHECK_DISABLE _Pragma("nv_exec_check_disable")
+// The device-callable rule (docs/design.md). nvcc diagnoses a __host__ __device__ function
+// that calls a __host__-only function (a user struct without __device__, std::plus<>, a plain
+// lambda) only with a warning, and the device code it emits for that call is nothing at all:
+// a kernel built from such a wrapper compiles to `ret;`. Every shard header region that holds
+// __host__ __device__ code calling user code (function objects, operators of user types) is
+// wrapped in these macros, which make those diagnostics errors (20011: "calling a __host__
+// function(...) from a __host__ __device__ function(...) is not allowed"; 20013: the same
+// for a constexpr __host__ function) and drop the unnamed duplicates (20014, 20015). They
+// apply where the template is defined, so they hold for every instantiation, whichever
+// translation unit makes it. tests/compile_fail checks that each case stays an error.
+#if defined(__NVCC__)
+#  define SHARD_DETAIL_DEVICE_CHECKS_BEGIN                                                         \
+    _Pragma("nv_diagnostic push") _Pragma("nv_diag_error 20011") _Pragma("nv_diag_error 20013") \
+        _Pragma("nv_diag_suppress 20014") _Pragma("nv_diag_suppress 20015")
+#  define SHARD_DETAIL_DEVICE_CHECKS_END _Pragma("nv_diagnostic pop")
 #else
-#  define SHARD_DETAIL_EXEC_CHECK_DISABLE
+#  define SHARD_DETAIL_DEVICE_CHECKS_BEGIN
+#  define SHARD_DETAIL_DEVICE_CHECKS_END
 #endif
 
 // One-definition rule: the same inline function compiled by g++ (host backend only) and by

@@ -2,7 +2,7 @@
 /// @file context.hpp
 /// shard::context: the shards an application computes on (GPUs, or emulated devices).
 #include <shard/config.hpp>
-#include <shard/backend/host/device.hpp>
+#include <shard/backend/host/context.hpp>
 #include <shard/detail/context_impl.hpp>
 #include <shard/detail/device.hpp>
 #include <shard/error.hpp>
@@ -13,23 +13,13 @@
 #  include <shard/backend/cuda/context.hpp>
 #endif
 
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
-
-/// Options of the host backend's emulated devices.
-struct host_options {
-  /// Memory capacity of each emulated device in bytes; 0 = unlimited. An allocation beyond
-  /// it throws shard::out_of_memory, as a full GPU would.
-  std::size_t memory_per_shard = 0;
-  /// Whether the emulated devices have peer access to each other. false makes every
-  /// shard-to-shard copy take the staged path through host buffers, as between GPUs
-  /// without peer access (to test and measure that path without such a machine).
-  bool peer_access = true;
-};
 
 /// The set of shards an application runs on. A cheap, copyable handle: copies share the
 /// devices, queues, pools and counters. No global state: two contexts are independent.
@@ -42,23 +32,7 @@ class context {
   /// `shards` emulated devices on the host, each with its own worker thread.
   /// Throws invalid_argument for 0 shards.
   static context host(std::size_t shards, host_options options = {}) {
-    if (shards == 0) throw invalid_argument("context::host: the number of shards must be at least 1");
-    std::vector<std::unique_ptr<detail::device>> devices;
-    for (std::size_t s = 0; s < shards; ++s)
-      devices.push_back(std::make_unique<host_backend::device>(static_cast<int>(s), options.memory_per_shard));
-    shard::topology topo;
-    topo.backend = "host";
-    for (auto& d : devices) topo.shards.push_back(d->properties());
-    for (std::size_t a = 0; a < shards; ++a)
-      for (std::size_t b = 0; b < shards; ++b) {
-        link_properties l;
-        l.same_device = a == b;
-        l.peer_supported = l.peer_enabled = a != b && options.peer_access;
-        l.performance_rank = l.peer_enabled ? 0 : -1;
-        l.native_atomics = l.peer_enabled;
-        topo.links.push_back(l);
-      }
-    return context(std::make_shared<detail::context_impl>(backend::host, std::move(devices), std::move(topo)));
+    return context(host_backend::make_context(shards, options));
   }
 
   /// One shard per visible GPU. Throws shard::error when there is none (or no driver), and
@@ -85,6 +59,24 @@ class context {
     if (ordinals.empty()) throw invalid_argument("context::cuda: the list of device ordinals is empty");
     throw error("context::cuda: this translation unit was compiled without CUDA; compile it with nvcc");
 #endif
+  }
+
+  /// `shards` shards mapped round-robin onto the visible GPUs (shard s on GPU s mod count):
+  /// one per GPU when `shards` equals the GPU count, several per GPU when it is larger.
+  /// Throws like cuda() when there is no GPU, and invalid_argument for 0 shards.
+  static context cuda_round_robin(std::size_t shards) {
+    if (shards == 0) throw invalid_argument("context::cuda_round_robin: the number of shards must be at least 1");
+    const int gpus = cuda_device_count();
+    if (gpus == 0) return cuda();  // throws, saying why
+    return cuda(round_robin_ordinals(shards, static_cast<std::size_t>(gpus)));
+  }
+
+  /// The GPU of each of `shards` shards laid round-robin onto `gpus` GPUs: 0, 1, ..., gpus-1, 0, ...
+  static std::vector<int> round_robin_ordinals(std::size_t shards, std::size_t gpus) {
+    if (gpus == 0) throw invalid_argument("context::round_robin_ordinals: there are no GPUs to map shards onto");
+    std::vector<int> ordinals;
+    for (std::size_t s = 0; s < shards; ++s) ordinals.push_back(static_cast<int>(s % gpus));
+    return ordinals;
   }
 
   /// Every visible GPU if there is one (and this translation unit has CUDA), else the host
@@ -137,6 +129,16 @@ class context {
   void reset_stats() { impl_->reset(); }
   /// Waits until every shard is idle; throws the first failure of queued work.
   void synchronize() const { impl_->synchronize_all(); }
+
+  /// How long one wait of the host on the shards may take before shard::timeout; zero means
+  /// no deadline. The default is SHARD_WAIT_TIMEOUT seconds from the environment, or 600 s.
+  std::chrono::nanoseconds wait_timeout() const noexcept { return impl_->wait_timeout(); }
+  /// Sets the wait deadline for this context (and its copies). Throws invalid_argument for a
+  /// negative duration.
+  void set_wait_timeout(std::chrono::nanoseconds timeout) { impl_->set_wait_timeout(timeout); }
+  /// False after a wait passed its deadline (shard::timeout): every later call on the context
+  /// throws shard::error; create a new one. Destroying it neither waits nor throws.
+  bool usable() const noexcept { return impl_->usable(); }
 
   /// Same devices (copies of one handle).
   friend bool operator==(const context& a, const context& b) noexcept { return a.impl_ == b.impl_; }

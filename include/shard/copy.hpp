@@ -6,6 +6,7 @@
 #include <shard/detail/skeleton/plan.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/transport/copy.hpp>
+#include <shard/transport/host.hpp>
 #include <shard/vector.hpp>
 
 #include <span>
@@ -24,35 +25,23 @@ void copy(const vector<T>& src, vector<T>& dst) {
   if (&src == &dst) return;
   auto& ctx = dst.get_context().impl();
   const auto plan = detail::plan_redistribution(src.segment_sizes(), dst.segment_sizes(), src.size());
-  std::vector<const T*> from;
-  std::vector<T*> to;
-  for (std::size_t s = 0; s < ctx.size(); ++s) {
-    from.push_back(src.segment(s).data);
-    to.push_back(dst.segment(s).data);
-  }
-  detail::run_and_wait(ctx, [&] { transport::exchange(ctx, plan, from, to); });
+  detail::run_and_wait(ctx, [&] { transport::exchange(ctx, plan, detail::pointers(src), detail::pointers(dst)); });
 }
 
-/// Host memory -> vector (the sizes must match).
+/// Host memory -> vector (the sizes must match), all shards at once; one host sync.
 template <class T>
 void copy(std::type_identity_t<std::span<const T>> src, vector<T>& dst) {
   detail::require_same_size("shard::copy", "the destination", dst.size(), "the host source", src.size());
-  auto& ctx = dst.get_context().impl();
-  detail::on_all_shards(ctx, [&](std::size_t s) {
-    const auto seg = dst.segment(s);
-    transport::from_host(ctx, s, seg.data, src.data() + seg.offset, seg.size * sizeof(T));
-  });
+  transport::host_transfer(dst.get_context().impl(), detail::host_blocks(dst, const_cast<T*>(src.data())),
+                           transport::host_direction::from_host);
 }
 
-/// Vector -> host memory (the sizes must match).
+/// Vector -> host memory (the sizes must match), all shards at once; one host sync.
 template <class T>
 void copy(const vector<T>& src, std::type_identity_t<std::span<T>> dst) {
   detail::require_same_size("shard::copy", "the host destination", dst.size(), "the source", src.size());
-  auto& ctx = src.get_context().impl();
-  detail::on_all_shards(ctx, [&](std::size_t s) {
-    const auto seg = src.segment(s);
-    transport::to_host(ctx, s, dst.data() + seg.offset, seg.data, seg.size * sizeof(T));
-  });
+  transport::host_transfer(src.get_context().impl(), detail::host_blocks(src, dst.data()),
+                           transport::host_direction::to_host);
 }
 
 SHARD_NAMESPACE_END

@@ -13,12 +13,14 @@
 SHARD_NAMESPACE_BEGIN
 
 /// Number of elements for which pred(x) is true. One count per non-empty segment moves to
-/// the host; one host sync.
+/// the host; one host sync. `pred` must be callable on the device in a CUDA translation unit
+/// (SHARD_HOST_DEVICE).
 template <class T, class Pred>
 std::size_t count_if(const vector<T>& v, Pred pred) {
+  const auto p = detail::callable(pred);
   return detail::reduce_segments(v.get_context().impl(), v.segment_sizes(), std::size_t{0}, plus<std::size_t>{},
                                  [&](std::size_t s) {
-                                   return detail::count_fn<T, Pred>{v.segment(s).data, pred};
+                                   return detail::count_fn<T, detail::callable_t<Pred>>{v.segment(s).data, p};
                                  });
 }
 

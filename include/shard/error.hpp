@@ -81,4 +81,25 @@ class invalid_argument : public error {
   explicit invalid_argument(const std::string& message) : error(message) {}
 };
 
+/// A device fault: a kernel hit an illegal address, a trap or a hardware error. On a GPU such
+/// an error is sticky: that device's CUDA context stays broken for the rest of the process,
+/// and every later call on it fails with the same error. shard reports it with the shard,
+/// the device and the runtime's message; what a user can do next is in docs/design.md
+/// ("Faults and timeouts"): keep using contexts on other devices, end the process to use
+/// that device again. The host backend emulates it (testing::inject_device_fault).
+class device_fault : public error {
+ public:
+  device_fault(const std::string& message, int shard, int device, std::string call)
+      : error(message + " (a sticky device fault: the device is unusable for the rest of the process)", shard, device,
+              std::move(call)) {}
+};
+
+/// A wait on the shards passed the context's deadline (context::set_wait_timeout, or the
+/// environment variable SHARD_WAIT_TIMEOUT). The context is unusable afterwards: its collective
+/// communicators are aborted, and every later call on it throws shard::error.
+class timeout : public error {
+ public:
+  timeout(const std::string& message, int shard, int device) : error(message, shard, device, "wait") {}
+};
+
 SHARD_NAMESPACE_END

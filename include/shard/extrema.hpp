@@ -35,16 +35,18 @@ element<T> extremum(const vector<T>& v, Comp comp) {
 }  // namespace detail
 
 /// The first smallest element (by `comp`, default <), like std::min_element. One
-/// (value, index) pair per non-empty segment moves to the host; one host sync.
+/// (value, index) pair per non-empty segment moves to the host; one host sync. `comp` must be
+/// callable on the device in a CUDA translation unit (SHARD_HOST_DEVICE; std::less<> and
+/// std::greater<> are taken as shard's).
 template <class T, class Comp = less<>>
 element<T> min_element(const vector<T>& v, Comp comp = {}) {
-  return detail::extremum<false>(v, comp);
+  return detail::extremum<false>(v, detail::callable(comp));
 }
 
 /// The first largest element (by `comp`, default <), like std::max_element.
 template <class T, class Comp = less<>>
 element<T> max_element(const vector<T>& v, Comp comp = {}) {
-  return detail::extremum<true>(v, comp);
+  return detail::extremum<true>(v, detail::callable(comp));
 }
 
 SHARD_NAMESPACE_END

@@ -3,8 +3,8 @@
 /// shard::fill, shard::iota
 #include <shard/config.hpp>
 #include <shard/detail/functors.hpp>
-#include <shard/detail/primitives.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/detail/primitives/for_each.hpp>
+#include <shard/detail/skeleton/elementwise.hpp>
 #include <shard/vector.hpp>
 
 #include <type_traits>
@@ -16,13 +16,7 @@ SHARD_NAMESPACE_BEGIN
 template <class T>
 void fill(vector<T>& v, const std::type_identity_t<T>& value) {
   auto& ctx = v.get_context().impl();
-  detail::on_all_shards(ctx, [&](std::size_t s) {
-    const auto seg = v.segment(s);
-    if (seg.size == 0) return;
-    detail::launch(ctx, s, [&](auto& dev) {
-      detail::primitive::for_each_index(dev, seg.size, detail::fill_fn<T>{seg.data, value});
-    });
-  });
+  detail::run_and_wait(ctx, [&] { detail::enqueue_fill(ctx, detail::pointers(v), v.segment_sizes(), value); });
 }
 
 /// v[i] = first + T(i) for every global index i (like thrust::sequence; for floating-point
@@ -31,13 +25,9 @@ void fill(vector<T>& v, const std::type_identity_t<T>& value) {
 template <class T>
 void iota(vector<T>& v, const std::type_identity_t<T>& first) {
   static_assert(std::is_arithmetic_v<T>, "shard::iota requires an arithmetic element type");
-  auto& ctx = v.get_context().impl();
-  detail::on_all_shards(ctx, [&](std::size_t s) {
+  detail::elementwise(v.get_context().impl(), v.segment_sizes(), [&](auto& dev, std::size_t s) {
     const auto seg = v.segment(s);
-    if (seg.size == 0) return;
-    detail::launch(ctx, s, [&](auto& dev) {
-      detail::primitive::for_each_index(dev, seg.size, detail::iota_fn<T>{seg.data, first, seg.offset});
-    });
+    detail::primitive::for_each_index(dev, seg.size, detail::iota_fn<T>{seg.data, first, seg.offset});
   });
 }
 

@@ -1,94 +1,96 @@
 #pragma once
 /// @file functional.hpp
-/// Function objects usable on the host and on the device (transparent, like std::plus<>).
+/// Function objects usable on the host and on the device (transparent, like std::plus<>),
+/// and the mapping of std::'s function objects onto them.
 #include <shard/config.hpp>
 
-#include <utility>
+#include <functional>
+#include <type_traits>
 
 SHARD_NAMESPACE_BEGIN
 
+// Each function object comes as `name<T>` (operands converted to T) and `name<>` (transparent:
+// the operands' own types, like std::plus<>). On a user type whose operator is __host__ only,
+// using one of them in a CUDA translation unit is a compile error (config.hpp).
+#define SHARD_DETAIL_BINARY_FUNCTION_OBJECT(name, result, expression)                           \
+  template <class T = void>                                                                      \
+  struct name {                                                                                  \
+    SHARD_HOST_DEVICE constexpr result operator()(const T& a, const T& b) const { return expression; } \
+  };                                                                                             \
+  template <>                                                                                    \
+  struct name<void> {                                                                            \
+    template <class A, class B>                                                                  \
+    SHARD_HOST_DEVICE constexpr auto operator()(const A& a, const B& b) const -> decltype(expression) { \
+      return expression;                                                                         \
+    }                                                                                            \
+  };
+
+SHARD_DETAIL_DEVICE_CHECKS_BEGIN
+
 /// a + b
-template <class T = void>
-struct plus {
-  SHARD_HOST_DEVICE constexpr T operator()(const T& a, const T& b) const { return a + b; }
-};
-template <>
-struct plus<void> {
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
-  template <class A, class B>
-  SHARD_HOST_DEVICE constexpr auto operator()(const A& a, const B& b) const -> decltype(a + b) {
-    return a + b;
-  }
-};
-
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(plus, T, a + b)
+/// a - b
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(minus, T, a - b)
+/// a * b
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(multiplies, T, a * b)
 /// The smaller of a and b; a when they are equivalent (like std::min).
-template <class T = void>
-struct minimum {
-  SHARD_HOST_DEVICE constexpr T operator()(const T& a, const T& b) const { return b < a ? b : a; }
-};
-template <>
-struct minimum<void> {
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
-  template <class A, class B>
-  SHARD_HOST_DEVICE constexpr auto operator()(const A& a, const B& b) const -> decltype(b < a ? b : a) {
-    return b < a ? b : a;
-  }
-};
-
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(minimum, T, b < a ? b : a)
 /// The larger of a and b; a when they are equivalent (like std::max).
-template <class T = void>
-struct maximum {
-  SHARD_HOST_DEVICE constexpr T operator()(const T& a, const T& b) const { return a < b ? b : a; }
-};
-template <>
-struct maximum<void> {
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
-  template <class A, class B>
-  SHARD_HOST_DEVICE constexpr auto operator()(const A& a, const B& b) const -> decltype(a < b ? b : a) {
-    return a < b ? b : a;
-  }
-};
-
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(maximum, T, a < b ? b : a)
 /// a < b
-template <class T = void>
-struct less {
-  SHARD_HOST_DEVICE constexpr bool operator()(const T& a, const T& b) const { return a < b; }
-};
-template <>
-struct less<void> {
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
-  template <class A, class B>
-  SHARD_HOST_DEVICE constexpr bool operator()(const A& a, const B& b) const {
-    return a < b;
-  }
-};
-
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(less, bool, a < b)
+/// a <= b
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(less_equal, bool, a <= b)
 /// a > b
-template <class T = void>
-struct greater {
-  SHARD_HOST_DEVICE constexpr bool operator()(const T& a, const T& b) const { return a > b; }
-};
-template <>
-struct greater<void> {
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
-  template <class A, class B>
-  SHARD_HOST_DEVICE constexpr bool operator()(const A& a, const B& b) const {
-    return a > b;
-  }
-};
-
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(greater, bool, a > b)
+/// a >= b
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(greater_equal, bool, a >= b)
 /// a == b
-template <class T = void>
-struct equal_to {
-  SHARD_HOST_DEVICE constexpr bool operator()(const T& a, const T& b) const { return a == b; }
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(equal_to, bool, a == b)
+/// a != b
+SHARD_DETAIL_BINARY_FUNCTION_OBJECT(not_equal_to, bool, a != b)
+
+SHARD_DETAIL_DEVICE_CHECKS_END
+
+#undef SHARD_DETAIL_BINARY_FUNCTION_OBJECT
+
+namespace detail {
+
+/// shard's equivalent of a std:: function object (std::plus<T> -> shard::plus<T>, ...), or
+/// F itself. std::'s operator() is a __host__ function, which cannot run on a GPU; users
+/// write std::plus<>{} and std::less<>{} all the time, so the algorithms take them and run
+/// shard's instead (same result: both apply the same operator).
+template <class F>
+struct std_equivalent {
+  using type = F;
 };
-template <>
-struct equal_to<void> {
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
-  template <class A, class B>
-  SHARD_HOST_DEVICE constexpr bool operator()(const A& a, const B& b) const {
-    return a == b;
-  }
-};
+#define SHARD_DETAIL_STD_EQUIVALENT(name)          \
+  template <class T>                               \
+  struct std_equivalent<std::name<T>> {            \
+    using type = shard::name<T>;                   \
+  };
+SHARD_DETAIL_STD_EQUIVALENT(plus)
+SHARD_DETAIL_STD_EQUIVALENT(minus)
+SHARD_DETAIL_STD_EQUIVALENT(multiplies)
+SHARD_DETAIL_STD_EQUIVALENT(less)
+SHARD_DETAIL_STD_EQUIVALENT(less_equal)
+SHARD_DETAIL_STD_EQUIVALENT(greater)
+SHARD_DETAIL_STD_EQUIVALENT(greater_equal)
+SHARD_DETAIL_STD_EQUIVALENT(equal_to)
+SHARD_DETAIL_STD_EQUIVALENT(not_equal_to)
+#undef SHARD_DETAIL_STD_EQUIVALENT
+
+/// The function object the backends run for a caller's `f`: see std_equivalent.
+template <class F>
+constexpr typename std_equivalent<F>::type callable(const F& f) {
+  if constexpr (std::is_same_v<typename std_equivalent<F>::type, F>) return f;
+  else return {};
+}
+
+/// The type callable() gives for F.
+template <class F>
+using callable_t = typename std_equivalent<F>::type;
+
+}  // namespace detail
 
 SHARD_NAMESPACE_END

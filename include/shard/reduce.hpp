@@ -15,12 +15,12 @@ SHARD_NAMESPACE_BEGIN
 /// backend folds left to right; CUB's order on a GPU, which is fixed for a given size and
 /// GPU), then the host folds init with the segment results in shard order. The result is
 /// identical from run to run. Moves one value per non-empty segment to the host; one host
-/// sync.
+/// sync. `op` must be callable on the device in a CUDA translation unit (SHARD_HOST_DEVICE;
+/// std::plus<> and the other std:: function objects are taken as shard's).
 template <class T, class U, class Op>
 U reduce(const vector<T>& v, U init, Op op) {
-  std::vector<const T*> data;
-  for (std::size_t s = 0; s < v.num_segments(); ++s) data.push_back(v.segment(s).data);
-  return detail::reduce_elements<T, U>(v.get_context().impl(), data, v.segment_sizes(), init, op);
+  return detail::reduce_elements<T, U>(v.get_context().impl(), detail::pointers(v), v.segment_sizes(), init,
+                                       detail::callable(op));
 }
 
 /// The sum of the elements, starting from T{}.

@@ -12,15 +12,37 @@
 SHARD_NAMESPACE_BEGIN
 namespace testing {
 
-/// Makes the k-th primitive (k >= 1) launched on `shard` from now on fail when it runs, with
-/// a shard::error naming the shard, as a faulting kernel would; k = 0 disarms. Host backend
-/// only: throws invalid_argument for a CUDA context or a shard out of range.
-inline void fail_primitive(const context& ctx, std::size_t shard, std::uint64_t k) {
+namespace detail_testing {
+inline host_backend::device& emulated(const context& ctx, std::size_t shard, const char* hook) {
   if (ctx.kind() != backend::host)
-    throw invalid_argument("testing::fail_primitive: fault injection needs a host-backend context");
+    throw invalid_argument(std::string("testing::") + hook + ": fault injection needs a host-backend context");
   if (shard >= ctx.size())
-    throw invalid_argument("testing::fail_primitive: shard " + std::to_string(shard) + " out of range");
-  static_cast<host_backend::device&>(ctx.impl().dev(shard)).fail_primitive(k);
+    throw invalid_argument(std::string("testing::") + hook + ": shard " + std::to_string(shard) + " out of range");
+  return static_cast<host_backend::device&>(ctx.impl().dev(shard));
+}
+}  // namespace detail_testing
+
+/// Makes the k-th primitive (k >= 1) launched on `shard` from now on fail when it runs, with
+/// a shard::error naming the shard, as a failed kernel launch would; the shard works again
+/// afterwards. k = 0 disarms. Host backend only: throws invalid_argument for a CUDA context
+/// or a shard out of range (so do the hooks below).
+inline void fail_primitive(const context& ctx, std::size_t shard, std::uint64_t k) {
+  detail_testing::emulated(ctx, shard, "fail_primitive").fail_primitive(k);
+}
+
+/// Makes the k-th primitive launched on `shard` from now on fault, as a kernel that hits an
+/// illegal address does on a GPU: it throws shard::device_fault, and the fault is sticky:
+/// every later call that touches the shard throws device_fault too, until the context is
+/// destroyed. Other contexts are not affected.
+inline void inject_device_fault(const context& ctx, std::size_t shard, std::uint64_t k) {
+  detail_testing::emulated(ctx, shard, "inject_device_fault").fault_primitive(k);
+}
+
+/// Makes the k-th primitive launched on `shard` from now on never finish, as a hung kernel:
+/// the next wait on the shard passes the context's deadline (shard::timeout). The emulated
+/// device lets it go once the context gives up on it, or is destroyed.
+inline void hang_primitive(const context& ctx, std::size_t shard, std::uint64_t k) {
+  detail_testing::emulated(ctx, shard, "hang_primitive").hang_primitive(k);
 }
 
 /// Bytes allocated right now on an emulated device (host backend only).

@@ -5,6 +5,7 @@
 #include <shard/detail/functors.hpp>
 #include <shard/detail/skeleton/checks.hpp>
 #include <shard/detail/skeleton/reduce.hpp>
+#include <shard/functional.hpp>
 #include <shard/vector.hpp>
 
 #include <optional>
@@ -13,12 +14,15 @@ SHARD_NAMESPACE_BEGIN
 
 /// init rop t(x0) rop t(x1) ..., with the association order of shard::reduce. The
 /// transformed values are never stored. One value per non-empty segment moves to the host;
-/// one host sync.
+/// one host sync. Both operators must be callable on the device in a CUDA translation unit
+/// (SHARD_HOST_DEVICE; std:: function objects are taken as shard's).
 template <class T, class U, class Rop, class Top>
 U transform_reduce(const vector<T>& v, U init, Rop reduce_op, Top transform_op) {
-  return detail::reduce_segments(v.get_context().impl(), v.segment_sizes(), init, reduce_op, [&](std::size_t s) {
-    return detail::read_fn<T, Top>{v.segment(s).data, transform_op};
-  });
+  const auto t = detail::callable(transform_op);
+  return detail::reduce_segments(v.get_context().impl(), v.segment_sizes(), init, detail::callable(reduce_op),
+                                 [&](std::size_t s) {
+                                   return detail::read_fn<T, detail::callable_t<Top>>{v.segment(s).data, t};
+                                 });
 }
 
 /// init rop t(a0, b0) rop t(a1, b1) ... (the inner product with plus and multiplies). When
@@ -30,9 +34,12 @@ U transform_reduce(const vector<A>& a, const vector<B>& b, U init, Rop reduce_op
   detail::require_same_size("shard::transform_reduce", "the second input", b.size(), "the first input", a.size());
   std::optional<vector<B>> moved;
   const vector<B>& y = detail::aligned_to(b, a.segment_sizes(), moved);
-  return detail::reduce_segments(a.get_context().impl(), a.segment_sizes(), init, reduce_op, [&](std::size_t s) {
-    return detail::read2_fn<A, B, Top>{a.segment(s).data, y.segment(s).data, transform_op};
-  });
+  const auto t = detail::callable(transform_op);
+  return detail::reduce_segments(a.get_context().impl(), a.segment_sizes(), init, detail::callable(reduce_op),
+                                 [&](std::size_t s) {
+                                   return detail::read2_fn<A, B, detail::callable_t<Top>>{a.segment(s).data,
+                                                                                          y.segment(s).data, t};
+                                 });
 }
 
 SHARD_NAMESPACE_END

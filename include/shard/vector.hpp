@@ -3,7 +3,7 @@
 /// shard::vector<T>: a sequence split into one contiguous segment per shard.
 #include <shard/config.hpp>
 #include <shard/context.hpp>
-#include <shard/detail/buffer.hpp>
+#include <shard/detail/segmented_buffer.hpp>
 #include <shard/distribution.hpp>
 #include <shard/error.hpp>
 
@@ -42,7 +42,7 @@ class vector {
   vector(const context& ctx, std::size_t n, distribution d = distribution::even());
   /// n copies of `value`.
   vector(const context& ctx, std::size_t n, const T& value, distribution d = distribution::even());
-  /// A copy of host memory (host -> shards: n * sizeof(T) bytes).
+  /// A copy of host memory (host -> shards: n * sizeof(T) bytes, all shards at once).
   vector(const context& ctx, std::span<const T> host, distribution d = distribution::even());
 
   /// Deep copy, same context and distribution (local device copies only).
@@ -71,7 +71,7 @@ class vector {
   const shard::distribution& policy() const noexcept { return policy_; }
   const shard::context& get_context() const noexcept { return ctx_; }
 
-  /// All elements, copied to the host (one host sync).
+  /// All elements, copied to the host, all shards at once (one host sync).
   std::vector<T> to_host() const;
   /// Element i (one host sync). Throws invalid_argument when i >= size().
   T get(std::size_t i) const;
@@ -90,8 +90,7 @@ class vector {
   vector(uninitialized_tag, const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy);
   void check_index(std::size_t i, const char* what) const;
   std::size_t shard_of(std::size_t i) const;
-  void adopt(std::vector<std::size_t> sizes, std::vector<detail::device_buffer<T>> buffers);
-  static std::vector<detail::device_buffer<T>> allocate(const context& ctx, const std::vector<std::size_t>& sizes);
+  void adopt(detail::segmented_buffer<T> storage);
   std::vector<std::size_t> sizes_for(std::size_t n) const;
 
   context ctx_;
@@ -99,8 +98,24 @@ class vector {
   std::size_t size_ = 0;
   std::vector<std::size_t> sizes_;
   std::vector<std::size_t> offsets_;
-  std::vector<detail::device_buffer<T>> buffers_;
+  detail::segmented_buffer<T> storage_;
 };
+
+namespace detail {
+/// The segments' data pointers, in shard order (the lists the transport and skeletons take).
+template <class T>
+std::vector<const T*> pointers(const vector<T>& v) {
+  std::vector<const T*> out;
+  for (std::size_t s = 0; s < v.num_segments(); ++s) out.push_back(v.segment(s).data);
+  return out;
+}
+template <class T>
+std::vector<T*> pointers(vector<T>& v) {
+  std::vector<T*> out;
+  for (std::size_t s = 0; s < v.num_segments(); ++s) out.push_back(v.segment(s).data);
+  return out;
+}
+}  // namespace detail
 
 SHARD_NAMESPACE_END
 

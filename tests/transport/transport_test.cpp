@@ -410,13 +410,16 @@ TEST_CASE("context: a collective engine's poll runs while the host waits, and it
   auto& impl = ctx.impl();
   int polls = 0;
   bool thrown = false;
-  impl.set_collective_engine(std::make_shared<int>(0), [&] {
-    ++polls;
-    if (polls == 3 && !thrown) {
-      thrown = true;
-      throw shard::error("asynchronous error (test engine)", 1, 1, "poll");
-    }
-  });
+  impl.set_collective_engine(
+      std::make_shared<int>(0),
+      [&] {
+        ++polls;
+        if (polls == 3 && !thrown) {
+          thrown = true;
+          throw shard::error("asynchronous error (test engine)", 1, 1, "poll");
+        }
+      },
+      [] {});
   std::atomic<bool> finished{false};
   static_cast<shard::host_backend::device&>(impl.dev(1)).launch([&finished] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

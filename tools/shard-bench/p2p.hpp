@@ -9,7 +9,7 @@
 
 #include <shard/detail/buffer.hpp>
 #include <shard/detail/functors.hpp>
-#include <shard/detail/primitives.hpp>
+#include <shard/detail/primitives/for_each.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/transport/copy.hpp>
 

@@ -14,9 +14,11 @@ template <class T>
 class device_buffer {
  public:
   device_buffer() = default;
-  /// `count` elements of T on `shard` (uninitialised). Throws out_of_memory.
+  /// `count` elements of T on `shard` (uninitialised). Throws out_of_memory, or shard::error
+  /// when the context is unusable.
   device_buffer(context_impl& ctx, std::size_t shard, std::size_t count)
       : ctx_(&ctx), shard_(shard), count_(count) {
+    ctx.require_usable();
     data_ = static_cast<T*>(ctx.dev(shard).allocate(count * sizeof(T)));
     ctx.count_allocation(shard, count * sizeof(T));
   }

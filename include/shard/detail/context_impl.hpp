@@ -1,24 +1,45 @@
 #pragma once
 /// @file detail/context_impl.hpp
-/// What a context handle shares: the shards' devices, the peer-access matrix and the
-/// communication counters. The counters are fed by the backend-agnostic layer only.
+/// What a context handle shares: the shards' devices, the topology, the communication
+/// counters, the pinned host memory of its transfers, the collective engine, and the deadline
+/// of its waits. The counters are fed by the backend-agnostic layer only.
 #include <shard/config.hpp>
 #include <shard/detail/device.hpp>
 #include <shard/detail/staging.hpp>
+#include <shard/error.hpp>
 #include <shard/stats.hpp>
 #include <shard/topology.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <string>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
 namespace detail {
+
+/// The wait deadline a new context gets: SHARD_WAIT_TIMEOUT seconds (a decimal number; 0 means
+/// no deadline), or 600 s when it is unset. Throws invalid_argument for anything else.
+inline std::chrono::nanoseconds wait_timeout_from_environment() {
+  constexpr double default_seconds = 600;
+  const char* text = std::getenv("SHARD_WAIT_TIMEOUT");
+  double seconds = default_seconds;
+  if (text != nullptr && *text != '\0') {
+    char* end = nullptr;
+    seconds = std::strtod(text, &end);
+    if (*end != '\0' || !std::isfinite(seconds) || seconds < 0 || seconds > 1e9)
+      throw invalid_argument(std::string("SHARD_WAIT_TIMEOUT=\"") + text +
+                             "\" is not a number of seconds (0 for no deadline)");
+  }
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
+}
 
 class context_impl {
  public:
@@ -30,14 +51,18 @@ class context_impl {
     counters_.launches.assign(g, 0);
     counters_.peak_bytes.assign(g, 0);
     in_use_.assign(g, 0);
+    staging_.resize(g);
+    wait_timeout_ = wait_timeout_from_environment();
   }
   ~context_impl() {
-    // Every public call waits for its shards, so the queues are idle here. Communicators
-    // and staging buffers go first (they are used by the queues), then the devices (their
-    // destructors drain the queues), then the memory pools (held by the devices).
-    synchronize_all_noexcept();
+    // Every public call waits for its shards, so the queues are idle here; the wait below is
+    // bounded by the deadline and skipped once the context has given up on its shards.
+    // Communicators and staging buffers go first (the queues use them), then the devices
+    // (their destructors drain the queues), then the memory pools (held by the devices).
+    if (usable_) synchronize_all_noexcept();
     collective_engine_.reset();
-    staging_.reset();
+    staging_.clear();
+    if (pinned_slots_ != nullptr) devices_[0]->deallocate_host(pinned_slots_, pinned_slots_bytes_);
     devices_.clear();
   }
   context_impl(const context_impl&) = delete;
@@ -55,24 +80,42 @@ class context_impl {
     return l.same_device || l.peer_enabled;
   }
 
-  /// The pinned host buffers of staged copies, created on first use.
-  staging_pool& staging() {
-    if (!staging_) staging_ = std::make_unique<staging_pool>(dev(0));
-    return *staging_;
+  /// The pinned host chunks of `shard`'s host traffic (staging.hpp), created on first use.
+  staging_pool& staging(std::size_t shard) {
+    if (!staging_[shard]) staging_[shard] = std::make_unique<staging_pool>(dev(shard));
+    return *staging_[shard];
   }
 
-  /// State of a collective library (NCCL communicators), kept for the context's life, and
-  /// its `poll`: called over and over while the host waits for the shards, it throws when
-  /// the library reports an asynchronous error (after aborting its work, so the queues
-  /// drain). Type-erased so that this header does not depend on the library.
-  void set_collective_engine(std::shared_ptr<void> engine, std::function<void()> poll) {
+  /// At least `bytes` of pinned host memory owned by the context, for small transfers such as
+  /// the partials of a reduction (copied from every shard at once, without blocking the host).
+  /// Valid until the next call; a context is driven by one host thread at a time.
+  void* pinned_slots(std::size_t bytes) {
+    if (bytes > pinned_slots_bytes_) {
+      const std::size_t grown = std::max<std::size_t>(bytes, 4096);
+      void* p = dev(0).allocate_host(grown);
+      if (pinned_slots_ != nullptr) dev(0).deallocate_host(pinned_slots_, pinned_slots_bytes_);
+      pinned_slots_ = p;
+      pinned_slots_bytes_ = grown;
+    }
+    return pinned_slots_;
+  }
+
+  /// State of a collective library (NCCL communicators), kept for the context's life; its
+  /// `poll`, called over and over while the host waits for the shards, throws when the library
+  /// reports an asynchronous error (after aborting its work, so the queues drain); its
+  /// `abort` ends its work when the context gives up waiting. Type-erased so that this header
+  /// does not depend on the library.
+  void set_collective_engine(std::shared_ptr<void> engine, std::function<void()> poll,
+                             std::function<void()> abort) {
     collective_engine_ = std::move(engine);
     poll_ = std::move(poll);
+    abort_ = std::move(abort);
   }
   const std::shared_ptr<void>& collective_engine() const noexcept { return collective_engine_; }
   /// Drops the collective state (after a failure, so the next call starts afresh).
   void reset_collective_engine() noexcept {
     poll_ = nullptr;
+    abort_ = nullptr;
     collective_engine_.reset();
   }
 
@@ -115,9 +158,59 @@ class context_impl {
     counters_.peak_bytes = in_use_;  // the peak from now on starts at what is allocated now
   }
 
+  // --- deadlines and usability --------------------------------------------------------
+  /// How long one wait on the shards may take; zero: no deadline.
+  std::chrono::nanoseconds wait_timeout() const noexcept { return wait_timeout_; }
+  void set_wait_timeout(std::chrono::nanoseconds timeout) {
+    if (timeout.count() < 0) throw invalid_argument("context::set_wait_timeout: the timeout must not be negative");
+    wait_timeout_ = timeout;
+  }
+  /// The deadline of a wait that starts now.
+  std::chrono::steady_clock::time_point deadline() const {
+    const auto now = std::chrono::steady_clock::now();
+    if (wait_timeout_.count() == 0 || wait_timeout_ > std::chrono::steady_clock::time_point::max() - now)
+      return std::chrono::steady_clock::time_point::max();
+    return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait_timeout_);
+  }
+  /// False once a wait passed its deadline: the shards may still be running work that never
+  /// ends, so nothing else may be queued on them.
+  bool usable() const noexcept { return usable_; }
+  /// Throws shard::error when the context is unusable (every public path checks first).
+  void require_usable() const {
+    if (!usable_) throw error("the context is unusable: " + unusable_reason_ + "; create a new context");
+  }
+  /// Gives up on the shards after a wait on `shard` passed its deadline: aborts the collective
+  /// engine's work, abandons every device still busy, marks the context unusable, and returns
+  /// the shard::timeout to throw.
+  std::exception_ptr give_up(std::size_t shard) noexcept {
+    const double seconds = std::chrono::duration<double>(wait_timeout_).count();
+    const int ordinal = dev(shard).ordinal();
+    std::string message = "shard " + std::to_string(shard) + " (device " + std::to_string(ordinal) +
+                          ") did not finish its queued work within the context's wait timeout of " +
+                          std::to_string(seconds) + " s";
+    usable_ = false;
+    unusable_reason_ = message;
+    if (abort_) {
+      try {
+        abort_();
+      } catch (...) {
+        // The abort is best effort; the devices are abandoned below whatever it did.
+      }
+    }
+    for (auto& d : devices_)
+      if (!d->idle()) d->abandon();
+    try {
+      return std::make_exception_ptr(timeout(message + "; the context is now unusable", static_cast<int>(shard),
+                                             ordinal));
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+
   // --- waiting ---------------------------------------------------------------------
   /// Waits for every shard (one host synchronisation) and rethrows the first failure, in
-  /// shard order, after all shards are idle: no shard is left running when it throws.
+  /// shard order, after all shards are idle: no shard is left running when it throws. Past
+  /// the deadline it gives up (give_up) and throws shard::timeout.
   void synchronize_all() {
     std::exception_ptr first = wait_all();
     if (first) std::rethrow_exception(first);
@@ -134,22 +227,30 @@ class context_impl {
  private:
   std::exception_ptr wait_all() {
     count_host_sync();
+    if (!usable_) return std::make_exception_ptr(error("the context is unusable: " + unusable_reason_));
+    const auto deadline = this->deadline();
     std::exception_ptr first;
-    for (auto& d : devices_) {
-      try {
-        // With a collective library in use, poll it while waiting: a failed collective
-        // would otherwise leave the stream waiting forever. A poll that throws has aborted
-        // the library's work, so the synchronize below still returns.
-        if (poll_)
-          while (!d->idle()) {
-            poll_();
-            std::this_thread::yield();
+    for (std::size_t s = 0; s < devices_.size(); ++s) {
+      auto& d = *devices_[s];
+      bool done = false;
+      if (poll_) {
+        // With a collective library in use, poll it while waiting: a failed collective would
+        // otherwise leave the stream waiting forever. A poll that throws has aborted the
+        // library's work, so the queue still drains.
+        while (!(done = d.wait_until(std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(1))))) {
+          if (std::chrono::steady_clock::now() >= deadline) break;
+          try {
+            if (poll_) poll_();
+          } catch (...) {
+            if (!first) first = std::current_exception();
           }
-      } catch (...) {
-        if (!first) first = std::current_exception();
+        }
+      } else {
+        done = d.wait_until(deadline);
       }
+      if (!done) return give_up(s);
       try {
-        d->synchronize();
+        d.synchronize();
       } catch (...) {
         if (!first) first = std::current_exception();
       }
@@ -160,9 +261,15 @@ class context_impl {
   backend kind_;
   std::vector<std::unique_ptr<device>> devices_;
   shard::topology topology_;
-  std::unique_ptr<staging_pool> staging_;
+  std::vector<std::unique_ptr<staging_pool>> staging_;
+  void* pinned_slots_ = nullptr;
+  std::size_t pinned_slots_bytes_ = 0;
   std::shared_ptr<void> collective_engine_;
   std::function<void()> poll_;
+  std::function<void()> abort_;
+  std::chrono::nanoseconds wait_timeout_{0};
+  bool usable_ = true;
+  std::string unusable_reason_;
   mutable std::mutex mutex_;
   stats counters_;
   std::vector<std::uint64_t> in_use_;

@@ -6,9 +6,12 @@
 #include <shard/config.hpp>
 #include <shard/topology.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <thread>
 
 SHARD_NAMESPACE_BEGIN
 
@@ -22,7 +25,31 @@ namespace detail {
 class event {
  public:
   virtual ~event() = default;
+  /// Whether the queue that recorded it has run up to the record point (also when that work
+  /// failed: the queue's synchronize() reports failures). Does not block.
+  virtual bool reached() const = 0;
 };
+
+/// Polls `done()` until it returns true or `deadline` passes; returns whether it did. Spins
+/// (yielding) for the first 200 us, as a host wait on a GPU typically lasts tens of
+/// microseconds, then sleeps between polls, 20 us growing to 1 ms.
+template <class Done>
+bool poll_until(Done&& done, std::chrono::steady_clock::time_point deadline) {
+  using namespace std::chrono;
+  const auto start = steady_clock::now();
+  microseconds pause{20};
+  for (;;) {
+    if (done()) return true;
+    const auto now = steady_clock::now();
+    if (now >= deadline) return false;
+    if (now - start < microseconds(200)) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::min<steady_clock::duration>(pause, deadline - now));
+      pause = std::min(pause * 2, microseconds(1000));
+    }
+  }
+}
 
 /// One shard: an in-order queue of work on one device, plus memory on that device.
 /// Everything "async" is ordered after the work already in this shard's queue; the host
@@ -49,9 +76,17 @@ class device {
   /// Returns memory from allocate_host(). The caller makes sure no queue still uses it.
   virtual void deallocate_host(void* p, std::size_t bytes) noexcept = 0;
 
-  /// Async copies; host memory must stay valid until the queue has run them.
+  /// Async copies between host memory and this device. The host memory must stay valid until
+  /// the queue has run them, and on a device where host_copies_need_pinned_memory() it must be
+  /// pinned (allocate_host): a GPU copies pageable memory only by blocking the calling thread
+  /// until its queue reaches the copy, a wait without a deadline (transport/host.hpp stages
+  /// such transfers instead).
   virtual void copy_from_host(void* dst, const void* src, std::size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, std::size_t bytes) = 0;
+  /// See copy_from_host: true on GPUs; on the host backend an option, to test that path.
+  virtual bool host_copies_need_pinned_memory() const noexcept = 0;
+  /// Whether `p` is pinned host memory this device's copies can use asynchronously.
+  virtual bool is_pinned(const void* p) const = 0;
   /// Copy between two buffers of this device (also of two shards sharing this device).
   virtual void copy_local(void* dst, const void* src, std::size_t bytes) = 0;
   /// Copy from another shard's memory into this shard's memory, on this shard's queue. The
@@ -72,6 +107,15 @@ class device {
   /// Whether the queue has run everything queued so far (does not block, does not throw for
   /// failed work: synchronize() reports that).
   virtual bool idle() = 0;
+  /// Blocks until the queue is empty or `deadline` passes; returns whether it is empty. Does
+  /// not throw for failed work. This default polls idle() (poll_until).
+  virtual bool wait_until(std::chrono::steady_clock::time_point deadline) {
+    return poll_until([this] { return idle(); }, deadline);
+  }
+  /// The context gave up on this device (a wait passed its deadline): its queued work may
+  /// never finish. Destructors then neither wait for the queue nor fail; the host emulation
+  /// also drops the queued work. Never throws.
+  virtual void abandon() noexcept = 0;
 };
 
 }  // namespace detail

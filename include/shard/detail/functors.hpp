@@ -2,7 +2,9 @@
 /// @file detail/functors.hpp
 /// Small function objects the skeletons hand to the backends' primitives. They are plain
 /// structs (not lambdas) so that library code needs no extended-lambda support and runs on
-/// both backends unchanged.
+/// both backends unchanged. Those that call a caller's function object sit inside the
+/// device-check region (config.hpp): in a CUDA translation unit, wrapping a callable that
+/// cannot run on the device is a compile error, not an empty kernel.
 #include <shard/config.hpp>
 #include <shard/functional.hpp>
 
@@ -10,6 +12,7 @@
 #include <type_traits>
 
 SHARD_NAMESPACE_BEGIN
+SHARD_DETAIL_DEVICE_CHECKS_BEGIN
 namespace detail {
 
 /// p[i] = value
@@ -42,7 +45,6 @@ template <class T, class Op>
 struct read_fn {
   const T* p;
   Op op;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   SHARD_HOST_DEVICE auto operator()(std::size_t i) const { return op(p[i]); }
 };
 
@@ -52,7 +54,6 @@ struct read2_fn {
   const A* a;
   const B* b;
   Op op;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   SHARD_HOST_DEVICE auto operator()(std::size_t i) const { return op(a[i], b[i]); }
 };
 
@@ -61,7 +62,6 @@ template <class T, class Pred>
 struct count_fn {
   const T* p;
   Pred pred;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   SHARD_HOST_DEVICE std::size_t operator()(std::size_t i) const { return pred(p[i]) ? 1 : 0; }
 };
 
@@ -84,7 +84,6 @@ struct maybe {
 template <class Op>
 struct maybe_op {
   Op op;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   template <class T>
   SHARD_HOST_DEVICE maybe<T> operator()(const maybe<T>& a, const maybe<T>& b) const {
     if (!a.valid) return b;
@@ -97,7 +96,6 @@ struct maybe_op {
 template <class U, class F>
 struct present_fn {
   F f;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   SHARD_HOST_DEVICE maybe<U> operator()(std::size_t i) const { return maybe<U>{static_cast<U>(f(i)), true}; }
 };
 
@@ -128,7 +126,6 @@ struct indexed_fn {
 template <class Comp, bool Max>
 struct extremum_op {
   Comp comp;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   template <class T>
   SHARD_HOST_DEVICE indexed<T> operator()(const indexed<T>& a, const indexed<T>& b) const {
     const bool b_better = Max ? comp(a.value, b.value) : comp(b.value, a.value);
@@ -148,7 +145,6 @@ struct fold_blocks_fn {
   std::size_t parts;
   T* out;
   Op op;
-  SHARD_DETAIL_EXEC_CHECK_DISABLE
   SHARD_HOST_DEVICE void operator()(std::size_t i) const {
     T acc = blocks[i];
     for (std::size_t p = 1; p < parts; ++p) acc = static_cast<T>(op(acc, blocks[p * stride + i]));
@@ -157,4 +153,5 @@ struct fold_blocks_fn {
 };
 
 }  // namespace detail
+SHARD_DETAIL_DEVICE_CHECKS_END
 SHARD_NAMESPACE_END

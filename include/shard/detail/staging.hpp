@@ -1,8 +1,12 @@
 #pragma once
 /// @file detail/staging.hpp
-/// The pinned host buffers that shard-to-shard copies without peer access go through. A
-/// context creates its pool on the first staged copy and keeps it. Each chunk remembers the
-/// event after which its last copy out of it finished, so a chunk is never refilled early.
+/// The pinned host buffers that one shard's host traffic goes through: its outgoing
+/// shard-to-shard copies without peer access, and its whole-vector transfers from and to
+/// pageable host memory (transport/host.hpp). Each shard has its own pool, so transfers of
+/// different shards never queue behind each other; a context creates a shard's pool on first
+/// use and keeps it: at most chunk_count * chunk_bytes = 16 MiB of pinned memory per shard.
+/// Each chunk remembers the event after which its last copy out of it finished, so a chunk is
+/// never refilled early.
 #include <shard/config.hpp>
 #include <shard/detail/device.hpp>
 

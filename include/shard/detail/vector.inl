@@ -1,10 +1,10 @@
 #pragma once
 // Definitions of shard::vector<T> (declared in <shard/vector.hpp>).
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives.hpp>
+#include <shard/detail/skeleton/elementwise.hpp>
 #include <shard/detail/skeleton/plan.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/transport/copy.hpp>
+#include <shard/transport/host.hpp>
 
 #include <algorithm>
 #include <string>
@@ -13,54 +13,31 @@
 SHARD_NAMESPACE_BEGIN
 
 namespace detail {
-/// Queues a fill of [first, first + n) of every segment `buffers[s]` (`ranges[s]`).
+/// The host transfer of a whole vector: segment s <-> host[offset_s, offset_s + size_s).
 template <class T>
-void enqueue_fill(context_impl& ctx, const std::vector<device_buffer<T>>& buffers,
-                  const std::vector<std::pair<std::size_t, std::size_t>>& ranges, const T& value) {
-  for (std::size_t s = 0; s < ctx.size(); ++s) {
-    const auto [first, n] = ranges[s];
-    if (n == 0) continue;
-    launch(ctx, s, [&](auto& dev) { primitive::for_each_index(dev, n, fill_fn<T>{buffers[s].data() + first, value}); });
+std::vector<transport::host_block> host_blocks(const vector<T>& v, T* host) {
+  std::vector<transport::host_block> blocks;
+  for (std::size_t s = 0; s < v.num_segments(); ++s) {
+    const auto seg = v.segment(s);
+    blocks.push_back({s, host + seg.offset, seg.data, seg.size * sizeof(T)});
   }
-}
-template <class T>
-std::vector<const T*> data_of(const std::vector<device_buffer<T>>& buffers) {
-  std::vector<const T*> out;
-  for (const auto& b : buffers) out.push_back(b.data());
-  return out;
-}
-template <class T>
-std::vector<T*> mutable_data_of(const std::vector<device_buffer<T>>& buffers) {
-  std::vector<T*> out;
-  for (const auto& b : buffers) out.push_back(b.data());
-  return out;
+  return blocks;
 }
 }  // namespace detail
 
 template <class T>
-std::vector<detail::device_buffer<T>> vector<T>::allocate(const context& ctx, const std::vector<std::size_t>& sizes) {
-  // If shard k runs out of memory, the buffers of shards < k are released by their
-  // destructors as the exception leaves: nothing leaks.
-  std::vector<detail::device_buffer<T>> buffers;
-  buffers.reserve(sizes.size());
-  for (std::size_t s = 0; s < sizes.size(); ++s) buffers.emplace_back(ctx.impl(), s, sizes[s]);
-  return buffers;
-}
-
-template <class T>
-void vector<T>::adopt(std::vector<std::size_t> sizes, std::vector<detail::device_buffer<T>> buffers) {
+void vector<T>::adopt(detail::segmented_buffer<T> storage) {
   size_ = 0;
-  for (auto n : sizes) size_ += n;
-  offsets_ = detail::offsets_of(sizes);
-  sizes_ = std::move(sizes);
-  buffers_ = std::move(buffers);
+  for (auto n : storage.sizes()) size_ += n;
+  sizes_ = storage.sizes();
+  offsets_ = detail::offsets_of(sizes_);
+  storage_ = std::move(storage);
 }
 
 template <class T>
 vector<T>::vector(uninitialized_tag, const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy)
     : ctx_(ctx), policy_(std::move(policy)) {
-  auto buffers = allocate(ctx_, sizes);
-  adopt(std::move(sizes), std::move(buffers));
+  adopt(detail::segmented_buffer<T>(ctx_.impl(), std::move(sizes)));
 }
 
 template <class T>
@@ -69,25 +46,25 @@ vector<T>::vector(const context& ctx, std::size_t n, shard::distribution d) : ve
 template <class T>
 vector<T>::vector(const context& ctx, std::size_t n, const T& value, shard::distribution d)
     : vector(uninitialized_tag{}, ctx, d.sizes(n, ctx.size()), d) {
-  std::vector<std::pair<std::size_t, std::size_t>> ranges;
-  for (auto sz : sizes_) ranges.emplace_back(0, sz);
-  detail::run_and_wait(ctx_.impl(), [&] { detail::enqueue_fill(ctx_.impl(), buffers_, ranges, value); });
+  auto& impl = ctx_.impl();
+  detail::run_and_wait(impl, [&] { detail::enqueue_fill(impl, storage_.pointers(), sizes_, value); });
 }
 
 template <class T>
 vector<T>::vector(const context& ctx, std::span<const T> host, shard::distribution d)
     : vector(uninitialized_tag{}, ctx, d.sizes(host.size(), ctx.size()), d) {
-  auto& impl = ctx_.impl();
-  detail::on_all_shards(impl, [&](std::size_t s) {
-    transport::from_host(impl, s, buffers_[s].data(), host.data() + offsets_[s], sizes_[s] * sizeof(T));
-  });
+  transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(host.data())),
+                           transport::host_direction::from_host);
 }
 
 template <class T>
 vector<T>::vector(const vector& other) : vector(uninitialized_tag{}, other.ctx_, other.sizes_, other.policy_) {
   auto& impl = ctx_.impl();
-  detail::on_all_shards(impl, [&](std::size_t s) {
-    transport::copy(impl, s, other.buffers_[s].data(), s, buffers_[s].data(), sizes_[s] * sizeof(T));
+  detail::run_and_wait(impl, [&] {
+    std::vector<detail::transfer> plan;
+    for (std::size_t s = 0; s < sizes_.size(); ++s)
+      if (sizes_[s] != 0) plan.push_back(detail::transfer{s, 0, s, 0, sizes_[s]});
+    transport::exchange(impl, plan, detail::pointers(other), storage_.pointers());
   });
 }
 
@@ -96,9 +73,7 @@ vector<T>::vector(const vector& other, const shard::distribution& d)
     : vector(uninitialized_tag{}, other.ctx_, d.sizes(other.size_, other.ctx_.size()), d) {
   auto& impl = ctx_.impl();
   const auto plan = detail::plan_redistribution(other.sizes_, sizes_, size_);
-  detail::run_and_wait(impl, [&] {
-    transport::exchange(impl, plan, detail::data_of(other.buffers_), detail::mutable_data_of(buffers_));
-  });
+  detail::run_and_wait(impl, [&] { transport::exchange(impl, plan, detail::pointers(other), storage_.pointers()); });
 }
 
 template <class T>
@@ -117,10 +92,10 @@ vector<T>::vector(vector&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       sizes_(std::move(other.sizes_)),
       offsets_(std::move(other.offsets_)),
-      buffers_(std::move(other.buffers_)) {
+      storage_(std::move(other.storage_)) {
   other.sizes_.assign(sizes_.size(), 0);
   other.offsets_.assign(sizes_.size(), 0);
-  other.buffers_.resize(sizes_.size());
+  other.storage_ = detail::segmented_buffer<T>();
 }
 
 template <class T>
@@ -131,11 +106,10 @@ vector<T>& vector<T>::operator=(vector&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     sizes_ = std::move(other.sizes_);
     offsets_ = std::move(other.offsets_);
-    buffers_ = std::move(other.buffers_);
+    storage_ = std::move(other.storage_);
     other.sizes_.assign(sizes_.size(), 0);
     other.offsets_.assign(sizes_.size(), 0);
-    other.buffers_.clear();
-    other.buffers_.resize(sizes_.size());
+    other.storage_ = detail::segmented_buffer<T>();
   }
   return *this;
 }
@@ -145,7 +119,7 @@ shard::segment<T> vector<T>::segment(std::size_t i) const {
   if (i >= num_segments())
     throw invalid_argument("vector::segment: segment " + std::to_string(i) + " out of range (" +
                            std::to_string(num_segments()) + " segments)");
-  return shard::segment<T>{buffers_[i].data(), sizes_[i], offsets_[i], i};
+  return shard::segment<T>{storage_.data(i), sizes_[i], offsets_[i], i};
 }
 
 template <class T>
@@ -167,10 +141,7 @@ std::size_t vector<T>::shard_of(std::size_t i) const {
 template <class T>
 std::vector<T> vector<T>::to_host() const {
   std::vector<T> out(size_);
-  auto& impl = ctx_.impl();
-  detail::on_all_shards(impl, [&](std::size_t s) {
-    transport::to_host(impl, s, out.data() + offsets_[s], buffers_[s].data(), sizes_[s] * sizeof(T));
-  });
+  transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, out.data()), transport::host_direction::to_host);
   return out;
 }
 
@@ -179,10 +150,8 @@ T vector<T>::get(std::size_t i) const {
   check_index(i, "get");
   const std::size_t s = shard_of(i);
   T value;
-  auto& impl = ctx_.impl();
-  detail::on_all_shards(impl, [&](std::size_t shard) {
-    if (shard == s) transport::to_host(impl, s, &value, buffers_[s].data() + (i - offsets_[s]), sizeof(T));
-  });
+  transport::host_transfer(ctx_.impl(), {{s, &value, storage_.data(s) + (i - offsets_[s]), sizeof(T)}},
+                           transport::host_direction::to_host);
   return value;
 }
 
@@ -190,10 +159,9 @@ template <class T>
 void vector<T>::set(std::size_t i, const T& value) {
   check_index(i, "set");
   const std::size_t s = shard_of(i);
-  auto& impl = ctx_.impl();
-  detail::on_all_shards(impl, [&](std::size_t shard) {
-    if (shard == s) transport::from_host(impl, s, buffers_[s].data() + (i - offsets_[s]), &value, sizeof(T));
-  });
+  T copy = value;
+  transport::host_transfer(ctx_.impl(), {{s, &copy, storage_.data(s) + (i - offsets_[s]), sizeof(T)}},
+                           transport::host_direction::from_host);
 }
 
 template <class T>
@@ -224,22 +192,24 @@ template <class T>
 void vector<T>::resize(std::size_t n) {
   if (n == size_) return;
   std::vector<std::size_t> sizes = sizes_for(n);
-  auto buffers = allocate(ctx_, sizes);
   auto& impl = ctx_.impl();
+  detail::segmented_buffer<T> storage(impl, sizes);
   const auto plan = detail::plan_redistribution(sizes_, sizes, std::min(n, size_));
   // Exchange the kept prefix and value-initialise the new tail of each segment.
-  std::vector<std::pair<std::size_t, std::size_t>> tails;
   const auto offsets = detail::offsets_of(sizes);
+  std::vector<T*> tail(sizes.size());
+  std::vector<std::size_t> tail_size(sizes.size());
   for (std::size_t s = 0; s < sizes.size(); ++s) {
     const std::size_t kept = offsets[s] >= size_ ? 0 : std::min(sizes[s], size_ - offsets[s]);
-    tails.emplace_back(kept, sizes[s] - kept);
+    tail[s] = storage.data(s) + kept;
+    tail_size[s] = sizes[s] - kept;
   }
   detail::run_and_wait(impl, [&] {
-    transport::exchange(impl, plan, detail::data_of(buffers_), detail::mutable_data_of(buffers));
-    detail::enqueue_fill(impl, buffers, tails, T{});
+    transport::exchange(impl, plan, detail::pointers(std::as_const(*this)), storage.pointers());
+    detail::enqueue_fill(impl, tail, tail_size, T{});
   });
   if (policy_.type() == shard::distribution::kind::explicit_sizes) policy_ = shard::distribution::explicit_sizes(sizes);
-  adopt(std::move(sizes), std::move(buffers));
+  adopt(std::move(storage));
 }
 
 template <class T>

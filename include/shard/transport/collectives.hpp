@@ -1,7 +1,9 @@
 #pragma once
 /// @file transport/collectives.hpp
-/// Data-movement collectives over a context's shards: all-to-all(v), all-gather, broadcast.
-/// Each runs on one of two engines:
+/// Collectives over a context's shards: all-to-all(v), all-gather, broadcast, and NCCL's
+/// reduce-scatter / all-reduce (sum) for detail/skeleton/collectives.hpp, which folds on the
+/// copies engine itself. Every NCCL call of shard is in this layer, with its byte accounting.
+/// Each collective runs on one of two engines:
 /// - copies: shard-to-shard copies (transport/copy.hpp: local, peer or staged per pair),
 ///   issued in a rotated order; works on every context and backend;
 /// - nccl: NCCL, when compiled in (SHARD_HAS_NCCL) and every shard is a distinct GPU.
@@ -20,6 +22,7 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -174,6 +177,49 @@ void broadcast(detail::context_impl& ctx, std::size_t root, const std::vector<T*
   src[root] = buffers[root];
   exchange(ctx, plan, src, buffers);
 }
+
+/// Whether a sum over T may run on NCCL with engine `how`. NCCL's reduction order depends on
+/// its algorithm (ring, tree, NVLS) and the GPU count, so floating-point sums would differ from
+/// shard's documented shard-order fold and could change with the machine: `automatic` uses
+/// NCCL for integer sums only (exact in any order), and floating point takes NCCL only when
+/// the caller asks for engine::nccl, giving up that guarantee (docs/design.md).
+template <class T>
+constexpr bool nccl_sum_allowed(engine how) {
+  return how == engine::nccl || (how == engine::automatic && std::is_integral_v<T>);
+}
+
+#if SHARD_HAS_NCCL
+/// recv[d] = sum over s of block d of send[s] (count elements per block), on NCCL. Queued; the
+/// caller waits. Counted as the copies engine's all-to-all of blocks would move it.
+template <class T>
+void nccl_reduce_scatter_sum(detail::context_impl& ctx, const std::vector<const T*>& send, const std::vector<T*>& recv,
+                             std::size_t count) {
+  static_assert(nccl::data_type<T>() != ncclNumTypes, "nccl_reduce_scatter_sum: NCCL has no type for T");
+  const std::size_t g = ctx.size();
+  nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+    return ncclReduceScatter(send[shard], recv[shard], count, nccl::data_type<T>(), ncclSum, comm, stream);
+  });
+  for (std::size_t s = 0; s < g; ++s)
+    for (std::size_t d = 0; d < g; ++d) ctx.count_bytes(static_cast<int>(s), static_cast<int>(d), count * sizeof(T));
+}
+
+/// buffers[s] = sum over all shards' buffers (count elements), in place, on NCCL. Queued; the
+/// caller waits. Counted as the copies engine's two phases move it (`block_sizes`: the G
+/// blocks the buffer splits into).
+template <class T>
+void nccl_all_reduce_sum(detail::context_impl& ctx, const std::vector<T*>& buffers, std::size_t count,
+                         const std::vector<std::size_t>& block_sizes) {
+  static_assert(nccl::data_type<T>() != ncclNumTypes, "nccl_all_reduce_sum: NCCL has no type for T");
+  const std::size_t g = ctx.size();
+  nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+    return ncclAllReduce(buffers[shard], buffers[shard], count, nccl::data_type<T>(), ncclSum, comm, stream);
+  });
+  for (std::size_t s = 0; s < g; ++s)
+    for (std::size_t d = 0; d < g; ++d)
+      ctx.count_bytes(static_cast<int>(s), static_cast<int>(d),
+                      (s == d ? block_sizes[s] : block_sizes[d] + block_sizes[s]) * sizeof(T));
+}
+#endif
 
 }  // namespace transport
 SHARD_NAMESPACE_END

@@ -1,15 +1,22 @@
 #pragma once
 /// @file transport/copy.hpp
-/// The one place where bytes move between the host and shards and between shards. Every
-/// byte is counted here, once, in the context's transfer matrix, whatever route it takes.
+/// The one place where bytes move between shards (and, with transport/host.hpp, between the
+/// host and shards). Every byte is counted here, once, in the context's transfer matrix,
+/// whatever route it takes.
 ///
 /// Routes between two shards (topology.hpp, link_properties::route()):
 /// - local: both shards on one device: a device-to-device copy on the destination's queue;
-/// - peer: peer access enabled: the destination pulls the bytes through the copy engines
-///   (cudaMemcpyPeerAsync), ordered after the source's queued work by an event;
-/// - staged: no peer access: the source copies a chunk into pinned host memory, the
-///   destination copies it out, chunk after chunk through a small pool of buffers, so the
-///   two halves overlap.
+/// - peer: the destination has peer access to the source: the destination pulls the bytes
+///   through the copy engines (cudaMemcpyPeerAsync) on its own queue;
+/// - staged: no peer access: the source copies a chunk into its pinned host chunks, the
+///   destination copies it out, chunk after chunk, so the two halves overlap.
+///
+/// Ordering of an exchange (a list of transfers issued together): every source records one
+/// event before anything is issued, every destination waits once for each of its sources and
+/// then pulls, and at the end every source waits once for the destinations it sent to (so
+/// neither side can reuse or free its buffer too early). No copy waits on another copy of the
+/// same exchange: an all-to-all of G shards takes G-1 steps, each destination receiving one
+/// block after another, all destinations at once.
 #include <shard/config.hpp>
 #include <shard/detail/context_impl.hpp>
 #include <shard/detail/skeleton/plan.hpp>
@@ -17,6 +24,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -34,27 +42,46 @@ enum class route { automatic, staged };
 enum class ordering { queues, caller };
 
 /// Host memory -> shard memory, queued on the shard. `src` must stay valid until the shard
-/// has run it (the caller waits).
+/// has run it (the caller waits), and be pinned where the device requires it
+/// (detail::device::host_copies_need_pinned_memory; transport/host.hpp handles any memory).
 inline void from_host(detail::context_impl& ctx, std::size_t shard, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   ctx.dev(shard).copy_from_host(dst, src, bytes);
   ctx.count_bytes(stats::host, static_cast<int>(shard), bytes);
 }
 
-/// Shard memory -> host memory, queued on the shard.
+/// Shard memory -> host memory, queued on the shard (see from_host for `dst`).
 inline void to_host(detail::context_impl& ctx, std::size_t shard, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   ctx.dev(shard).copy_to_host(dst, src, bytes);
   ctx.count_bytes(static_cast<int>(shard), stats::host, bytes);
 }
 
+/// One shard-to-shard copy of an exchange, in bytes.
+struct byte_transfer {
+  std::size_t src_shard;
+  const void* src;
+  std::size_t dst_shard;
+  void* dst;
+  std::size_t bytes;
+};
+
 namespace detail_copy {
 
-/// source -> pinned chunk (on the source's queue) -> destination (on its queue), per chunk.
-/// A chunk is refilled only after the copy out of it has finished (its `released` event).
-inline void staged(detail::context_impl& ctx, detail::device& source, const char* src, detail::device& destination,
+/// Whether a copy between two distinct shards goes through host memory.
+inline bool is_staged(const detail::context_impl& ctx, std::size_t src_shard, std::size_t dst_shard, route how) {
+  return !ctx.same_device(src_shard, dst_shard) && (how == route::staged || !ctx.peer_access(dst_shard, src_shard));
+}
+
+/// source -> the source's pinned chunks (on its queue) -> destination (on its queue), chunk by
+/// chunk. A chunk is refilled only after the copy out of it has finished (its `released`
+/// event). Needs no ordering against the source beyond its own queue: the source reads its
+/// buffer on its own queue.
+inline void staged(detail::context_impl& ctx, std::size_t src_shard, const char* src, std::size_t dst_shard,
                    char* dst, std::size_t bytes) {
-  auto& pool = ctx.staging();
+  auto& source = ctx.dev(src_shard);
+  auto& destination = ctx.dev(dst_shard);
+  auto& pool = ctx.staging(src_shard);
   for (std::size_t offset = 0; offset < bytes; offset += detail::staging_pool::chunk_bytes) {
     const std::size_t n = std::min(detail::staging_pool::chunk_bytes, bytes - offset);
     auto& chunk = pool.next();
@@ -66,29 +93,67 @@ inline void staged(detail::context_impl& ctx, detail::device& source, const char
   }
 }
 
+/// A copy whose ordering against other queues is already arranged.
+inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how) {
+  auto& destination = ctx.dev(t.dst_shard);
+  if (t.src_shard == t.dst_shard || ctx.same_device(t.src_shard, t.dst_shard)) {
+    destination.copy_local(t.dst, t.src, t.bytes);
+  } else if (is_staged(ctx, t.src_shard, t.dst_shard, how)) {
+    staged(ctx, t.src_shard, static_cast<const char*>(t.src), t.dst_shard, static_cast<char*>(t.dst), t.bytes);
+  } else {
+    destination.copy_from_peer(t.dst, ctx.dev(t.src_shard), t.src, t.bytes);
+  }
+}
+
 }  // namespace detail_copy
 
-/// Shard `src_shard` -> shard `dst_shard`, `bytes` bytes, queued (the caller waits). The
-/// copy starts after the work already queued on both shards; work queued later on either
-/// shard starts after it, so neither side can overwrite or free the buffers too early.
-/// Counted once as src_shard -> dst_shard bytes, whatever the route.
+/// Issues the transfers in the given order, ordered against the shards' queues as the file
+/// comment says: one event per source up front, one wait per (destination, source) pair
+/// before the first pull, one wait per (source, destination) pair at the end. Counted once
+/// per transfer as source -> destination bytes.
+inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers,
+                           route how = route::automatic) {
+  const std::size_t g = ctx.size();
+  std::vector<std::shared_ptr<detail::event>> ready(g);
+  std::vector<char> pulls_from(g * g, 0);  // [d * g + s]: d reads s's memory
+  std::vector<char> sent_to(g * g, 0);     // [s * g + d]: s sent to d
+  for (const auto& t : transfers) {
+    if (t.bytes == 0 || t.src_shard == t.dst_shard) continue;
+    sent_to[t.src_shard * g + t.dst_shard] = 1;
+    if (!detail_copy::is_staged(ctx, t.src_shard, t.dst_shard, how)) {
+      pulls_from[t.dst_shard * g + t.src_shard] = 1;
+      if (!ready[t.src_shard]) ready[t.src_shard] = ctx.dev(t.src_shard).record();
+    }
+  }
+  for (const auto& t : transfers) {
+    if (t.bytes == 0) continue;
+    char& first_pull = pulls_from[t.dst_shard * g + t.src_shard];
+    if (first_pull == 1) {
+      ctx.dev(t.dst_shard).wait(ready[t.src_shard]);
+      first_pull = 2;
+    }
+    detail_copy::issue(ctx, t, how);
+    ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
+  }
+  std::vector<std::shared_ptr<detail::event>> done(g);
+  for (std::size_t s = 0; s < g; ++s)
+    for (std::size_t d = 0; d < g; ++d) {
+      if (!sent_to[s * g + d]) continue;
+      if (!done[d]) done[d] = ctx.dev(d).record();
+      ctx.dev(s).wait(done[d]);
+    }
+}
+
+/// Shard `src_shard` -> shard `dst_shard`, `bytes` bytes, queued (the caller waits). With
+/// ordering::queues the copy starts after the work already queued on both shards, and work
+/// queued later on either shard starts after it. Counted once as src_shard -> dst_shard
+/// bytes, whatever the route.
 inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* src, std::size_t dst_shard, void* dst,
                  std::size_t bytes, route how = route::automatic, ordering order = ordering::queues) {
   if (bytes == 0) return;
-  auto& source = ctx.dev(src_shard);
-  auto& destination = ctx.dev(dst_shard);
-  const bool ordered = order == ordering::queues;
-  if (src_shard == dst_shard) {
-    destination.copy_local(dst, src, bytes);
-  } else if (how == route::automatic && ctx.peer_access(src_shard, dst_shard)) {
-    if (ordered) destination.wait(source.record());
-    if (ctx.same_device(src_shard, dst_shard)) destination.copy_local(dst, src, bytes);
-    else destination.copy_from_peer(dst, source, src, bytes);
-    if (ordered) source.wait(destination.record());
-  } else {
-    detail_copy::staged(ctx, source, static_cast<const char*>(src), destination, static_cast<char*>(dst), bytes);
-    if (ordered) source.wait(destination.record());
-  }
+  const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
+  if (order == ordering::queues) return exchange_bytes(ctx, {t}, how);
+  detail_copy::issue(ctx, t, how);
   ctx.count_bytes(static_cast<int>(src_shard), static_cast<int>(dst_shard), bytes);
 }
 
@@ -103,15 +168,19 @@ inline std::vector<detail::transfer> rotated(const std::vector<detail::transfer>
   return order;
 }
 
-/// Executes a list of transfers between two segmented buffers. Transfers are issued in a
-/// rotated order: at step k, shard g sends to shard (g + k) mod G, so no destination is
-/// flooded by every source at once (the order of gossip's and NCCL's all-to-all).
+/// Executes a list of transfers between two segmented buffers (element counts and offsets),
+/// issued in the rotated order: at step k shard g sends to shard (g + k) mod G, so no
+/// destination is flooded by every source at once (the order of gossip's and NCCL's
+/// all-to-all), and ordered as exchange_bytes says.
 template <class T>
 void exchange(detail::context_impl& ctx, const std::vector<detail::transfer>& plan, const std::vector<const T*>& src,
               const std::vector<T*>& dst, route how = route::automatic) {
+  std::vector<byte_transfer> transfers;
+  transfers.reserve(plan.size());
   for (const auto& t : rotated(plan, ctx.size()))
-    copy(ctx, t.src_shard, src[t.src_shard] + t.src_offset, t.dst_shard, dst[t.dst_shard] + t.dst_offset,
-         t.count * sizeof(T), how);
+    transfers.push_back(byte_transfer{t.src_shard, src[t.src_shard] + t.src_offset, t.dst_shard,
+                                      dst[t.dst_shard] + t.dst_offset, t.count * sizeof(T)});
+  exchange_bytes(ctx, transfers, how);
 }
 
 }  // namespace transport

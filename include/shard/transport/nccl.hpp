@@ -10,7 +10,8 @@
 /// - NCCL work is queued on the shards' streams like any other; the context's wait polls
 ///   ncclCommGetAsyncError while the streams run: an asynchronous error aborts every
 ///   communicator (ncclCommAbort) instead of leaving a stream hanging, and throws; the next
-///   collective creates new communicators.
+///   collective creates new communicators. A wait past the context's deadline aborts them too
+///   (context_impl::give_up).
 #include <shard/config.hpp>
 
 #if SHARD_HAS_NCCL
@@ -114,7 +115,7 @@ inline communicators& comms(detail::context_impl& ctx) {
   ctx.reset_collective_engine();
   auto made = std::make_shared<communicators>(ctx);
   communicators* raw = made.get();  // the context drops poll and engine together
-  ctx.set_collective_engine(made, [raw] { raw->poll(); });
+  ctx.set_collective_engine(made, [raw] { raw->poll(); }, [raw] { raw->abort(); });
   return *raw;
 }
 

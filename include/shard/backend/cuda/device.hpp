@@ -6,27 +6,68 @@
 #include <shard/backend/cuda/error.hpp>
 #include <shard/detail/device.hpp>
 
+#include <cuda.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 #include <memory>
+#include <new>
 
 SHARD_NAMESPACE_BEGIN
 namespace cuda_backend {
 
-/// Makes `ordinal` the current device for its lifetime and restores the previous one.
+/// Whether this host thread has a current CUDA context (the program, or an earlier call, made
+/// a device current). Read from the driver (cuCtxGetCurrent) through the runtime's entry-point
+/// query, so that shard needs no link to libcuda. true when the driver cannot tell.
+inline bool thread_has_current_context() noexcept {
+  using get_current_fn = CUresult (*)(CUcontext*);
+  static const get_current_fn get_current = []() -> get_current_fn {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    return reinterpret_cast<get_current_fn>(fn);
+  }();
+  if (get_current == nullptr) return true;
+  CUcontext current = nullptr;
+  return get_current(&current) == CUDA_SUCCESS && current != nullptr;
+}
+
+/// Makes `ordinal` the current device for its lifetime, and then restores the device that was
+/// current before, if one really was. A thread with no current context gets none back:
+/// cudaGetDevice reports device 0 there, and restoring it would create a context on GPU 0
+/// (hundreds of MB) in a program that never used that GPU.
 class device_guard {
  public:
   explicit device_guard(int ordinal) {
-    SHARD_DETAIL_CUDA_THROW(cudaGetDevice(&previous_), -1, ordinal);
-    if (previous_ != ordinal) SHARD_DETAIL_CUDA_THROW(cudaSetDevice(ordinal), -1, ordinal);
+    if (thread_has_current_context()) {
+      SHARD_DETAIL_CUDA_THROW(cudaGetDevice(&previous_), -1, ordinal);
+      if (previous_ == ordinal) return;
+      restore_ = true;
+    }
+    SHARD_DETAIL_CUDA_THROW(cudaSetDevice(ordinal), -1, ordinal);
   }
-  ~device_guard() { SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(previous_)); }
+  /// For destructors: failures are reported, not thrown.
+  device_guard(int ordinal, std::nothrow_t) noexcept {
+    if (thread_has_current_context()) {
+      SHARD_DETAIL_CUDA_ASSERT(cudaGetDevice(&previous_));
+      if (previous_ == ordinal) return;
+      restore_ = previous_ >= 0;
+    }
+    SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(ordinal));
+  }
+  ~device_guard() {
+    if (restore_) SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(previous_));
+  }
   device_guard(const device_guard&) = delete;
   device_guard& operator=(const device_guard&) = delete;
 
  private:
-  int previous_ = 0;
+  int previous_ = -1;
+  bool restore_ = false;
 };
 
 /// A memory pool on one GPU (cudaMemPoolCreate), kept by the context. Memory is not given
@@ -69,6 +110,12 @@ class cuda_event final : public detail::event {
   explicit cuda_event(cudaEvent_t e) : event_(e) {}
   ~cuda_event() override { SHARD_DETAIL_CUDA_ASSERT(cudaEventDestroy(event_)); }
   cudaEvent_t get() const noexcept { return event_; }
+  bool reached() const override {
+    const cudaError_t status = cudaEventQuery(event_);
+    if (status != cudaSuccess && status != cudaErrorNotReady) (void)cudaGetLastError();
+    // A failure ends the wait too: the stream's synchronize reports it.
+    return status != cudaErrorNotReady;
+  }
 
  private:
   cudaEvent_t event_;
@@ -83,8 +130,10 @@ class device final : public detail::device {
     SHARD_DETAIL_CUDA_THROW(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), shard_, ordinal_);
   }
   ~device() override {
-    if (cudaSetDevice(ordinal_) != cudaSuccess) (void)cudaGetLastError();
-    SHARD_DETAIL_CUDA_ASSERT(cudaStreamSynchronize(stream_));
+    device_guard g(ordinal_, std::nothrow);
+    // An abandoned stream may never finish (a hung kernel): destroying it returns at once and
+    // the driver releases it when its work ends.
+    if (!abandoned_) SHARD_DETAIL_CUDA_ASSERT(cudaStreamSynchronize(stream_));
     SHARD_DETAIL_CUDA_ASSERT(cudaStreamDestroy(stream_));
   }
   device(const device&) = delete;
@@ -116,11 +165,7 @@ class device final : public detail::device {
     void* p = nullptr;
     // Portable: usable at full speed by the copies of every GPU, not only this one.
     const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
-    if (status == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();
-      throw out_of_memory(shard_, ordinal_, bytes, 0, "cudaHostAlloc (pinned staging memory)");
-    }
-    SHARD_DETAIL_CUDA_THROW(status, shard_, ordinal_);
+    if (status != cudaSuccess) throw_cuda_error(status, "cudaHostAlloc (pinned host memory)", shard_, ordinal_, bytes);
     return p;
   }
   void deallocate_host(void* p, std::size_t) noexcept override {
@@ -132,95 +177,94 @@ class device final : public detail::device {
     device_guard g(ordinal_);
     void* p = nullptr;
     const cudaError_t status = cudaMallocFromPoolAsync(&p, bytes, pool_->get(), stream_);
-    if (status == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();
-      std::size_t free_bytes = 0, total = 0;
-      if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) (void)cudaGetLastError();
-      throw out_of_memory(shard_, ordinal_, bytes, free_bytes, "cudaMallocFromPoolAsync");
-    }
-    SHARD_DETAIL_CUDA_THROW(status, shard_, ordinal_);
+    if (status != cudaSuccess) throw_cuda_error(status, "cudaMallocFromPoolAsync", shard_, ordinal_, bytes);
     return p;
   }
   void deallocate(void* p, std::size_t) noexcept override {
     if (p == nullptr) return;
-    int previous = 0;
-    if (cudaGetDevice(&previous) != cudaSuccess) (void)cudaGetLastError();
-    if (cudaSetDevice(ordinal_) != cudaSuccess) (void)cudaGetLastError();
+    device_guard g(ordinal_, std::nothrow);
     SHARD_DETAIL_CUDA_ASSERT(cudaFreeAsync(p, stream_));
-    if (cudaSetDevice(previous) != cudaSuccess) (void)cudaGetLastError();
   }
 
   void copy_from_host(void* dst, const void* src, std::size_t bytes) override {
-    copy(dst, src, bytes, cudaMemcpyHostToDevice, "cudaMemcpyAsync(host to device)");
+    if (bytes == 0) return;
+    device_guard g(ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), shard_, ordinal_);
   }
   void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
-    copy(dst, src, bytes, cudaMemcpyDeviceToHost, "cudaMemcpyAsync(device to host)");
+    if (bytes == 0) return;
+    device_guard g(ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), shard_, ordinal_);
+  }
+  bool host_copies_need_pinned_memory() const noexcept override { return true; }
+  bool is_pinned(const void* p) const override {
+    cudaPointerAttributes attributes{};
+    const cudaError_t status = cudaPointerGetAttributes(&attributes, p);
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();  // an unknown pointer: pageable
+      return false;
+    }
+    return attributes.type == cudaMemoryTypeHost;
   }
   void copy_local(void* dst, const void* src, std::size_t bytes) override {
-    copy(dst, src, bytes, cudaMemcpyDeviceToDevice, "cudaMemcpyAsync(device to device)");
+    if (bytes == 0) return;
+    device_guard g(ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), shard_, ordinal_);
   }
   void copy_from_peer(void* dst, const detail::device& source, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
     if (source.ordinal() == ordinal_) return copy_local(dst, src, bytes);
     device_guard g(ordinal_);
-    check(cudaMemcpyPeerAsync(dst, ordinal_, src, source.ordinal(), bytes, stream_), "cudaMemcpyPeerAsync");
+    SHARD_DETAIL_CUDA_THROW(cudaMemcpyPeerAsync(dst, ordinal_, src, source.ordinal(), bytes, stream_), shard_,
+                            ordinal_);
   }
 
   std::shared_ptr<detail::event> record() override { return record_with(cudaEventDisableTiming); }
   std::shared_ptr<detail::event> record_timed() override { return record_with(cudaEventDefault); }
   double elapsed_ms(const detail::event& start, const detail::event& stop) const override {
     float ms = 0;
-    check(cudaEventElapsedTime(&ms, static_cast<const cuda_event&>(start).get(),
-                               static_cast<const cuda_event&>(stop).get()),
-          "cudaEventElapsedTime");
+    SHARD_DETAIL_CUDA_THROW(cudaEventElapsedTime(&ms, static_cast<const cuda_event&>(start).get(),
+                                                 static_cast<const cuda_event&>(stop).get()),
+                            shard_, ordinal_);
     return ms;
   }
   void wait(std::shared_ptr<detail::event> e) override {
     device_guard g(ordinal_);
     // Destroying the event right after is fine: CUDA releases it once the wait completes.
-    check(cudaStreamWaitEvent(stream_, static_cast<const cuda_event&>(*e).get(), 0), "cudaStreamWaitEvent");
+    SHARD_DETAIL_CUDA_THROW(cudaStreamWaitEvent(stream_, static_cast<const cuda_event&>(*e).get(), 0), shard_,
+                            ordinal_);
   }
 
   void synchronize() override {
     device_guard g(ordinal_);
-    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    SHARD_DETAIL_CUDA_THROW(cudaStreamSynchronize(stream_), shard_, ordinal_);
   }
 
   bool idle() override {
-    int previous = 0;
-    if (cudaGetDevice(&previous) != cudaSuccess) (void)cudaGetLastError();
-    if (cudaSetDevice(ordinal_) != cudaSuccess) (void)cudaGetLastError();
+    device_guard g(ordinal_, std::nothrow);
     const cudaError_t status = cudaStreamQuery(stream_);
-    if (cudaSetDevice(previous) != cudaSuccess) (void)cudaGetLastError();
+    if (status != cudaSuccess && status != cudaErrorNotReady) (void)cudaGetLastError();
     // Any status but "not ready" ends the wait; synchronize() then reports a failure.
     return status != cudaErrorNotReady;
   }
 
-  /// Throws shard::error naming this shard for a failed call.
-  void check(cudaError_t status, const char* call) const {
-    if (status != cudaSuccess) throw_cuda_error(status, call, shard_, ordinal_);
-  }
+  void abandon() noexcept override { abandoned_ = true; }
 
  private:
   std::shared_ptr<detail::event> record_with(unsigned flags) {
     device_guard g(ordinal_);
     cudaEvent_t e = nullptr;
-    check(cudaEventCreateWithFlags(&e, flags), "cudaEventCreateWithFlags");
+    SHARD_DETAIL_CUDA_THROW(cudaEventCreateWithFlags(&e, flags), shard_, ordinal_);
     auto owned = std::make_shared<cuda_event>(e);
-    check(cudaEventRecord(e, stream_), "cudaEventRecord");
+    SHARD_DETAIL_CUDA_THROW(cudaEventRecord(e, stream_), shard_, ordinal_);
     return owned;
-  }
-
-  void copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, const char* call) {
-    if (bytes == 0) return;
-    device_guard g(ordinal_);
-    check(cudaMemcpyAsync(dst, src, bytes, kind, stream_), call);
   }
 
   int shard_;
   int ordinal_;
   std::shared_ptr<memory_pool> pool_;
   cudaStream_t stream_ = nullptr;
+  bool abandoned_ = false;
 };
 
 }  // namespace cuda_backend

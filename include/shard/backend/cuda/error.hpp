@@ -1,8 +1,10 @@
 #pragma once
 /// @file backend/cuda/error.hpp
-/// Checking CUDA calls: throw on public paths, report-and-continue in destructors (the
-/// first two of stdexec's three jobs; internal code that must clean up first uses
-/// device::check after releasing what it holds).
+/// Checking CUDA calls, in two spellings with distinct jobs (stdexec's throw and assert):
+/// SHARD_DETAIL_CUDA_THROW on every path that may throw, SHARD_DETAIL_CUDA_ASSERT in
+/// destructors and other no-throw paths, where a failure is reported on stderr and the work
+/// goes on. Code that must release something before it throws keeps the cudaError_t and
+/// passes it to SHARD_DETAIL_CUDA_THROW after releasing (the third job: return the status).
 #include <shard/config.hpp>
 #include <shard/error.hpp>
 
@@ -14,36 +16,65 @@
 SHARD_NAMESPACE_BEGIN
 namespace cuda_backend {
 
-/// Throws shard::error (or out_of_memory) for a failed CUDA call, after clearing the
-/// non-sticky error state so the next call does not see it.
-[[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, int shard, int device) {
+/// Errors after which the device's context is broken for the rest of the process (the runtime
+/// documents each of them with "the process must be terminated and relaunched").
+inline bool is_sticky(cudaError_t status) noexcept {
+  switch (status) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorContained:
+    case cudaErrorTensorMemoryLeak:
+    case cudaErrorMpsClientTerminated:
+    case cudaErrorExternalDevice:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Throws device_fault (sticky errors), out_of_memory (with `requested` bytes, when known) or
+/// shard::error for a failed CUDA call, after clearing the non-sticky error state so the next
+/// call does not see it.
+[[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, int shard, int device,
+                                          std::size_t requested = 0) {
   (void)cudaGetLastError();
+  const std::string message = std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+  if (is_sticky(status)) throw device_fault(message, shard, device, call);
   if (status == cudaErrorMemoryAllocation) {
     std::size_t free_bytes = 0, total = 0;
-    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) (void)cudaGetLastError();
-    throw out_of_memory(shard, device, 0, free_bytes, call);
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) (void)cudaGetLastError();  // best effort
+    throw out_of_memory(shard, device, requested, free_bytes, call);
   }
-  throw error(std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status), shard, device, call);
+  throw error(message, shard, device, call);
+}
+
+/// Reports a failed CUDA call on stderr and clears the error; for paths that must not throw.
+inline void report_cuda_error(cudaError_t status, const char* call) noexcept {
+  (void)cudaGetLastError();
+  std::fprintf(stderr, "shard: %s failed in a no-throw path: %s\n", call, cudaGetErrorString(status));
 }
 
 }  // namespace cuda_backend
 SHARD_NAMESPACE_END
 
-/// Throws shard::error naming the call, shard and device when `expr` fails.
-#define SHARD_DETAIL_CUDA_THROW(expr, shard_index, device_ordinal)                                  \
-  do {                                                                                \
-    const cudaError_t shard_detail_status = (expr);                                   \
-    if (shard_detail_status != cudaSuccess)                                           \
-      ::shard::cuda_backend::throw_cuda_error(shard_detail_status, #expr, (shard_index), (device_ordinal)); \
+/// Throws (see throw_cuda_error) naming the call, shard and device when `expr` fails.
+#define SHARD_DETAIL_CUDA_THROW(expr, shard_index, device_ordinal)                                            \
+  do {                                                                                                        \
+    const cudaError_t shard_detail_status = (expr);                                                           \
+    if (shard_detail_status != cudaSuccess)                                                                   \
+      ::shard::cuda_backend::throw_cuda_error(shard_detail_status, #expr, (shard_index), (device_ordinal));   \
   } while (0)
 
-/// For destructors and other no-throw paths: clears the error and reports it on stderr.
-#define SHARD_DETAIL_CUDA_ASSERT(expr)                                                      \
-  do {                                                                                      \
-    const cudaError_t shard_detail_status = (expr);                                         \
-    if (shard_detail_status != cudaSuccess) {                                               \
-      (void)cudaGetLastError();                                                             \
-      std::fprintf(stderr, "shard: %s failed in a no-throw path: %s\n", #expr,              \
-                   cudaGetErrorString(shard_detail_status));                                \
-    }                                                                                       \
+/// For destructors and other no-throw paths: reports a failure on stderr and goes on.
+#define SHARD_DETAIL_CUDA_ASSERT(expr)                                                               \
+  do {                                                                                               \
+    const cudaError_t shard_detail_status = (expr);                                                  \
+    if (shard_detail_status != cudaSuccess) ::shard::cuda_backend::report_cuda_error(shard_detail_status, #expr); \
   } while (0)

@@ -5,12 +5,14 @@
 /// fold of the G blocks on each shard in shard order, so the result is the same on every run
 /// and every backend; all-reduce then all-gathers the reduced blocks. Each shard sends and
 /// receives (G-1)/G of the buffer per phase: the traffic of NCCL's ring, without its G-1
-/// sequential steps. With NCCL (engine automatic or nccl, operator shard::plus, a type NCCL
-/// knows) they are ncclReduceScatter / ncclAllReduce.
+/// sequential steps. Sums of integers run on NCCL when it is available (ncclReduceScatter /
+/// ncclAllReduce, in transport/); floating-point sums only when the caller asks for
+/// engine::nccl (transport::nccl_sum_allowed), since NCCL's order is not shard's.
 #include <shard/config.hpp>
-#include <shard/detail/buffer.hpp>
 #include <shard/detail/functors.hpp>
-#include <shard/detail/primitives.hpp>
+#include <shard/detail/primitives/for_each.hpp>
+#include <shard/detail/segmented_buffer.hpp>
+#include <shard/detail/skeleton/elementwise.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/functional.hpp>
 #include <shard/transport/collectives.hpp>
@@ -23,24 +25,28 @@
 SHARD_NAMESPACE_BEGIN
 namespace detail {
 
-namespace detail_reducing {
+namespace reducing {
 
+/// Whether NCCL can compute `Op` over T at all: shard::plus over a type NCCL knows.
 template <class T, class Op>
 constexpr bool nccl_reducible() {
 #if SHARD_HAS_NCCL
-  return std::is_same_v<Op, shard::plus<>> || std::is_same_v<Op, shard::plus<T>>
-             ? transport::nccl::data_type<T>() != ncclNumTypes
-             : false;
+  if constexpr (std::is_same_v<Op, shard::plus<>> || std::is_same_v<Op, shard::plus<T>>)
+    return transport::nccl::data_type<T>() != ncclNumTypes;
+  else
+    return false;
 #else
   return false;
 #endif
 }
 
+/// The engine decision of a reducing collective: NCCL when the operator and type allow it,
+/// the order allows it (transport::nccl_sum_allowed) and the context can run it.
 template <class T, class Op>
 bool use_nccl(const context_impl& ctx, transport::engine how, const char* what) {
   if (how == transport::engine::nccl && !nccl_reducible<T, Op>())
     throw invalid_argument(std::string(what) + ": engine::nccl needs shard::plus over an arithmetic type NCCL knows");
-  if (!nccl_reducible<T, Op>()) return false;
+  if (!nccl_reducible<T, Op>() || !transport::nccl_sum_allowed<T>(how)) return false;
   return transport::detail_collectives::use_nccl(ctx, how, what);
 }
 
@@ -51,7 +57,17 @@ inline std::vector<std::size_t> block_sizes(std::size_t count, std::size_t g) {
   return sizes;
 }
 
-}  // namespace detail_reducing
+/// Queues, on every shard d with sizes[d] != 0, out[d][i] = fold of the G blocks of
+/// staging[d] (sizes[d] elements each) in shard order.
+template <class T, class Op>
+void enqueue_fold(context_impl& ctx, const std::vector<T*>& staging, const std::vector<std::size_t>& sizes,
+                  const std::vector<T*>& out, Op op) {
+  enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t d) {
+    primitive::for_each_index(dev, sizes[d], fold_blocks_fn<T, Op>{staging[d], sizes[d], ctx.size(), out[d], op});
+  });
+}
+
+}  // namespace reducing
 
 /// recv[d][i] = send[0][d*count + i] op send[1][d*count + i] op ... (shard order), for
 /// every shard d; send[s] has G * count elements, recv[d] count. Blocks until done.
@@ -62,31 +78,17 @@ void reduce_scatter(context_impl& ctx, const std::vector<const T*>& send, const 
   transport::detail_collectives::check_shards(ctx, send.size(), "reduce_scatter", "send");
   transport::detail_collectives::check_shards(ctx, recv.size(), "reduce_scatter", "recv");
   if (count == 0) return;
-  if (detail_reducing::use_nccl<T, Op>(ctx, how, "reduce_scatter")) {
+  if (reducing::use_nccl<T, Op>(ctx, how, "reduce_scatter")) {
 #if SHARD_HAS_NCCL
-    run_and_wait(ctx, [&] {
-      transport::nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-        return ncclReduceScatter(send[shard], recv[shard], count, transport::nccl::data_type<T>(), ncclSum, comm,
-                                 stream);
-      });
-    });
-    for (std::size_t s = 0; s < g; ++s)
-      for (std::size_t d = 0; d < g; ++d) ctx.count_bytes(static_cast<int>(s), static_cast<int>(d), count * sizeof(T));
+    run_and_wait(ctx, [&] { transport::nccl_reduce_scatter_sum(ctx, send, recv, count); });
 #endif
     return;
   }
-  std::vector<device_buffer<T>> blocks(g);
-  std::vector<T*> staging(g);
+  segmented_buffer<T> blocks;
   run_and_wait(ctx, [&] {
-    for (std::size_t d = 0; d < g; ++d) {
-      blocks[d] = device_buffer<T>(ctx, d, g * count);
-      staging[d] = blocks[d].data();
-    }
-    transport::all_to_all(ctx, send, count, staging, transport::engine::copies);
-    for (std::size_t d = 0; d < g; ++d)
-      launch(ctx, d, [&](auto& dev) {
-        primitive::for_each_index(dev, count, fold_blocks_fn<T, Op>{staging[d], count, g, recv[d], op});
-      });
+    blocks = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * count));
+    transport::all_to_all(ctx, send, count, blocks.pointers(), transport::engine::copies);
+    reducing::enqueue_fold(ctx, blocks.pointers(), std::vector<std::size_t>(g, count), recv, op);
   });
 }
 
@@ -99,44 +101,29 @@ void all_reduce(context_impl& ctx, const std::vector<T*>& buffers, std::size_t c
   const std::size_t g = ctx.size();
   transport::detail_collectives::check_shards(ctx, buffers.size(), "all_reduce", "buffers");
   if (count == 0 || g == 1) return;
-  if (detail_reducing::use_nccl<T, Op>(ctx, how, "all_reduce")) {
+  const auto sizes = reducing::block_sizes(count, g);
+  if (reducing::use_nccl<T, Op>(ctx, how, "all_reduce")) {
 #if SHARD_HAS_NCCL
-    run_and_wait(ctx, [&] {
-      transport::nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-        return ncclAllReduce(buffers[shard], buffers[shard], count, transport::nccl::data_type<T>(), ncclSum, comm,
-                             stream);
-      });
-    });
-    // Counted as the two phases of the copies engine move them, so the figures compare.
-    const auto sizes = detail_reducing::block_sizes(count, g);
-    for (std::size_t s = 0; s < g; ++s)
-      for (std::size_t d = 0; d < g; ++d)
-        ctx.count_bytes(static_cast<int>(s), static_cast<int>(d), (s == d ? sizes[s] : sizes[d] + sizes[s]) * sizeof(T));
+    run_and_wait(ctx, [&] { transport::nccl_all_reduce_sum(ctx, buffers, count, sizes); });
 #endif
     return;
   }
-  const auto sizes = detail_reducing::block_sizes(count, g);
   const auto offsets = offsets_of(sizes);
-  std::vector<device_buffer<T>> blocks(g);
-  std::vector<T*> staging(g);
   std::vector<const T*> sources(buffers.begin(), buffers.end());
   std::vector<std::size_t> counts(g * g);
   for (std::size_t s = 0; s < g; ++s)
     for (std::size_t d = 0; d < g; ++d) counts[s * g + d] = sizes[d];
+  std::vector<T*> own_block(g);
+  for (std::size_t d = 0; d < g; ++d) own_block[d] = buffers[d] + offsets[d];
+  segmented_buffer<T> blocks;
   run_and_wait(ctx, [&] {
-    for (std::size_t d = 0; d < g; ++d) {
-      blocks[d] = device_buffer<T>(ctx, d, g * sizes[d]);
-      staging[d] = blocks[d].data();
-    }
+    std::vector<std::size_t> block_elements(g);
+    for (std::size_t d = 0; d < g; ++d) block_elements[d] = g * sizes[d];
+    blocks = segmented_buffer<T>(ctx, block_elements);
     // Block d of every buffer to shard d (its own block too, so the fold reads one array),
-    transport::all_to_all_v(ctx, sources, counts, staging, transport::engine::copies);
+    transport::all_to_all_v(ctx, sources, counts, blocks.pointers(), transport::engine::copies);
     // folded there in shard order,
-    for (std::size_t d = 0; d < g; ++d)
-      if (sizes[d] != 0)
-        launch(ctx, d, [&](auto& dev) {
-          primitive::for_each_index(dev, sizes[d],
-                                    fold_blocks_fn<T, Op>{staging[d], sizes[d], g, buffers[d] + offsets[d], op});
-        });
+    reducing::enqueue_fold(ctx, blocks.pointers(), sizes, own_block, op);
     // and the reduced block d from shard d to every other shard.
     std::vector<transfer> plan;
     for (std::size_t d = 0; d < g; ++d)

@@ -2,16 +2,20 @@
 /// @file detail/skeleton/reduce.hpp
 /// Reduction skeleton: one partial per non-empty segment, computed on its shard, copied to
 /// the host, and combined there in shard order: init op p0 op p1 op ... The order is fixed,
-/// so the result does not change from run to run. Moves one partial per shard to the host;
+/// so the result does not change from run to run. Every shard's kernel is queued before any
+/// copy, and the partials land in pinned host slots owned by the context, so no copy blocks
+/// the host and the shards reduce at the same time. Moves one partial per shard to the host;
 /// one host sync.
 #include <shard/config.hpp>
 #include <shard/detail/buffer.hpp>
 #include <shard/detail/functors.hpp>
-#include <shard/detail/primitives.hpp>
+#include <shard/detail/primitives/reduce.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/transport/copy.hpp>
 
 #include <cstddef>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -22,15 +26,23 @@ namespace detail {
 /// host and waits once. Returns the partials (those of empty segments are unspecified).
 template <class Slot, class Enqueue>
 std::vector<Slot> gather_partials(context_impl& ctx, const std::vector<std::size_t>& sizes, Enqueue&& enqueue) {
+  static_assert(std::is_trivially_copyable_v<Slot>);
   const std::size_t g = ctx.size();
   std::vector<device_buffer<Slot>> slots(g);
   std::vector<Slot> partial(g);
-  on_all_shards(ctx, [&](std::size_t s) {
-    if (sizes[s] == 0) return;
-    slots[s] = device_buffer<Slot>(ctx, s, 1);
-    launch(ctx, s, [&](auto& dev) { enqueue(dev, s, slots[s].data()); });
-    transport::to_host(ctx, s, &partial[s], slots[s].data(), sizeof(Slot));
+  Slot* pinned = nullptr;
+  run_and_wait(ctx, [&] {
+    pinned = static_cast<Slot*>(ctx.pinned_slots(g * sizeof(Slot)));
+    for (std::size_t s = 0; s < g; ++s) {
+      if (sizes[s] == 0) continue;
+      slots[s] = device_buffer<Slot>(ctx, s, 1);
+      launch(ctx, s, [&](auto& dev) { enqueue(dev, s, slots[s].data()); });
+    }
+    for (std::size_t s = 0; s < g; ++s)
+      if (sizes[s] != 0) transport::to_host(ctx, s, pinned + s, slots[s].data(), sizeof(Slot));
   });
+  for (std::size_t s = 0; s < g; ++s)
+    if (sizes[s] != 0) std::memcpy(&partial[s], pinned + s, sizeof(Slot));
   return partial;
 }
 

@@ -40,9 +40,12 @@ void launch(context_impl& ctx, std::size_t shard, F&& f) {
 
 /// Runs `enqueue()` (which queues work on any shards), then waits for all shards: one host
 /// sync. When anything throws, at enqueue time or in queued work, it still waits for every
-/// shard before the exception leaves, so no shard runs on memory the caller frees next.
+/// shard before the exception leaves, so no shard runs on memory the caller frees next. The
+/// wait is bounded by the context's deadline (shard::timeout). Throws shard::error at once on
+/// an unusable context.
 template <class F>
 void run_and_wait(context_impl& ctx, F&& enqueue) {
+  ctx.require_usable();
   try {
     enqueue();
   } catch (...) {

@@ -1,0 +1,57 @@
+#pragma once
+/// @file backend/host/context.hpp
+/// Building a host-backend context: emulated devices, their topology and options.
+#include <shard/config.hpp>
+#include <shard/backend/host/device.hpp>
+#include <shard/detail/context_impl.hpp>
+#include <shard/error.hpp>
+#include <shard/topology.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+
+/// Options of the host backend's emulated devices.
+struct host_options {
+  /// Memory capacity of each emulated device in bytes; 0 = unlimited. An allocation beyond
+  /// it throws shard::out_of_memory, as a full GPU would.
+  std::size_t memory_per_shard = 0;
+  /// Whether the emulated devices have peer access to each other. false makes every
+  /// shard-to-shard copy take the staged path through host buffers, as between GPUs
+  /// without peer access (to test and measure that path without such a machine).
+  bool peer_access = true;
+  /// Whether host <-> device copies accept only pinned host memory, as a GPU's do (it copies
+  /// pageable memory only by blocking the calling thread). true makes whole-vector host
+  /// transfers take the path they take on GPUs (pinned chunks, one host thread per shard),
+  /// and makes any copy from pageable memory an error, so tests catch it without a GPU.
+  bool require_pinned_host_memory = false;
+};
+
+namespace host_backend {
+
+/// A context of `shards` emulated devices. Throws invalid_argument for 0 shards.
+inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, const host_options& options) {
+  if (shards == 0) throw invalid_argument("context::host: the number of shards must be at least 1");
+  auto pinned = options.require_pinned_host_memory ? std::make_shared<pinned_registry>() : nullptr;
+  std::vector<std::unique_ptr<detail::device>> devices;
+  for (std::size_t s = 0; s < shards; ++s)
+    devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned));
+  shard::topology topo;
+  topo.backend = "host";
+  for (auto& d : devices) topo.shards.push_back(d->properties());
+  for (std::size_t a = 0; a < shards; ++a)
+    for (std::size_t b = 0; b < shards; ++b) {
+      link_properties l;
+      l.same_device = a == b;
+      l.peer_supported = l.peer_enabled = a != b && options.peer_access;
+      l.performance_rank = l.peer_enabled ? 0 : -1;
+      l.native_atomics = l.peer_enabled;
+      topo.links.push_back(l);
+    }
+  return std::make_shared<detail::context_impl>(backend::host, std::move(devices), std::move(topo));
+}
+
+}  // namespace host_backend
+SHARD_NAMESPACE_END

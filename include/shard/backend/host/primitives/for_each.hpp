@@ -1,0 +1,28 @@
+#pragma once
+/// @file backend/host/primitives/for_each.hpp
+/// The host backend's "for" family (detail/primitives/for_each.hpp): one task on the
+/// emulated device's queue running the sequential loop. Function objects are copied into it.
+#include <shard/config.hpp>
+#include <shard/backend/host/device.hpp>
+
+#include <cstddef>
+
+SHARD_NAMESPACE_BEGIN
+namespace host_backend {
+
+template <class T, class F>
+void for_each(device& d, T* p, std::size_t n, F f) {
+  d.launch([=] {
+    for (std::size_t i = 0; i < n; ++i) f(p[i]);
+  });
+}
+
+template <class F>
+void for_each_index(device& d, std::size_t n, F f) {
+  d.launch([=] {
+    for (std::size_t i = 0; i < n; ++i) f(i);
+  });
+}
+
+}  // namespace host_backend
+SHARD_NAMESPACE_END

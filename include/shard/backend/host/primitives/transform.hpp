@@ -1,0 +1,27 @@
+#pragma once
+/// @file backend/host/primitives/transform.hpp
+/// The host backend's "transform" family (detail/primitives/transform.hpp).
+#include <shard/config.hpp>
+#include <shard/backend/host/device.hpp>
+
+#include <cstddef>
+
+SHARD_NAMESPACE_BEGIN
+namespace host_backend {
+
+template <class In, class Out, class Op>
+void transform(device& d, const In* in, Out* out, std::size_t n, Op op) {
+  d.launch([=] {
+    for (std::size_t i = 0; i < n; ++i) out[i] = op(in[i]);
+  });
+}
+
+template <class A, class B, class Out, class Op>
+void transform(device& d, const A* a, const B* b, Out* out, std::size_t n, Op op) {
+  d.launch([=] {
+    for (std::size_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
+  });
+}
+
+}  // namespace host_backend
+SHARD_NAMESPACE_END

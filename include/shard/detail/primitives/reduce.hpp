@@ -1,0 +1,19 @@
+#pragma once
+/// @file detail/primitives/reduce.hpp
+/// Primitive family "reduce": reduce(dev, in, n, out, init, op) writes
+/// *out = init op in[0] op ... op in[n-1]; transform_reduce_index(dev, n, out, init, rop, f)
+/// writes *out = init rop f(0) rop ... rop f(n-1). `out` is shard memory. Queued. The
+/// association order is the backend's (docs/design.md).
+#include <shard/config.hpp>
+#include <shard/backend/host/primitives/reduce.hpp>
+#include <shard/detail/primitives/dispatch.hpp>
+#if SHARD_HAS_CUDA
+#  include <shard/backend/cuda/primitives/reduce.hpp>
+#endif
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+SHARD_DETAIL_PRIMITIVE(reduce)
+SHARD_DETAIL_PRIMITIVE(transform_reduce_index)
+}  // namespace detail
+SHARD_NAMESPACE_END

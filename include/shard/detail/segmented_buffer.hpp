@@ -1,0 +1,50 @@
+#pragma once
+/// @file detail/segmented_buffer.hpp
+/// Owning memory with one segment per shard (the storage of shard::vector and of the
+/// skeletons' scratch buffers), and the per-shard pointer lists the transport and the
+/// skeletons take.
+#include <shard/config.hpp>
+#include <shard/detail/buffer.hpp>
+#include <shard/detail/context_impl.hpp>
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+template <class T>
+class segmented_buffer {
+ public:
+  segmented_buffer() = default;
+  /// sizes[s] uninitialised elements on every shard s. If a shard runs out of memory, the
+  /// segments already allocated are released as the exception leaves: nothing leaks.
+  segmented_buffer(context_impl& ctx, std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
+    segments_.reserve(sizes_.size());
+    for (std::size_t s = 0; s < sizes_.size(); ++s) segments_.emplace_back(ctx, s, sizes_[s]);
+  }
+
+  std::size_t num_segments() const noexcept { return sizes_.size(); }
+  const std::vector<std::size_t>& sizes() const noexcept { return sizes_; }
+  T* data(std::size_t shard) const noexcept { return segments_.empty() ? nullptr : segments_[shard].data(); }
+
+  /// Segment pointers in shard order (nullptr for an empty segment).
+  std::vector<T*> pointers() const {
+    std::vector<T*> out(sizes_.size(), nullptr);
+    for (std::size_t s = 0; s < segments_.size(); ++s) out[s] = segments_[s].data();
+    return out;
+  }
+  std::vector<const T*> const_pointers() const {
+    std::vector<const T*> out(sizes_.size(), nullptr);
+    for (std::size_t s = 0; s < segments_.size(); ++s) out[s] = segments_[s].data();
+    return out;
+  }
+
+ private:
+  std::vector<std::size_t> sizes_;
+  std::vector<device_buffer<T>> segments_;
+};
+
+}  // namespace detail
+SHARD_NAMESPACE_END
