@@ -22,9 +22,7 @@ inline int gpus() { return shard::context::cuda_device_count(); }
 /// per GPU when g exceeds the GPU count).
 inline shard::context make_context(shard::backend kind, std::size_t g) {
   if (kind == shard::backend::host) return shard::context::host(g);
-  std::vector<int> ordinals;
-  for (std::size_t s = 0; s < g; ++s) ordinals.push_back(static_cast<int>(s % static_cast<std::size_t>(gpus())));
-  return shard::context::cuda(ordinals);
+  return shard::context::cuda_round_robin(g);
 }
 
 /// Records the figures of one algorithm call per iteration from the context's stats.

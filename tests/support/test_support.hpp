@@ -50,18 +50,21 @@ inline bool backend_enabled(const char* name) {
 
 inline int gpu_count() { return shard::context::cuda_device_count(); }
 
-/// Contexts with `g` shards on every enabled backend: the host backend, and on a CUDA build
-/// with a GPU, g shards mapped round-robin onto the visible GPUs (several per GPU if need be).
-inline std::vector<shard::context> contexts(std::size_t g, shard::host_options options = {}) {
+/// The host backend as the algorithm tests use it: emulating a GPU's rule that host copies
+/// need pinned memory, so that a path that would hand pageable memory to a GPU fails here.
+inline shard::host_options gpu_like() {
+  shard::host_options o;
+  o.require_pinned_host_memory = true;
+  return o;
+}
+
+/// Contexts with `g` shards on every enabled backend: the host backend (gpu_like), and on a
+/// CUDA build with a GPU, g shards mapped round-robin onto the visible GPUs (several per GPU
+/// if need be).
+inline std::vector<shard::context> contexts(std::size_t g, shard::host_options options = gpu_like()) {
   std::vector<shard::context> out;
   if (backend_enabled("host")) out.push_back(shard::context::host(g, options));
-#if SHARD_HAS_CUDA
-  if (backend_enabled("cuda") && gpu_count() > 0) {
-    std::vector<int> ordinals;
-    for (std::size_t s = 0; s < g; ++s) ordinals.push_back(static_cast<int>(s % gpu_count()));
-    out.push_back(shard::context::cuda(ordinals));
-  }
-#endif
+  if (backend_enabled("cuda") && gpu_count() > 0) out.push_back(shard::context::cuda_round_robin(g));
   return out;
 }
 

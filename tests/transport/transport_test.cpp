@@ -6,6 +6,7 @@
 #include <shard/detail/skeleton/collectives.hpp>
 #include <shard/testing.hpp>
 #include <shard/transport/collectives.hpp>
+#include <shard/transport/host.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -27,23 +28,23 @@ struct shard_buffers {
   std::vector<T*> ptr;
 
   shard_buffers(context_impl& ctx, const std::vector<std::vector<T>>& init) : owned(ctx.size()), ptr(ctx.size()) {
-    shard::detail::run_and_wait(ctx, [&] {
-      for (std::size_t s = 0; s < ctx.size(); ++s) {
-        owned[s] = device_buffer<T>(ctx, s, init[s].size());
-        ptr[s] = owned[s].data();
-        shard::transport::from_host(ctx, s, ptr[s], init[s].data(), init[s].size() * sizeof(T));
-      }
-    });
+    std::vector<shard::transport::host_block> blocks;
+    for (std::size_t s = 0; s < ctx.size(); ++s) {
+      owned[s] = device_buffer<T>(ctx, s, init[s].size());
+      ptr[s] = owned[s].data();
+      blocks.push_back({s, const_cast<T*>(init[s].data()), ptr[s], init[s].size() * sizeof(T)});
+    }
+    shard::transport::host_transfer(ctx, blocks, shard::transport::host_direction::from_host);
   }
   std::vector<const T*> as_const() const { return {ptr.begin(), ptr.end()}; }
   std::vector<std::vector<T>> to_host(context_impl& ctx) const {
     std::vector<std::vector<T>> out(owned.size());
-    shard::detail::run_and_wait(ctx, [&] {
-      for (std::size_t s = 0; s < owned.size(); ++s) {
-        out[s].resize(owned[s].size());
-        shard::transport::to_host(ctx, s, out[s].data(), ptr[s], out[s].size() * sizeof(T));
-      }
-    });
+    std::vector<shard::transport::host_block> blocks;
+    for (std::size_t s = 0; s < owned.size(); ++s) {
+      out[s].resize(owned[s].size());
+      blocks.push_back({s, out[s].data(), ptr[s], out[s].size() * sizeof(T)});
+    }
+    shard::transport::host_transfer(ctx, blocks, shard::transport::host_direction::to_host);
     return out;
   }
 };
@@ -393,13 +394,16 @@ TEST_CASE("devices: timed events measure the time between two points of a queue"
   // Every backend: a 1 MiB copy takes a positive, bounded time.
   for (auto& ctx : test::contexts(2)) {
     auto& d = ctx.impl().dev(0);
-    std::vector<char> bytes(1 << 20, 1);
-    device_buffer<char> buf(ctx.impl(), 0, bytes.size());
+    const std::size_t size = 1 << 20;
+    void* bytes = d.allocate_host(size);  // pinned: a GPU copies it without blocking
+    std::memset(bytes, 1, size);
+    device_buffer<char> buf(ctx.impl(), 0, size);
     auto a = d.record_timed();
-    d.copy_from_host(buf.data(), bytes.data(), bytes.size());
+    d.copy_from_host(buf.data(), bytes, size);
     auto b = d.record_timed();
     d.synchronize();
     const double ms = d.elapsed_ms(*a, *b);
+    d.deallocate_host(bytes, size);
     CHECK(ms > 0.0);
     CHECK(ms < 10000.0);
   }

@@ -142,8 +142,7 @@ inline target make_target(const options& o) {
   // context::cuda() explains why when there is no GPU, or when this binary has no CUDA.
   if (gpus == 0) (void)shard::context::cuda();
   const std::size_t g = o.shards ? o.shards : static_cast<std::size_t>(gpus);
-  std::vector<int> ordinals;
-  for (std::size_t s = 0; s < g; ++s) ordinals.push_back(static_cast<int>(s % static_cast<std::size_t>(gpus)));
+  const auto ordinals = shard::context::round_robin_ordinals(g, static_cast<std::size_t>(gpus));
   return target{shard::context::cuda(ordinals), false, ordinals};
 }
 

@@ -73,33 +73,74 @@ inline bool is_staged(const detail::context_impl& ctx, std::size_t src_shard, st
   return !ctx.same_device(src_shard, dst_shard) && (how == route::staged || !ctx.peer_access(dst_shard, src_shard));
 }
 
-/// source -> the source's pinned chunks (on its queue) -> destination (on its queue), chunk by
-/// chunk. A chunk is refilled only after the copy out of it has finished (its `released`
-/// event). Needs no ordering against the source beyond its own queue: the source reads its
-/// buffer on its own queue.
-inline void staged(detail::context_impl& ctx, std::size_t src_shard, const char* src, std::size_t dst_shard,
-                   char* dst, std::size_t bytes) {
-  auto& source = ctx.dev(src_shard);
-  auto& destination = ctx.dev(dst_shard);
-  auto& pool = ctx.staging(src_shard);
-  for (std::size_t offset = 0; offset < bytes; offset += detail::staging_pool::chunk_bytes) {
-    const std::size_t n = std::min(detail::staging_pool::chunk_bytes, bytes - offset);
-    auto& chunk = pool.next();
-    if (chunk.released) source.wait(chunk.released);
-    source.copy_to_host(chunk.data, src + offset, n);
-    destination.wait(source.record());
-    destination.copy_from_host(dst + offset, chunk.data, n);
-    chunk.released = destination.record();
-  }
+/// One chunk of a staged copy: source -> the source's pinned chunk (the push, on the source's
+/// queue) -> destination (the pull, on its queue). A chunk is refilled only after the pull out
+/// of it has finished (its `released` event). The source needs no other ordering: it reads
+/// its buffer on its own queue.
+struct staged_chunk {
+  std::size_t src_shard, dst_shard;
+  const char* src;
+  char* dst;
+  std::size_t bytes;
+  detail::staging_pool::chunk* chunk;
+  std::shared_ptr<detail::event> pushed;
+};
+
+inline void push(detail::context_impl& ctx, staged_chunk& c) {
+  auto& source = ctx.dev(c.src_shard);
+  if (c.chunk->released) source.wait(c.chunk->released);
+  source.copy_to_host(c.chunk->data, c.src, c.bytes);
+  c.pushed = source.record();
 }
 
-/// A copy whose ordering against other queues is already arranged.
-inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how) {
+inline void pull(detail::context_impl& ctx, staged_chunk& c) {
+  auto& destination = ctx.dev(c.dst_shard);
+  destination.wait(c.pushed);
+  destination.copy_from_host(c.dst, c.chunk->data, c.bytes);
+  c.chunk->released = destination.record();
+}
+
+/// The staged copies of an exchange. Pulls are held back until a push needs their chunk (or
+/// the end), so that each shard's queue runs its pushes before the pulls that wait on other
+/// shards' pushes: with one queue per shard, an all-to-all then takes 2(G-1) steps (G-1
+/// pushes and G-1 pulls per shard), instead of chaining every shard's push behind its
+/// neighbour's pull.
+class staged_copies {
+ public:
+  explicit staged_copies(detail::context_impl& ctx) : ctx_(ctx) {}
+  void add(std::size_t src_shard, const char* src, std::size_t dst_shard, char* dst, std::size_t bytes) {
+    auto& pool = ctx_.staging(src_shard);
+    for (std::size_t offset = 0; offset < bytes; offset += detail::staging_pool::chunk_bytes) {
+      staged_chunk c{src_shard, dst_shard, src + offset, dst + offset,
+                     std::min(detail::staging_pool::chunk_bytes, bytes - offset), &pool.next(), nullptr};
+      for (const auto& waiting : pending_)
+        if (waiting.chunk == c.chunk) {
+          flush();
+          break;
+        }
+      push(ctx_, c);
+      pending_.push_back(std::move(c));
+    }
+  }
+  /// Issues the pulls held back so far.
+  void flush() {
+    for (auto& c : pending_) pull(ctx_, c);
+    pending_.clear();
+  }
+
+ private:
+  detail::context_impl& ctx_;
+  std::vector<staged_chunk> pending_;
+};
+
+/// A copy whose ordering against other queues is already arranged (staged copies: against
+/// each other, by `staged`).
+inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, staged_copies& staged) {
   auto& destination = ctx.dev(t.dst_shard);
   if (t.src_shard == t.dst_shard || ctx.same_device(t.src_shard, t.dst_shard)) {
     destination.copy_local(t.dst, t.src, t.bytes);
   } else if (is_staged(ctx, t.src_shard, t.dst_shard, how)) {
-    staged(ctx, t.src_shard, static_cast<const char*>(t.src), t.dst_shard, static_cast<char*>(t.dst), t.bytes);
+    staged.add(t.src_shard, static_cast<const char*>(t.src), t.dst_shard, static_cast<char*>(t.dst), t.bytes);
   } else {
     destination.copy_from_peer(t.dst, ctx.dev(t.src_shard), t.src, t.bytes);
   }
@@ -125,6 +166,7 @@ inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_tra
       if (!ready[t.src_shard]) ready[t.src_shard] = ctx.dev(t.src_shard).record();
     }
   }
+  detail_copy::staged_copies staged(ctx);
   for (const auto& t : transfers) {
     if (t.bytes == 0) continue;
     char& first_pull = pulls_from[t.dst_shard * g + t.src_shard];
@@ -132,9 +174,10 @@ inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_tra
       ctx.dev(t.dst_shard).wait(ready[t.src_shard]);
       first_pull = 2;
     }
-    detail_copy::issue(ctx, t, how);
+    detail_copy::issue(ctx, t, how, staged);
     ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
   }
+  staged.flush();
   std::vector<std::shared_ptr<detail::event>> done(g);
   for (std::size_t s = 0; s < g; ++s)
     for (std::size_t d = 0; d < g; ++d) {
@@ -153,7 +196,9 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
   if (bytes == 0) return;
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
   if (order == ordering::queues) return exchange_bytes(ctx, {t}, how);
-  detail_copy::issue(ctx, t, how);
+  detail_copy::staged_copies staged(ctx);
+  detail_copy::issue(ctx, t, how, staged);
+  staged.flush();
   ctx.count_bytes(static_cast<int>(src_shard), static_cast<int>(dst_shard), bytes);
 }
 
