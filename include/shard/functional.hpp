@@ -80,9 +80,18 @@ SHARD_DETAIL_STD_EQUIVALENT(equal_to)
 SHARD_DETAIL_STD_EQUIVALENT(not_equal_to)
 #undef SHARD_DETAIL_STD_EQUIVALENT
 
-/// The function object the backends run for a caller's `f`: see std_equivalent.
+/// The function object the backends run for a caller's `f`: see std_equivalent. Every
+/// algorithm passes its callables through here.
 template <class F>
 constexpr typename std_equivalent<F>::type callable(const F& f) {
+#if defined(__NVCC__) && defined(__CUDACC_EXTENDED_LAMBDA__)
+  // The host backend is compiled into every CUDA translation unit too (the context picks the
+  // backend at run time), and nvcc does not diagnose host code that calls a __device__-only
+  // function from a template: it would run garbage there.
+  static_assert(!__nv_is_extended_device_lambda_closure_type(F),
+                "shard: a __device__ lambda cannot run on the host backend, which every algorithm is also compiled "
+                "for: write [] SHARD_HOST_DEVICE (...) { ... }");
+#endif
   if constexpr (std::is_same_v<typename std_equivalent<F>::type, F>) return f;
   else return {};
 }
