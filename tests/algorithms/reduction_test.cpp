@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 namespace {
@@ -178,4 +179,27 @@ TEST_CASE("min_element with a user-defined type and comparator" * doctest::test_
     CHECK(got.index == static_cast<std::size_t>(expected - host.begin()));
     CHECK(got.value == *expected);
   }
+}
+
+TEST_CASE("std:: function objects are taken as shard's and give std::'s results" * doctest::test_suite("reduction")) {
+  static_assert(std::is_same_v<shard::detail::callable_t<std::plus<>>, shard::plus<>>);
+  static_assert(std::is_same_v<shard::detail::callable_t<std::less<long>>, shard::less<long>>);
+  static_assert(std::is_same_v<shard::detail::callable_t<magnitude_fn<int>>, magnitude_fn<int>>);
+  for (std::size_t g : {1u, 3u, 8u})
+    for (auto& ctx : test::contexts(g)) {
+      CAPTURE(g);
+      const auto a_host = test::random_data<std::int64_t>(10007, 5);
+      const auto b_host = test::random_data<std::int64_t>(10007, 6);
+      shard::vector<std::int64_t> a(ctx, a_host), b(ctx, b_host), out(ctx, a_host.size());
+      CHECK(shard::reduce(a, std::int64_t{5}, std::plus<>{}) == std::reduce(a_host.begin(), a_host.end(), std::int64_t{5}));
+      CHECK(shard::min_element(a, std::greater<>{}).index ==
+            static_cast<std::size_t>(std::max_element(a_host.begin(), a_host.end()) - a_host.begin()));
+      CHECK(shard::max_element(a, std::less<std::int64_t>{}).value == *std::max_element(a_host.begin(), a_host.end()));
+      CHECK(shard::transform_reduce(a, b, std::int64_t{0}, std::plus<>{}, std::multiplies<>{}) ==
+            std::transform_reduce(a_host.begin(), a_host.end(), b_host.begin(), std::int64_t{0}));
+      shard::transform(a, b, out, std::minus<>{});
+      std::vector<std::int64_t> expected(a_host.size());
+      std::transform(a_host.begin(), a_host.end(), b_host.begin(), expected.begin(), std::minus<>{});
+      CHECK(out.to_host() == expected);
+    }
 }

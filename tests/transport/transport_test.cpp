@@ -439,3 +439,16 @@ TEST_CASE("context: a collective engine's poll runs while the host waits, and it
   ctx.synchronize();
   CHECK(polls == before);  // no engine: no polling
 }
+
+TEST_CASE("collectives: floating-point sums keep shard's order unless the caller asks for NCCL") {
+  using shard::transport::engine;
+  using shard::transport::nccl_sum_allowed;
+  // NCCL's order (ring, tree, NVLS) is not the documented shard-order fold: automatic runs
+  // floating-point sums on copies, integer sums (exact in any order) on NCCL when it can.
+  CHECK_FALSE(nccl_sum_allowed<double>(engine::automatic));
+  CHECK_FALSE(nccl_sum_allowed<float>(engine::automatic));
+  CHECK(nccl_sum_allowed<std::int64_t>(engine::automatic));
+  CHECK(nccl_sum_allowed<std::uint32_t>(engine::automatic));
+  CHECK(nccl_sum_allowed<double>(engine::nccl));  // the caller's explicit opt-out
+  CHECK_FALSE(nccl_sum_allowed<std::int32_t>(engine::copies));
+}
