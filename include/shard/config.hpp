@@ -33,6 +33,15 @@
 #  define SHARD_HOST_DEVICE
 #endif
 
+// shard's own function objects: __host__ __device__ where the CUDA backend is compiled in,
+// host functions otherwise (also in an nvcc translation unit built with SHARD_DISABLE_CUDA,
+// which then takes host-only callables, as a g++ one does).
+#if SHARD_HAS_CUDA
+#  define SHARD_DETAIL_HOST_DEVICE __host__ __device__
+#else
+#  define SHARD_DETAIL_HOST_DEVICE
+#endif
+
 // The device-callable rule (docs/design.md). nvcc diagnoses a __host__ __device__ function
 // that calls a __host__-only function (a user struct without __device__, std::plus<>, a plain
 // lambda) only with a warning, and the device code it emits for that call is nothing at all:
@@ -43,7 +52,7 @@
 // for a constexpr __host__ function) and drop the unnamed duplicates (20014, 20015). They
 // apply where the template is defined, so they hold for every instantiation, whichever
 // translation unit makes it. tests/compile_fail checks that each case stays an error.
-#if defined(__NVCC__)
+#if defined(__NVCC__) && SHARD_HAS_CUDA
 #  define SHARD_DETAIL_DEVICE_CHECKS_BEGIN                                                         \
     _Pragma("nv_diagnostic push") _Pragma("nv_diag_error 20011") _Pragma("nv_diag_error 20013") \
         _Pragma("nv_diag_suppress 20014") _Pragma("nv_diag_suppress 20015")

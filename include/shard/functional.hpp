@@ -15,12 +15,12 @@ SHARD_NAMESPACE_BEGIN
 #define SHARD_DETAIL_BINARY_FUNCTION_OBJECT(name, result, expression)                           \
   template <class T = void>                                                                      \
   struct name {                                                                                  \
-    SHARD_HOST_DEVICE constexpr result operator()(const T& a, const T& b) const { return expression; } \
+    SHARD_DETAIL_HOST_DEVICE constexpr result operator()(const T& a, const T& b) const { return expression; } \
   };                                                                                             \
   template <>                                                                                    \
   struct name<void> {                                                                            \
     template <class A, class B>                                                                  \
-    SHARD_HOST_DEVICE constexpr auto operator()(const A& a, const B& b) const -> decltype(expression) { \
+    SHARD_DETAIL_HOST_DEVICE constexpr auto operator()(const A& a, const B& b) const -> decltype(expression) { \
       return expression;                                                                         \
     }                                                                                            \
   };
@@ -84,7 +84,7 @@ SHARD_DETAIL_STD_EQUIVALENT(not_equal_to)
 /// algorithm passes its callables through here.
 template <class F>
 constexpr typename std_equivalent<F>::type callable(const F& f) {
-#if defined(__NVCC__) && defined(__CUDACC_EXTENDED_LAMBDA__)
+#if defined(__NVCC__) && SHARD_HAS_CUDA && defined(__CUDACC_EXTENDED_LAMBDA__)
   // The host backend is compiled into every CUDA translation unit too (the context picks the
   // backend at run time), and nvcc does not diagnose host code that calls a __device__-only
   // function from a template: it would run garbage there.

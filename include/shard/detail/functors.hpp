@@ -20,7 +20,7 @@ template <class T>
 struct fill_fn {
   T* p;
   T value;
-  SHARD_HOST_DEVICE void operator()(std::size_t i) const { p[i] = value; }
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t i) const { p[i] = value; }
 };
 
 /// p[i] = first + (offset + i): the element's global index added to the first value.
@@ -29,13 +29,13 @@ struct iota_fn {
   T* p;
   T first;
   std::size_t offset;
-  SHARD_HOST_DEVICE void operator()(std::size_t i) const { p[i] = static_cast<T>(first + static_cast<T>(offset + i)); }
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t i) const { p[i] = static_cast<T>(first + static_cast<T>(offset + i)); }
 };
 
 /// x itself.
 struct identity_fn {
   template <class T>
-  SHARD_HOST_DEVICE const T& operator()(const T& x) const {
+  SHARD_DETAIL_HOST_DEVICE const T& operator()(const T& x) const {
     return x;
   }
 };
@@ -45,7 +45,7 @@ template <class T, class Op>
 struct read_fn {
   const T* p;
   Op op;
-  SHARD_HOST_DEVICE auto operator()(std::size_t i) const { return op(p[i]); }
+  SHARD_DETAIL_HOST_DEVICE auto operator()(std::size_t i) const { return op(p[i]); }
 };
 
 /// op(a[i], b[i])
@@ -54,7 +54,7 @@ struct read2_fn {
   const A* a;
   const B* b;
   Op op;
-  SHARD_HOST_DEVICE auto operator()(std::size_t i) const { return op(a[i], b[i]); }
+  SHARD_DETAIL_HOST_DEVICE auto operator()(std::size_t i) const { return op(a[i], b[i]); }
 };
 
 /// 1 when pred(p[i]) holds, else 0.
@@ -62,14 +62,14 @@ template <class T, class Pred>
 struct count_fn {
   const T* p;
   Pred pred;
-  SHARD_HOST_DEVICE std::size_t operator()(std::size_t i) const { return pred(p[i]) ? 1 : 0; }
+  SHARD_DETAIL_HOST_DEVICE std::size_t operator()(std::size_t i) const { return pred(p[i]) ? 1 : 0; }
 };
 
 /// x == value
 template <class T>
 struct equals_fn {
   T value;
-  SHARD_HOST_DEVICE bool operator()(const T& x) const { return x == value; }
+  SHARD_DETAIL_HOST_DEVICE bool operator()(const T& x) const { return x == value; }
 };
 
 /// A value that may be absent: gives every reduction operator an identity, so segments are
@@ -85,7 +85,7 @@ template <class Op>
 struct maybe_op {
   Op op;
   template <class T>
-  SHARD_HOST_DEVICE maybe<T> operator()(const maybe<T>& a, const maybe<T>& b) const {
+  SHARD_DETAIL_HOST_DEVICE maybe<T> operator()(const maybe<T>& a, const maybe<T>& b) const {
     if (!a.valid) return b;
     if (!b.valid) return a;
     return maybe<T>{static_cast<T>(op(a.value, b.value)), true};
@@ -96,7 +96,7 @@ struct maybe_op {
 template <class U, class F>
 struct present_fn {
   F f;
-  SHARD_HOST_DEVICE maybe<U> operator()(std::size_t i) const { return maybe<U>{static_cast<U>(f(i)), true}; }
+  SHARD_DETAIL_HOST_DEVICE maybe<U> operator()(std::size_t i) const { return maybe<U>{static_cast<U>(f(i)), true}; }
 };
 
 /// True when `Op` is addition over an arithmetic U, whose identity U{} lets the backends
@@ -117,7 +117,7 @@ template <class T>
 struct indexed_fn {
   const T* p;
   std::size_t offset;
-  SHARD_HOST_DEVICE indexed<T> operator()(std::size_t i) const { return indexed<T>{p[i], offset + i}; }
+  SHARD_DETAIL_HOST_DEVICE indexed<T> operator()(std::size_t i) const { return indexed<T>{p[i], offset + i}; }
 };
 
 /// Keeps the first extremum: with `Max` false the first smallest element (comp(b, a) picks
@@ -127,7 +127,7 @@ template <class Comp, bool Max>
 struct extremum_op {
   Comp comp;
   template <class T>
-  SHARD_HOST_DEVICE indexed<T> operator()(const indexed<T>& a, const indexed<T>& b) const {
+  SHARD_DETAIL_HOST_DEVICE indexed<T> operator()(const indexed<T>& a, const indexed<T>& b) const {
     const bool b_better = Max ? comp(a.value, b.value) : comp(b.value, a.value);
     const bool a_better = Max ? comp(b.value, a.value) : comp(a.value, b.value);
     if (b_better) return b;
@@ -145,7 +145,7 @@ struct fold_blocks_fn {
   std::size_t parts;
   T* out;
   Op op;
-  SHARD_HOST_DEVICE void operator()(std::size_t i) const {
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t i) const {
     T acc = blocks[i];
     for (std::size_t p = 1; p < parts; ++p) acc = static_cast<T>(op(acc, blocks[p * stride + i]));
     out[i] = acc;
