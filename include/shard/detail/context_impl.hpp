@@ -17,9 +17,11 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -61,6 +63,13 @@ class context_impl {
     // (their destructors drain the queues), then the memory pools (held by the devices).
     if (usable_) synchronize_all_noexcept();
     collective_engine_.reset();
+    if (!usable_) {
+      // Abandoned devices may still have copies into the pinned chunks and slots queued
+      // behind work that never ends: those stay allocated (staging_pool::leak).
+      for (auto& pool : staging_)
+        if (pool) pool->leak();
+      pinned_slots_ = nullptr;
+    }
     staging_.clear();
     if (pinned_slots_ != nullptr) devices_[0]->deallocate_host(pinned_slots_, pinned_slots_bytes_);
     devices_.clear();
@@ -190,13 +199,7 @@ class context_impl {
                           std::to_string(seconds) + " s";
     usable_ = false;
     unusable_reason_ = message;
-    if (abort_) {
-      try {
-        abort_();
-      } catch (...) {
-        // The abort is best effort; the devices are abandoned below whatever it did.
-      }
-    }
+    abort_collective_engine();
     for (auto& d : devices_)
       if (!d->idle()) d->abandon();
     try {
@@ -205,6 +208,35 @@ class context_impl {
     } catch (...) {
       return std::current_exception();
     }
+  }
+
+  /// Aborts the collective engine's work (NCCL: ncclCommAbort on every communicator) on a
+  /// thread of its own, waiting for it at most min(timeout, 5 s): the abort itself may wait
+  /// for a stream that never finishes (NCCL synchronises its internal stream, which follows
+  /// the shards' streams). The thread keeps the engine alive until the abort returns; the
+  /// context lets go of it either way.
+  void abort_collective_engine() noexcept {
+    if (!abort_) return;
+    try {
+      auto engine = collective_engine_;
+      auto abort = abort_;
+      auto done = std::make_shared<std::promise<void>>();
+      auto finished = done->get_future();
+      std::thread([engine, abort, done] {
+        try {
+          abort();
+        } catch (...) {
+          // Best effort: the devices are abandoned whatever the abort did.
+        }
+        done->set_value();
+      }).detach();
+      const auto limit = wait_timeout_.count() == 0 ? std::chrono::nanoseconds(std::chrono::seconds(5))
+                                                    : std::min<std::chrono::nanoseconds>(wait_timeout_, std::chrono::seconds(5));
+      (void)finished.wait_for(limit);
+    } catch (...) {
+      // No thread could be started: leave the engine as it is rather than block here.
+    }
+    reset_collective_engine();
   }
 
   // --- waiting ---------------------------------------------------------------------

@@ -43,6 +43,11 @@ class staging_pool {
   staging_pool(const staging_pool&) = delete;
   staging_pool& operator=(const staging_pool&) = delete;
 
+  /// Gives the chunks up without freeing them: after the context abandoned a device, copies
+  /// into them may still be queued behind work that never ends, and freeing pinned memory is
+  /// not ordered against them (it may wait for them, or let them write into freed pages).
+  void leak() noexcept { chunks_.clear(); }
+
   /// The next chunk, round robin.
   chunk& next() noexcept {
     chunk& c = chunks_[next_];

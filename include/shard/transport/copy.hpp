@@ -161,6 +161,9 @@ inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_tra
   for (const auto& t : transfers) {
     if (t.bytes == 0 || t.src_shard == t.dst_shard) continue;
     sent_to[t.src_shard * g + t.dst_shard] = 1;
+    // A source's pinned chunks are made before anything is queued: allocating page-locked
+    // memory between stream commands would synchronise the streams.
+    if (detail_copy::is_staged(ctx, t.src_shard, t.dst_shard, how)) (void)ctx.staging(t.src_shard);
     if (!detail_copy::is_staged(ctx, t.src_shard, t.dst_shard, how)) {
       pulls_from[t.dst_shard * g + t.src_shard] = 1;
       if (!ready[t.src_shard]) ready[t.src_shard] = ctx.dev(t.src_shard).record();
@@ -196,6 +199,7 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
   if (bytes == 0) return;
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
   if (order == ordering::queues) return exchange_bytes(ctx, {t}, how);
+  if (detail_copy::is_staged(ctx, src_shard, dst_shard, how)) (void)ctx.staging(src_shard);  // before queuing
   detail_copy::staged_copies staged(ctx);
   detail_copy::issue(ctx, t, how, staged);
   staged.flush();

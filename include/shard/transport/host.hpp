@@ -120,13 +120,16 @@ inline void host_transfer(detail::context_impl& ctx, const std::vector<host_bloc
       if (dir == host_direction::to_host) dev.copy_to_host(b.host, b.device, b.bytes);
       else dev.copy_from_host(b.device, b.host, b.bytes);
     };
+    std::vector<host_block> pinned;
     for (const auto& b : blocks) {
       if (b.bytes == 0) continue;
       auto& dev = ctx.dev(b.shard);
-      if (!dev.host_copies_need_pinned_memory() || dev.is_pinned(b.host)) direct(b);
+      if (!dev.host_copies_need_pinned_memory() || dev.is_pinned(b.host)) pinned.push_back(b);
       else if (b.bytes <= host_small_max_bytes) small.push_back(b);
       else streamed.push_back(b);
     }
+    // Page-locked memory is allocated before anything is queued: allocating it between
+    // stream commands would synchronise the streams.
     if (!small.empty()) {
       std::size_t total = 0;
       for (const auto& b : small) {
@@ -134,12 +137,14 @@ inline void host_transfer(detail::context_impl& ctx, const std::vector<host_bloc
         total += (b.bytes + 255) / 256 * 256;
       }
       slots = static_cast<char*>(ctx.pinned_slots(total));
-      for (std::size_t i = 0; i < small.size(); ++i) {
-        host_block through = small[i];
-        through.host = slots + slot_offset[i];
-        if (dir == host_direction::from_host) std::memcpy(through.host, small[i].host, small[i].bytes);
-        direct(through);
-      }
+    }
+    for (const auto& b : streamed) (void)ctx.staging(b.shard);
+    for (const auto& b : pinned) direct(b);
+    for (std::size_t i = 0; i < small.size(); ++i) {
+      host_block through = small[i];
+      through.host = slots + slot_offset[i];
+      if (dir == host_direction::from_host) std::memcpy(through.host, small[i].host, small[i].bytes);
+      direct(through);
     }
     std::size_t large = 0;
     for (const auto& b : streamed) large += b.bytes >= host_thread_min_bytes ? 1 : 0;

@@ -46,7 +46,8 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
   // Peer access between distinct GPUs, enabled for every pair that supports it; the
   // attributes of each pair of GPUs are read once.
   struct pair_info {
-    bool supported = false;
+    bool capable = false;    // cudaDeviceCanAccessPeer
+    bool supported = false;  // and enabled
     int rank = -1;
     bool atomics = false;
   };
@@ -67,7 +68,21 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
         pair_info info;
         int can = 0;
         SHARD_DETAIL_CUDA_THROW(cudaDeviceCanAccessPeer(&can, da, db), static_cast<int>(a), da);
-        info.supported = can != 0;
+        info.capable = info.supported = can != 0;
+        if (info.supported) {
+          device_guard guard(da);
+          const cudaError_t status = cudaDeviceEnablePeerAccess(db, 0);
+          if (status == cudaErrorPeerAccessAlreadyEnabled) {
+            (void)cudaGetLastError();
+          } else if (status == cudaErrorTooManyPeers) {
+            // The hardware's peer limit (8 peers per GPU on many systems): this pair takes
+            // the staged route instead.
+            (void)cudaGetLastError();
+            info.supported = false;
+          } else {
+            SHARD_DETAIL_CUDA_THROW(status, static_cast<int>(a), da);
+          }
+        }
         if (info.supported) {
           int value = 0;
           SHARD_DETAIL_CUDA_THROW(cudaDeviceGetP2PAttribute(&value, cudaDevP2PAttrPerformanceRank, da, db),
@@ -76,14 +91,11 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
           SHARD_DETAIL_CUDA_THROW(cudaDeviceGetP2PAttribute(&value, cudaDevP2PAttrNativeAtomicSupported, da, db),
                                   static_cast<int>(a), da);
           info.atomics = value != 0;
-          device_guard guard(da);
-          const cudaError_t status = cudaDeviceEnablePeerAccess(db, 0);
-          if (status == cudaErrorPeerAccessAlreadyEnabled) (void)cudaGetLastError();
-          else SHARD_DETAIL_CUDA_THROW(status, static_cast<int>(a), da);
         }
         it = pairs.emplace(std::make_pair(da, db), info).first;
       }
-      l.peer_supported = l.peer_enabled = it->second.supported;
+      l.peer_supported = it->second.capable;
+      l.peer_enabled = it->second.supported;
       l.performance_rank = it->second.rank;
       l.native_atomics = it->second.atomics;
     }

@@ -10,64 +10,93 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <new>
+#include <type_traits>
 
 SHARD_NAMESPACE_BEGIN
 namespace cuda_backend {
 
-/// Whether this host thread has a current CUDA context (the program, or an earlier call, made
-/// a device current). Read from the driver (cuCtxGetCurrent) through the runtime's entry-point
-/// query, so that shard needs no link to libcuda. true when the driver cannot tell.
-inline bool thread_has_current_context() noexcept {
-  using get_current_fn = CUresult (*)(CUcontext*);
-  static const get_current_fn get_current = []() -> get_current_fn {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
-        found != cudaDriverEntryPointSuccess) {
-      (void)cudaGetLastError();
-      return nullptr;
-    }
-    return reinterpret_cast<get_current_fn>(fn);
+/// The few driver functions shard needs, reached through the runtime's entry-point query so
+/// that shard needs no link to libcuda. A null member: the driver does not offer it.
+struct driver_api {
+  CUresult (*ctx_get_current)(CUcontext*) = nullptr;
+  CUresult (*ctx_set_current)(CUcontext) = nullptr;
+  CUresult (*primary_ctx_get_state)(CUdevice, unsigned*, int*) = nullptr;
+};
+
+inline const driver_api& driver() noexcept {
+  static const driver_api api = [] {
+    driver_api a;
+    auto find = [](const char* name, auto& fn) {
+      void* p = nullptr;
+      cudaDriverEntryPointQueryResult found{};
+      if (cudaGetDriverEntryPointByVersion(name, &p, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+          found != cudaDriverEntryPointSuccess) {
+        (void)cudaGetLastError();  // no driver, or no such function: the member stays null
+        return;
+      }
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(p);
+    };
+    find("cuCtxGetCurrent", a.ctx_get_current);
+    find("cuCtxSetCurrent", a.ctx_set_current);
+    find("cuDevicePrimaryCtxGetState", a.primary_ctx_get_state);
+    return a;
   }();
-  if (get_current == nullptr) return true;
-  CUcontext current = nullptr;
-  return get_current(&current) == CUDA_SUCCESS && current != nullptr;
+  return api;
 }
 
-/// Makes `ordinal` the current device for its lifetime, and then restores the device that was
-/// current before, if one really was. A thread with no current context gets none back:
-/// cudaGetDevice reports device 0 there, and restoring it would create a context on GPU 0
-/// (hundreds of MB) in a program that never used that GPU.
+/// Makes `ordinal` the current device for its lifetime, then restores exactly the context that
+/// was current before (a primary context, or one the program created itself). On a thread
+/// that had none, it restores the device the runtime reports (device 0 by default) only if
+/// that device's context already exists: cudaSetDevice would otherwise create a context on it
+/// (hundreds of MB) in a program that never uses that GPU, so the shard's device stays current.
 class device_guard {
  public:
-  explicit device_guard(int ordinal) {
-    if (thread_has_current_context()) {
-      SHARD_DETAIL_CUDA_THROW(cudaGetDevice(&previous_), -1, ordinal);
-      if (previous_ == ordinal) return;
-      restore_ = true;
-    }
+  explicit device_guard(int ordinal) : ordinal_(ordinal) {
+    save();
+    SHARD_DETAIL_CUDA_THROW(cudaGetDevice(&previous_), -1, ordinal);
     SHARD_DETAIL_CUDA_THROW(cudaSetDevice(ordinal), -1, ordinal);
   }
-  /// For destructors: failures are reported, not thrown.
-  device_guard(int ordinal, std::nothrow_t) noexcept {
-    if (thread_has_current_context()) {
-      SHARD_DETAIL_CUDA_ASSERT(cudaGetDevice(&previous_));
-      if (previous_ == ordinal) return;
-      restore_ = previous_ >= 0;
-    }
+  /// For destructors and other no-throw paths: failures are reported, not thrown.
+  device_guard(int ordinal, std::nothrow_t) noexcept : ordinal_(ordinal) {
+    save();
+    SHARD_DETAIL_CUDA_ASSERT(cudaGetDevice(&previous_));
     SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(ordinal));
   }
   ~device_guard() {
-    if (restore_) SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(previous_));
+    const auto& api = driver();
+    if (saved_known_ && saved_ != nullptr) {
+      if (api.ctx_set_current(saved_) != CUDA_SUCCESS)
+        std::fprintf(stderr, "shard: cuCtxSetCurrent failed while restoring the caller's context\n");
+      return;
+    }
+    if (previous_ < 0 || previous_ == ordinal_) return;
+    if (saved_known_ && !primary_context_exists(previous_)) return;
+    SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(previous_));
   }
   device_guard(const device_guard&) = delete;
   device_guard& operator=(const device_guard&) = delete;
 
  private:
+  void save() noexcept {
+    const auto& api = driver();
+    saved_known_ = api.ctx_get_current != nullptr && api.ctx_set_current != nullptr &&
+                   api.ctx_get_current(&saved_) == CUDA_SUCCESS;
+  }
+  static bool primary_context_exists(int device) noexcept {
+    const auto& api = driver();
+    unsigned flags = 0;
+    int active = 0;
+    return api.primary_ctx_get_state != nullptr &&
+           api.primary_ctx_get_state(static_cast<CUdevice>(device), &flags, &active) == CUDA_SUCCESS && active != 0;
+  }
+
+  int ordinal_;
   int previous_ = -1;
-  bool restore_ = false;
+  CUcontext saved_ = nullptr;
+  bool saved_known_ = false;
 };
 
 /// A memory pool on one GPU (cudaMemPoolCreate), kept by the context. Memory is not given
@@ -76,6 +105,7 @@ class device_guard {
 class memory_pool {
  public:
   explicit memory_pool(int ordinal) : ordinal_(ordinal) {
+    device_guard g(ordinal_);
     cudaMemPoolProps props{};
     props.allocType = cudaMemAllocationTypePinned;
     props.location.type = cudaMemLocationTypeDevice;
@@ -84,8 +114,18 @@ class memory_pool {
     std::uint64_t threshold = UINT64_MAX;
     SHARD_DETAIL_CUDA_THROW(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold), -1,
                             ordinal);
+    // The shards on one GPU share the pool: an allocation on one shard's stream must never be
+    // made to wait for another shard's stream to reuse its freed memory (that would serialise
+    // the shards, and tie a healthy shard to an abandoned one). Reuse of frees that have
+    // completed, and reuse ordered by events, stay on.
+    int no = 0;
+    SHARD_DETAIL_CUDA_THROW(cudaMemPoolSetAttribute(pool_, cudaMemPoolReuseAllowInternalDependencies, &no), -1,
+                            ordinal);
   }
-  ~memory_pool() { SHARD_DETAIL_CUDA_ASSERT(cudaMemPoolDestroy(pool_)); }
+  ~memory_pool() {
+    device_guard g(ordinal_, std::nothrow);
+    SHARD_DETAIL_CUDA_ASSERT(cudaMemPoolDestroy(pool_));
+  }
   memory_pool(const memory_pool&) = delete;
   memory_pool& operator=(const memory_pool&) = delete;
 
@@ -93,6 +133,7 @@ class memory_pool {
   int ordinal() const noexcept { return ordinal_; }
   /// Lets `peer` read and write this pool's memory (for kernels and copies from that GPU).
   void grant_access(int peer) {
+    device_guard g(ordinal_);
     cudaMemAccessDesc desc{};
     desc.location.type = cudaMemLocationTypeDevice;
     desc.location.id = peer;
@@ -107,8 +148,11 @@ class memory_pool {
 
 class cuda_event final : public detail::event {
  public:
-  explicit cuda_event(cudaEvent_t e) : event_(e) {}
-  ~cuda_event() override { SHARD_DETAIL_CUDA_ASSERT(cudaEventDestroy(event_)); }
+  cuda_event(cudaEvent_t e, int ordinal) : event_(e), ordinal_(ordinal) {}
+  ~cuda_event() override {
+    device_guard g(ordinal_, std::nothrow);
+    SHARD_DETAIL_CUDA_ASSERT(cudaEventDestroy(event_));
+  }
   cudaEvent_t get() const noexcept { return event_; }
   bool reached() const override {
     const cudaError_t status = cudaEventQuery(event_);
@@ -119,6 +163,7 @@ class cuda_event final : public detail::event {
 
  private:
   cudaEvent_t event_;
+  int ordinal_;
 };
 
 /// One shard on a GPU.
@@ -162,6 +207,9 @@ class device final : public detail::device {
 
   void* allocate_host(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
+    // Pinned memory belongs to the current device's context: make it this shard's GPU, not
+    // whatever (or nothing, then GPU 0) the calling thread has current.
+    device_guard g(ordinal_);
     void* p = nullptr;
     // Portable: usable at full speed by the copies of every GPU, not only this one.
     const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
@@ -169,7 +217,9 @@ class device final : public detail::device {
     return p;
   }
   void deallocate_host(void* p, std::size_t) noexcept override {
-    if (p != nullptr) SHARD_DETAIL_CUDA_ASSERT(cudaFreeHost(p));
+    if (p == nullptr) return;
+    device_guard g(ordinal_, std::nothrow);
+    SHARD_DETAIL_CUDA_ASSERT(cudaFreeHost(p));
   }
 
   void* allocate(std::size_t bytes) override {
@@ -198,6 +248,7 @@ class device final : public detail::device {
   }
   bool host_copies_need_pinned_memory() const noexcept override { return true; }
   bool is_pinned(const void* p) const override {
+    device_guard g(ordinal_);
     cudaPointerAttributes attributes{};
     const cudaError_t status = cudaPointerGetAttributes(&attributes, p);
     if (status != cudaSuccess) {
@@ -255,7 +306,7 @@ class device final : public detail::device {
     device_guard g(ordinal_);
     cudaEvent_t e = nullptr;
     SHARD_DETAIL_CUDA_THROW(cudaEventCreateWithFlags(&e, flags), shard_, ordinal_);
-    auto owned = std::make_shared<cuda_event>(e);
+    auto owned = std::make_shared<cuda_event>(e, ordinal_);
     SHARD_DETAIL_CUDA_THROW(cudaEventRecord(e, stream_), shard_, ordinal_);
     return owned;
   }
