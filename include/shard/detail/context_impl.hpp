@@ -63,9 +63,10 @@ class context_impl {
     // (their destructors drain the queues), then the memory pools (held by the devices).
     if (usable_) synchronize_all_noexcept();
     collective_engine_.reset();
-    if (!usable_) {
-      // Abandoned devices may still have copies into the pinned chunks and slots queued
-      // behind work that never ends: those stay allocated (staging_pool::leak).
+    if (!usable_ && !drain_abandoned()) {
+      // A device still runs work that never ends, and may have copies into the pinned chunks
+      // and slots queued behind it: those stay allocated (freeing pinned memory is not ordered
+      // against the copies). The host emulation drains at once, so it frees everything.
       for (auto& pool : staging_)
         if (pool) pool->leak();
       pinned_slots_ = nullptr;
@@ -257,6 +258,21 @@ class context_impl {
   }
 
  private:
+  /// After give_up: waits a moment (100 ms at most) for the abandoned devices' queues to
+  /// empty. True when every queue did: nothing can touch the context's memory any more.
+  bool drain_abandoned() noexcept {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    bool all = true;
+    for (auto& d : devices_) {
+      try {
+        all = d->wait_until(deadline) && all;
+      } catch (...) {
+        all = false;
+      }
+    }
+    return all;
+  }
+
   std::exception_ptr wait_all() {
     count_host_sync();
     if (!usable_) return std::make_exception_ptr(error("the context is unusable: " + unusable_reason_));

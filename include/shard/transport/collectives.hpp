@@ -17,6 +17,7 @@
 #include <shard/detail/context_impl.hpp>
 #include <shard/detail/skeleton/plan.hpp>
 #include <shard/error.hpp>
+#include <shard/functional.hpp>
 #include <shard/transport/copy.hpp>
 #include <shard/transport/nccl.hpp>
 
@@ -176,6 +177,20 @@ void broadcast(detail::context_impl& ctx, std::size_t root, const std::vector<T*
   std::vector<const T*> src(g, nullptr);
   src[root] = buffers[root];
   exchange(ctx, plan, src, buffers);
+}
+
+/// Whether NCCL can compute `Op` over T at all: shard::plus over a type NCCL knows (false
+/// without NCCL).
+template <class T, class Op>
+constexpr bool nccl_can_reduce() {
+#if SHARD_HAS_NCCL
+  if constexpr (std::is_same_v<Op, shard::plus<>> || std::is_same_v<Op, shard::plus<T>>)
+    return nccl::data_type<T>() != ncclNumTypes;
+  else
+    return false;
+#else
+  return false;
+#endif
 }
 
 /// Whether a sum over T may run on NCCL with engine `how`. NCCL's reduction order depends on

@@ -4,9 +4,10 @@
 /// shards at once. A GPU copies pageable memory only by blocking the calling thread until its
 /// queue reaches the copy (cudaMemcpyAsync), so shards would take turns and the wait would
 /// have no deadline. Instead each shard streams its block through its own pinned chunks
-/// (detail/staging.hpp): the device copies one chunk while the host moves the previous one
-/// between the chunk and the caller's memory, and every shard with a large block gets its own
-/// host thread for that, so the transfer approaches the sum of the shards' host links.
+/// (detail/staging.hpp): the device copies chunks while the host moves finished ones between
+/// the chunks and the caller's memory. Every shard's copies are in flight at once; when two
+/// or more shards have a large block, each of those gets a host thread of its own for the
+/// memcpys, so the transfer approaches the sum of the shards' host links.
 /// Pinned host memory, and devices that need no pinned memory (the host backend by default),
 /// take the direct path: one queued copy per shard. Every byte is counted once; one host sync.
 #include <shard/config.hpp>
@@ -47,58 +48,89 @@ inline constexpr std::size_t host_small_max_bytes = std::size_t{64} << 10;
 
 namespace detail_host {
 
-/// Streams one block through the shard's pinned chunks. Returns false when a wait passed the
-/// deadline (the caller gives up on the context). Throws what the device's calls throw.
-inline bool stream_block(detail::context_impl& ctx, const host_block& b, host_direction dir,
-                         std::chrono::steady_clock::time_point deadline) {
-  using chunk = detail::staging_pool::chunk;
-  auto& dev = ctx.dev(b.shard);
-  auto& pool = ctx.staging(b.shard);
-  char* host = static_cast<char*>(b.host);
-  char* device = static_cast<char*>(b.device);
-  const std::size_t step = detail::staging_pool::chunk_bytes;
-  auto reached = [&](const std::shared_ptr<detail::event>& e) {
-    return !e || detail::poll_until([&] { return e->reached(); }, deadline);
-  };
-  if (dir == host_direction::from_host) {
-    // host -> chunk (this thread), chunk -> device (queued); a chunk is refilled once the
-    // device has copied out of it.
-    for (std::size_t offset = 0; offset < b.bytes; offset += step) {
-      const std::size_t n = std::min(step, b.bytes - offset);
-      chunk& c = pool.next();
-      if (!reached(c.released)) return false;
-      std::memcpy(c.data, host + offset, n);
-      dev.copy_from_host(device + offset, c.data, n);
-      c.released = dev.record();
+/// One block's progress through its shard's pinned chunks.
+class block_stream {
+ public:
+  block_stream(detail::context_impl& ctx, const host_block& b, host_direction dir)
+      : dev_(ctx.dev(b.shard)), pool_(ctx.staging(b.shard)), b_(b), dir_(dir) {}
+
+  bool done() const { return next_ == b_.bytes && queue_.empty(); }
+
+  /// Queues as much as the chunks allow: host -> chunk -> device copies (from_host), or
+  /// device -> chunk copies (to_host). False when a wait for a chunk passed the deadline.
+  bool advance(std::chrono::steady_clock::time_point deadline) {
+    const std::size_t step = detail::staging_pool::chunk_bytes;
+    // At most a pool's worth of chunks per call, so that interleaved blocks take turns.
+    for (std::size_t issued = 0;
+         next_ < b_.bytes && queue_.size() < detail::staging_pool::chunk_count && issued < detail::staging_pool::chunk_count;
+         ++issued) {
+      const std::size_t n = std::min(step, b_.bytes - next_);
+      auto& c = pool_.next();
+      char* device = static_cast<char*>(b_.device) + next_;
+      if (dir_ == host_direction::from_host) {
+        // host -> chunk here, chunk -> device queued; the chunk is refilled once the device
+        // has copied out of it.
+        if (c.released && !detail::poll_until([&] { return c.released->reached(); }, deadline)) return false;
+        std::memcpy(c.data, static_cast<const char*>(b_.host) + next_, n);
+        dev_.copy_from_host(device, c.data, n);
+        c.released = dev_.record();
+        next_ += n;
+        continue;  // counts as issued
+      }
+      if (c.released) dev_.wait(c.released);  // its last copy out (a staged shard copy) is done
+      c.released = nullptr;
+      dev_.copy_to_host(c.data, device, n);
+      queue_.push_back(in_flight{&c, next_, n, dev_.record()});
+      next_ += n;
     }
     return true;
   }
-  // device -> chunk (queued), chunk -> host (this thread), with every chunk in flight.
+
+  /// to_host: moves the oldest chunk to the caller's memory once the device has filled it.
+  /// Returns false when that wait passed the deadline.
+  bool drain_one(std::chrono::steady_clock::time_point deadline) {
+    if (queue_.empty()) return true;
+    const in_flight f = queue_.front();
+    if (!detail::poll_until([&] { return f.copied->reached(); }, deadline)) return false;
+    std::memcpy(static_cast<char*>(b_.host) + f.offset, f.c->data, f.n);
+    queue_.pop_front();
+    return true;
+  }
+
+  std::size_t shard() const { return b_.shard; }
+
+ private:
   struct in_flight {
-    chunk* c;
+    detail::staging_pool::chunk* c;
     std::size_t offset, n;
     std::shared_ptr<detail::event> copied;
   };
-  std::deque<in_flight> queue;
-  std::size_t next = 0;
-  auto issue = [&] {
-    const std::size_t n = std::min(step, b.bytes - next);
-    chunk& c = pool.next();
-    if (c.released) dev.wait(c.released);  // its last copy out (a staged shard copy) is done
-    c.released = nullptr;
-    dev.copy_to_host(c.data, device + next, n);
-    queue.push_back(in_flight{&c, next, n, dev.record()});
-    next += n;
-  };
-  while (next < b.bytes && queue.size() < detail::staging_pool::chunk_count) issue();
-  while (!queue.empty()) {
-    const in_flight f = queue.front();
-    if (!reached(f.copied)) return false;
-    std::memcpy(host + f.offset, f.c->data, f.n);
-    queue.pop_front();
-    if (next < b.bytes) issue();
+  detail::device& dev_;
+  detail::staging_pool& pool_;
+  host_block b_;
+  host_direction dir_;
+  std::size_t next_ = 0;
+  std::deque<in_flight> queue_;
+};
+
+/// Streams the blocks through their shards' chunks, interleaved: every shard's device copies
+/// are in flight at once, and this thread moves the chunks between the caller's memory and
+/// the pinned memory as they come. Returns the shard whose wait passed the deadline, or
+/// ctx.size(). Throws what the devices' calls throw.
+inline std::size_t stream_blocks(detail::context_impl& ctx, const std::vector<host_block>& blocks,
+                                 host_direction dir, std::chrono::steady_clock::time_point deadline) {
+  std::vector<block_stream> streams;
+  streams.reserve(blocks.size());
+  for (const auto& b : blocks) streams.emplace_back(ctx, b, dir);
+  for (bool busy = true; busy;) {
+    busy = false;
+    for (auto& s : streams) {
+      if (s.done()) continue;
+      busy = true;
+      if (!s.advance(deadline) || !s.drain_one(deadline)) return s.shard();
+    }
   }
-  return true;
+  return ctx.size();
 }
 
 }  // namespace detail_host
@@ -146,37 +178,36 @@ inline void host_transfer(detail::context_impl& ctx, const std::vector<host_bloc
       if (dir == host_direction::from_host) std::memcpy(through.host, small[i].host, small[i].bytes);
       direct(through);
     }
-    std::size_t large = 0;
-    for (const auto& b : streamed) large += b.bytes >= host_thread_min_bytes ? 1 : 0;
-    if (large >= 2) {
-      std::vector<std::exception_ptr> errors(streamed.size());
-      std::vector<char> finished(streamed.size(), 1);
-      std::vector<std::thread> threads;
-      threads.reserve(streamed.size());
-      try {
-        for (std::size_t i = 0; i < streamed.size(); ++i)
-          threads.emplace_back([&, i] {
-            try {
-              finished[i] = detail_host::stream_block(ctx, streamed[i], dir, deadline) ? 1 : 0;
-            } catch (...) {
-              errors[i] = std::current_exception();
-            }
-          });
-      } catch (...) {
-        for (auto& t : threads) t.join();
-        throw;
-      }
+    // Shards with a large block each get a host thread for their memcpys (one thread moves
+    // about one GPU link's worth of bytes); the other blocks interleave on this thread.
+    std::vector<host_block> own_thread, here;
+    for (const auto& b : streamed) (b.bytes >= host_thread_min_bytes ? own_thread : here).push_back(b);
+    if (own_thread.size() < 2) {
+      here.insert(here.end(), own_thread.begin(), own_thread.end());
+      own_thread.clear();
+    }
+    std::vector<std::exception_ptr> errors(own_thread.size());
+    std::vector<std::size_t> stuck(own_thread.size(), ctx.size());
+    std::vector<std::thread> threads;
+    threads.reserve(own_thread.size());
+    try {
+      for (std::size_t i = 0; i < own_thread.size(); ++i)
+        threads.emplace_back([&, i] {
+          try {
+            stuck[i] = detail_host::stream_blocks(ctx, {own_thread[i]}, dir, deadline);
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
+        });
+      timed_out = detail_host::stream_blocks(ctx, here, dir, deadline);
+    } catch (...) {
       for (auto& t : threads) t.join();
-      for (std::size_t i = 0; i < streamed.size(); ++i) {
-        if (errors[i] && !failure) failure = errors[i];
-        if (!finished[i] && timed_out == ctx.size()) timed_out = streamed[i].shard;
-      }
-    } else {
-      for (const auto& b : streamed)
-        if (!detail_host::stream_block(ctx, b, dir, deadline)) {
-          timed_out = b.shard;
-          break;
-        }
+      throw;
+    }
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < own_thread.size(); ++i) {
+      if (errors[i] && !failure) failure = errors[i];
+      if (stuck[i] != ctx.size() && timed_out == ctx.size()) timed_out = stuck[i];
     }
   } catch (...) {
     failure = std::current_exception();

@@ -176,9 +176,9 @@ class device final : public detail::device {
   }
   ~device() override {
     device_guard g(ordinal_, std::nothrow);
-    // An abandoned stream may never finish (a hung kernel): destroying it returns at once and
-    // the driver releases it when its work ends.
-    if (!abandoned_) SHARD_DETAIL_CUDA_ASSERT(cudaStreamSynchronize(stream_));
+    // Never waits: the context has already waited for the stream (with its deadline) or
+    // abandoned it. cudaStreamDestroy returns at once; a stream still busy (a hung kernel) is
+    // released by the driver when its work ends, and its stream-ordered frees with it.
     SHARD_DETAIL_CUDA_ASSERT(cudaStreamDestroy(stream_));
   }
   device(const device&) = delete;
@@ -299,7 +299,8 @@ class device final : public detail::device {
     return status != cudaErrorNotReady;
   }
 
-  void abandon() noexcept override { abandoned_ = true; }
+  /// Nothing to do: the destructor never waits on the stream anyway.
+  void abandon() noexcept override {}
 
  private:
   std::shared_ptr<detail::event> record_with(unsigned flags) {
@@ -315,7 +316,6 @@ class device final : public detail::device {
   int ordinal_;
   std::shared_ptr<memory_pool> pool_;
   cudaStream_t stream_ = nullptr;
-  bool abandoned_ = false;
 };
 
 }  // namespace cuda_backend

@@ -1,10 +1,12 @@
 #pragma once
 /// @file backend/cuda/error.hpp
-/// Checking CUDA calls, in two spellings with distinct jobs (stdexec's throw and assert):
-/// SHARD_DETAIL_CUDA_THROW on every path that may throw, SHARD_DETAIL_CUDA_ASSERT in
-/// destructors and other no-throw paths, where a failure is reported on stderr and the work
-/// goes on. Code that must release something before it throws keeps the cudaError_t and
-/// passes it to SHARD_DETAIL_CUDA_THROW after releasing (the third job: return the status).
+/// Checking CUDA calls, in two forms with distinct jobs (stdexec's throw and assert): the
+/// throwing form, SHARD_DETAIL_CUDA_THROW, on every path that may throw, and the logging form,
+/// SHARD_DETAIL_CUDA_ASSERT, in destructors and other no-throw paths, where a failure is
+/// reported on stderr and the work goes on. Code that must release something before it
+/// throws, or knows the bytes an allocation asked for, keeps the cudaError_t and calls the
+/// function behind the throwing form, throw_cuda_error, afterwards (stdexec's third job:
+/// return the status).
 #include <shard/config.hpp>
 #include <shard/error.hpp>
 

@@ -27,26 +27,14 @@ namespace detail {
 
 namespace reducing {
 
-/// Whether NCCL can compute `Op` over T at all: shard::plus over a type NCCL knows.
-template <class T, class Op>
-constexpr bool nccl_reducible() {
-#if SHARD_HAS_NCCL
-  if constexpr (std::is_same_v<Op, shard::plus<>> || std::is_same_v<Op, shard::plus<T>>)
-    return transport::nccl::data_type<T>() != ncclNumTypes;
-  else
-    return false;
-#else
-  return false;
-#endif
-}
-
 /// The engine decision of a reducing collective: NCCL when the operator and type allow it,
 /// the order allows it (transport::nccl_sum_allowed) and the context can run it.
 template <class T, class Op>
 bool use_nccl(const context_impl& ctx, transport::engine how, const char* what) {
-  if (how == transport::engine::nccl && !nccl_reducible<T, Op>())
+  constexpr bool reducible = transport::nccl_can_reduce<T, Op>();
+  if (how == transport::engine::nccl && !reducible)
     throw invalid_argument(std::string(what) + ": engine::nccl needs shard::plus over an arithmetic type NCCL knows");
-  if (!nccl_reducible<T, Op>() || !transport::nccl_sum_allowed<T>(how)) return false;
+  if (!reducible || !transport::nccl_sum_allowed<T>(how)) return false;
   return transport::detail_collectives::use_nccl(ctx, how, what);
 }
 
