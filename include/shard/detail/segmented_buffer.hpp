@@ -35,11 +35,6 @@ class segmented_buffer {
     for (std::size_t s = 0; s < segments_.size(); ++s) out[s] = segments_[s].data();
     return out;
   }
-  std::vector<const T*> const_pointers() const {
-    std::vector<const T*> out(sizes_.size(), nullptr);
-    for (std::size_t s = 0; s < segments_.size(); ++s) out[s] = segments_[s].data();
-    return out;
-  }
 
  private:
   std::vector<std::size_t> sizes_;

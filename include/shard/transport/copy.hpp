@@ -41,16 +41,10 @@ enum class route { automatic, staged };
 /// copies in flight when measuring links, as p2pBandwidthLatencyTest does).
 enum class ordering { queues, caller };
 
-/// Host memory -> shard memory, queued on the shard. `src` must stay valid until the shard
+/// Shard memory -> host memory, queued on the shard. `dst` must stay valid until the shard
 /// has run it (the caller waits), and be pinned where the device requires it
-/// (detail::device::host_copies_need_pinned_memory; transport/host.hpp handles any memory).
-inline void from_host(detail::context_impl& ctx, std::size_t shard, void* dst, const void* src, std::size_t bytes) {
-  if (bytes == 0) return;
-  ctx.dev(shard).copy_from_host(dst, src, bytes);
-  ctx.count_bytes(stats::host, static_cast<int>(shard), bytes);
-}
-
-/// Shard memory -> host memory, queued on the shard (see from_host for `dst`).
+/// (detail::device::host_copies_need_pinned_memory): the context's pinned slots, for
+/// instance. transport/host.hpp moves whole vectors to and from any host memory.
 inline void to_host(detail::context_impl& ctx, std::size_t shard, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   ctx.dev(shard).copy_to_host(dst, src, bytes);
