@@ -12,6 +12,7 @@
 #include <shard/for_each.hpp>
 #include <shard/functional.hpp>
 #include <shard/reduce.hpp>
+#include <shard/scan.hpp>
 #include <shard/stats.hpp>
 #include <shard/topology.hpp>
 #include <shard/transform.hpp>

@@ -69,10 +69,11 @@ class context_impl {
       // against the copies). The host emulation drains at once, so it frees everything.
       for (auto& pool : staging_)
         if (pool) pool->leak();
-      pinned_slots_ = nullptr;
+      pinned_slots_[0] = pinned_slots_[1] = nullptr;
     }
     staging_.clear();
-    if (pinned_slots_ != nullptr) devices_[0]->deallocate_host(pinned_slots_, pinned_slots_bytes_);
+    for (int a = 0; a < 2; ++a)
+      if (pinned_slots_[a] != nullptr) devices_[0]->deallocate_host(pinned_slots_[a], pinned_slots_bytes_[a]);
     devices_.clear();
   }
   context_impl(const context_impl&) = delete;
@@ -98,16 +99,18 @@ class context_impl {
 
   /// At least `bytes` of pinned host memory owned by the context, for small transfers such as
   /// the partials of a reduction (copied from every shard at once, without blocking the host).
-  /// Valid until the next call; a context is driven by one host thread at a time.
-  void* pinned_slots(std::size_t bytes) {
-    if (bytes > pinned_slots_bytes_) {
+  /// Valid until the next call for the same `area`; a context is driven by one host thread at
+  /// a time. Two areas, so that one phase can upload from one (area 1: values the host sends
+  /// to the shards) while it gathers into the other (area 0).
+  void* pinned_slots(std::size_t bytes, int area = 0) {
+    if (bytes > pinned_slots_bytes_[area]) {
       const std::size_t grown = std::max<std::size_t>(bytes, 4096);
       void* p = dev(0).allocate_host(grown);
-      if (pinned_slots_ != nullptr) dev(0).deallocate_host(pinned_slots_, pinned_slots_bytes_);
-      pinned_slots_ = p;
-      pinned_slots_bytes_ = grown;
+      if (pinned_slots_[area] != nullptr) dev(0).deallocate_host(pinned_slots_[area], pinned_slots_bytes_[area]);
+      pinned_slots_[area] = p;
+      pinned_slots_bytes_[area] = grown;
     }
-    return pinned_slots_;
+    return pinned_slots_[area];
   }
 
   /// State of a collective library (NCCL communicators), kept for the context's life; its
@@ -310,8 +313,8 @@ class context_impl {
   std::vector<std::unique_ptr<device>> devices_;
   shard::topology topology_;
   std::vector<std::unique_ptr<staging_pool>> staging_;
-  void* pinned_slots_ = nullptr;
-  std::size_t pinned_slots_bytes_ = 0;
+  void* pinned_slots_[2] = {nullptr, nullptr};
+  std::size_t pinned_slots_bytes_[2] = {0, 0};
   std::shared_ptr<void> collective_engine_;
   std::function<void()> poll_;
   std::function<void()> abort_;

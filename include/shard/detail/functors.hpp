@@ -152,6 +152,28 @@ struct fold_blocks_fn {
   }
 };
 
+/// *out = init op p[0] op ... op p[upto-1] (shard order) over the present partials: the carry
+/// a scan's shard starts from. `P` is T (every partial present) or maybe<T>.
+template <class T, class P, class Op>
+struct carry_fn {
+  const P* partials;
+  std::size_t upto;
+  maybe<T> init;
+  T* out;
+  Op op;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t) const {
+    maybe<T> acc = init;
+    for (std::size_t p = 0; p < upto; ++p) {
+      if constexpr (std::is_same_v<P, T>) {
+        acc = maybe_op<Op>{op}(acc, maybe<T>{partials[p], true});
+      } else {
+        acc = maybe_op<Op>{op}(acc, partials[p]);
+      }
+    }
+    *out = acc.value;
+  }
+};
+
 }  // namespace detail
 SHARD_DETAIL_DEVICE_CHECKS_END
 SHARD_NAMESPACE_END

@@ -51,6 +51,14 @@ inline void to_host(detail::context_impl& ctx, std::size_t shard, void* dst, con
   ctx.count_bytes(static_cast<int>(shard), stats::host, bytes);
 }
 
+/// Host memory -> shard memory, queued on the shard; `src` as for to_host (pinned where the
+/// device requires it, valid until the shard has run the copy).
+inline void from_host(detail::context_impl& ctx, std::size_t shard, void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  ctx.dev(shard).copy_from_host(dst, src, bytes);
+  ctx.count_bytes(stats::host, static_cast<int>(shard), bytes);
+}
+
 /// One shard-to-shard copy of an exchange, in bytes.
 struct byte_transfer {
   std::size_t src_shard;

@@ -1,15 +1,16 @@
 #pragma once
 /// @file detail/skeleton/reduce.hpp
 /// Reduction skeleton: one partial per non-empty segment, computed on its shard, copied to
-/// the host, and combined there in shard order: init op p0 op p1 op ... The order is fixed,
-/// so the result does not change from run to run. Every shard's kernel is queued before any
-/// copy, and the partials land in pinned host slots owned by the context, so no copy blocks
-/// the host and the shards reduce at the same time. Moves one partial per shard to the host;
+/// the host (all_gather), and combined there in shard order: init op p0 op p1 op ... The
+/// order is fixed, so the result does not change from run to run. Every shard's kernel is
+/// queued before any copy, and the partials land in pinned host slots owned by the context,
+/// so no copy blocks the host and the shards reduce at the same time. Moves one partial per shard to the host;
 /// one host sync.
 #include <shard/config.hpp>
 #include <shard/detail/buffer.hpp>
 #include <shard/detail/functors.hpp>
 #include <shard/detail/primitives/reduce.hpp>
+#include <shard/detail/skeleton/metadata.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/transport/copy.hpp>
 
@@ -22,28 +23,19 @@ SHARD_NAMESPACE_BEGIN
 namespace detail {
 
 /// Queues `enqueue(dev, shard, slot)` on every shard with a non-empty segment, which
-/// reduces that segment into the one-element shard buffer `slot`; copies the slots to the
-/// host and waits once. Returns the partials (those of empty segments are unspecified).
+/// reduces that segment into the one-element shard buffer `slot`, and gathers the slots on
+/// the host (all_gather, one wait). Returns the partials (T{} for empty segments).
 template <class Slot, class Enqueue>
 std::vector<Slot> gather_partials(context_impl& ctx, const std::vector<std::size_t>& sizes, Enqueue&& enqueue) {
-  static_assert(std::is_trivially_copyable_v<Slot>);
-  const std::size_t g = ctx.size();
-  std::vector<device_buffer<Slot>> slots(g);
-  std::vector<Slot> partial(g);
-  Slot* pinned = nullptr;
-  run_and_wait(ctx, [&] {
-    pinned = static_cast<Slot*>(ctx.pinned_slots(g * sizeof(Slot)));
-    for (std::size_t s = 0; s < g; ++s) {
-      if (sizes[s] == 0) continue;
-      slots[s] = device_buffer<Slot>(ctx, s, 1);
-      launch(ctx, s, [&](auto& dev) { enqueue(dev, s, slots[s].data()); });
-    }
-    for (std::size_t s = 0; s < g; ++s)
-      if (sizes[s] != 0) transport::to_host(ctx, s, pinned + s, slots[s].data(), sizeof(Slot));
-  });
-  for (std::size_t s = 0; s < g; ++s)
-    if (sizes[s] != 0) std::memcpy(&partial[s], pinned + s, sizeof(Slot));
-  return partial;
+  return all_gather<Slot>(
+             ctx, 1,
+             [&](std::size_t s, Slot* slot) {
+               if (sizes[s] == 0) return false;
+               launch(ctx, s, [&](auto& dev) { enqueue(dev, s, slot); });
+               return true;
+             },
+             seen_by::host)
+      .host;
 }
 
 /// The reduction of f(0..sizes[s]) with `rop` on every shard s, where f = make_f(s); a

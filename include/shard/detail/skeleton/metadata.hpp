@@ -1,0 +1,106 @@
+#pragma once
+/// @file detail/skeleton/metadata.hpp
+/// How shards share metadata (counts, partials, splitters, boundary elements): through
+/// all_gather alone, whose contract is "each shard contributes k values, every shard sees all
+/// of them, in shard order". Decisions the host takes from them are deterministic functions
+/// of the gathered values, so that when the skeletons run across processes (one process per
+/// GPU), every process takes the same decision from its own copy and uploads it to its own
+/// shards (upload below); all_gather is then the one function that changes.
+#include <shard/config.hpp>
+#include <shard/detail/buffer.hpp>
+#include <shard/detail/segmented_buffer.hpp>
+#include <shard/detail/skeleton/plan.hpp>
+#include <shard/detail/skeleton/run.hpp>
+#include <shard/transport/copy.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+/// Who must see the gathered values.
+enum class seen_by {
+  host,   ///< this process's host: all_gather waits once and returns them
+  shards  ///< every shard's memory: all_gather queues an exchange and returns at once
+};
+
+/// The G*k gathered values: on the host (seen_by::host) or on every shard (seen_by::shards).
+template <class T>
+struct gathered {
+  std::vector<T> host;
+  segmented_buffer<T> shards;
+};
+
+/// Each shard s contributes k values, written into its own memory by `produce(s, slot)`, which
+/// queues the launches that write them (slot: k elements of T on shard s) and returns true,
+/// or returns false when shard s has nothing to say (an empty segment): its k values are then
+/// T{} and move nowhere. Every shard sees all G*k values, in shard order (shard s's at
+/// [s*k, (s+1)*k)).
+/// - seen_by::host: queues every producer, copies the slots into pinned host memory and waits
+///   once; k*sizeof(T) bytes per shard move to the host.
+/// - seen_by::shards: queued (the caller waits): every shard receives the others' values
+///   through one exchange, (G-1)*k*sizeof(T) bytes into each shard; no host sync.
+template <class T, class Produce>
+gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen_by who) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  const std::size_t g = ctx.size();
+  gathered<T> out;
+  if (k == 0) {
+    if (who == seen_by::shards) out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, 0));
+    return out;
+  }
+  if (who == seen_by::shards) {
+    out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
+    std::vector<transfer> plan;
+    for (std::size_t s = 0; s < g; ++s) {
+      if (!produce(s, out.shards.data(s) + s * k)) continue;
+      for (std::size_t d = 0; d < g; ++d)
+        if (d != s) plan.push_back(transfer{s, s * k, d, s * k, k});
+    }
+    const auto p = out.shards.pointers();
+    transport::exchange(ctx, plan, std::vector<const T*>(p.begin(), p.end()), p);
+    return out;
+  }
+  std::vector<device_buffer<T>> slots(g);
+  std::vector<char> present(g, 0);
+  T* pinned = nullptr;
+  run_and_wait(ctx, [&] {
+    pinned = static_cast<T*>(ctx.pinned_slots(g * k * sizeof(T)));
+    for (std::size_t s = 0; s < g; ++s) {
+      slots[s] = device_buffer<T>(ctx, s, k);
+      present[s] = produce(s, slots[s].data()) ? 1 : 0;
+    }
+    for (std::size_t s = 0; s < g; ++s)
+      if (present[s]) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
+  });
+  out.host.assign(g * k, T{});
+  for (std::size_t s = 0; s < g; ++s)
+    if (present[s]) std::memcpy(out.host.data() + s * k, pinned + s * k, k * sizeof(T));
+  return out;
+}
+
+/// Queues the copy of values[s] (host memory) into dst[s] on every shard s, through the
+/// context's pinned upload area: the host's decisions, sent to the shards they concern.
+/// values[s].size() * sizeof(T) bytes from the host to shard s; no host sync (the caller
+/// waits, and must not call upload again before it has).
+template <class T>
+void upload(context_impl& ctx, const std::vector<std::vector<T>>& values, const std::vector<T*>& dst) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  std::size_t total = 0;
+  for (const auto& v : values) total += v.size();
+  if (total == 0) return;
+  T* pinned = static_cast<T*>(ctx.pinned_slots(total * sizeof(T), 1));
+  std::size_t at = 0;
+  for (std::size_t s = 0; s < values.size(); ++s) {
+    if (values[s].empty()) continue;
+    std::memcpy(pinned + at, values[s].data(), values[s].size() * sizeof(T));
+    transport::from_host(ctx, s, dst[s], pinned + at, values[s].size() * sizeof(T));
+    at += values[s].size();
+  }
+}
+
+}  // namespace detail
+SHARD_NAMESPACE_END

@@ -1,0 +1,89 @@
+#pragma once
+/// @file detail/skeleton/scan.hpp
+/// Scan skeleton, reduce-then-scan: every shard but the last reduces its segment (pass 1);
+/// the partials are all-gathered on the shards (metadata.hpp); every shard folds the
+/// partials of the shards before it into its carry, in shard order, on the device; and every
+/// shard scans its segment starting from that carry, read from device memory when the scan
+/// runs (passes 2 and 3). Three passes over the data, no host wait until the end: one host
+/// sync. Moves one value from each shard but the last to every other shard.
+///
+/// Order of a floating-point scan: element i of shard s is
+/// ((((init op p_0) op p_1) ... op p_{s-1}) op x_0) op ... op x_i, where p_k is shard k's
+/// reduction in its backend's order (docs/design.md) and init is absent for an inclusive
+/// scan. The host backend's order is fixed, so its results repeat exactly; CUB's scan on a
+/// GPU is not bit-reproducible for floating-point sums (CUB's documentation).
+#include <shard/config.hpp>
+#include <shard/detail/buffer.hpp>
+#include <shard/detail/functors.hpp>
+#include <shard/detail/primitives/for_each.hpp>
+#include <shard/detail/primitives/reduce.hpp>
+#include <shard/detail/primitives/scan.hpp>
+#include <shard/detail/segmented_buffer.hpp>
+#include <shard/detail/skeleton/metadata.hpp>
+#include <shard/detail/skeleton/run.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+/// out[s] = scan of in[s] (sizes[s] elements each) continued across shards in shard order;
+/// exclusive when `init` holds a value. in[s] may equal out[s]. Blocks until done.
+template <class T, class Op>
+void scan(context_impl& ctx, const std::vector<const T*>& in, const std::vector<T*>& out,
+          const std::vector<std::size_t>& sizes, Op op, std::optional<T> init) {
+  const std::size_t g = ctx.size();
+  // Addition over an arithmetic type has the identity T{}: partials are plain values, reduced
+  // through the backend's fast path; any other operator works on maybe<T>.
+  constexpr bool plain = is_arithmetic_plus<Op, T>;
+  using P = std::conditional_t<plain, T, maybe<T>>;
+  const bool exclusive = init.has_value();
+  const maybe<T> start{exclusive ? *init : T{}, exclusive};
+  std::size_t last_nonempty = g;
+  for (std::size_t s = 0; s < g; ++s)
+    if (sizes[s] != 0) last_nonempty = s;
+  if (last_nonempty == g) return;
+  segmented_buffer<T> carries;
+  run_and_wait(ctx, [&] {
+    // Pass 1: the partials the later shards need (none from the last non-empty shard).
+    auto partials = all_gather<P>(
+        ctx, 1,
+        [&](std::size_t s, P* slot) {
+          if (s >= last_nonempty) return false;
+          launch(ctx, s, [&](auto& dev) {
+            if (sizes[s] == 0) {
+              primitive::for_each_index(dev, 1, fill_fn<P>{slot, P{}});  // T{} or absent
+            } else if constexpr (plain) {
+              primitive::reduce(dev, in[s], sizes[s], slot, T{}, op);
+            } else {
+              primitive::transform_reduce_index(dev, sizes[s], slot, P{T{}, false}, maybe_op<Op>{op},
+                                                present_fn<T, read_fn<T, identity_fn>>{{in[s], {}}});
+            }
+          });
+          return true;
+        },
+        seen_by::shards);
+    carries = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, 1));
+    bool earlier = false;  // a non-empty shard before this one
+    for (std::size_t s = 0; s < g; ++s) {
+      if (sizes[s] == 0) continue;
+      const bool has_carry = exclusive || earlier;
+      earlier = true;
+      T* carry = carries.data(s);
+      launch(ctx, s, [&](auto& dev) {
+        if (has_carry)
+          primitive::for_each_index(dev, 1, carry_fn<T, P, Op>{partials.shards.data(s), s, start, carry, op});
+        if (exclusive)
+          primitive::exclusive_scan(dev, in[s], out[s], sizes[s], op, static_cast<const T*>(carry));
+        else
+          primitive::inclusive_scan(dev, in[s], out[s], sizes[s], op, has_carry ? static_cast<const T*>(carry) : nullptr);
+      });
+    }
+  });
+}
+
+}  // namespace detail
+SHARD_NAMESPACE_END

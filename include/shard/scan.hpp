@@ -1,0 +1,59 @@
+#pragma once
+/// @file scan.hpp
+/// shard::inclusive_scan, shard::exclusive_scan
+#include <shard/config.hpp>
+#include <shard/detail/skeleton/checks.hpp>
+#include <shard/detail/skeleton/scan.hpp>
+#include <shard/functional.hpp>
+#include <shard/vector.hpp>
+
+#include <optional>
+#include <type_traits>
+
+SHARD_NAMESPACE_BEGIN
+
+/// out[i] = in[0] op in[1] op ... op in[i] (std::inclusive_scan), for an associative `op`.
+/// In place when `in` and `out` are the same vector. `out` keeps its distribution; an input
+/// laid out differently is first exchanged into it (visible in stats()).
+///
+/// Reduce-then-scan: three passes over the data (reduce, then scan from a carry read from
+/// device memory), one host sync, and one value from each shard to every other shard
+/// (G(G-1) values in all) when the vectors are aligned. Floating-point order: each shard's
+/// elements continue from the shard-order fold of the earlier shards' reductions
+/// (docs/design.md, "Scans"). `op` must be callable on the device in a CUDA translation unit.
+/// Throws invalid_argument for different sizes or contexts.
+template <class T, class Op>
+void inclusive_scan(const vector<T>& in, vector<T>& out, Op op) {
+  detail::require_same_context("shard::inclusive_scan", in, out);
+  detail::require_same_size("shard::inclusive_scan", "the output", out.size(), "the input", in.size());
+  std::optional<vector<T>> moved;
+  const auto src = detail::pointers(detail::aligned_to(in, out.segment_sizes(), moved));
+  detail::scan<T>(out.get_context().impl(), src, detail::pointers(out), out.segment_sizes(), detail::callable(op),
+                  std::nullopt);
+}
+
+/// inclusive_scan with shard::plus<>.
+template <class T>
+void inclusive_scan(const vector<T>& in, vector<T>& out) {
+  shard::inclusive_scan(in, out, plus<>{});
+}
+
+/// out[0] = init, out[i] = init op in[0] op ... op in[i-1] (std::exclusive_scan); otherwise as
+/// inclusive_scan.
+template <class T, class Op>
+void exclusive_scan(const vector<T>& in, vector<T>& out, std::type_identity_t<T> init, Op op) {
+  detail::require_same_context("shard::exclusive_scan", in, out);
+  detail::require_same_size("shard::exclusive_scan", "the output", out.size(), "the input", in.size());
+  std::optional<vector<T>> moved;
+  const auto src = detail::pointers(detail::aligned_to(in, out.segment_sizes(), moved));
+  detail::scan<T>(out.get_context().impl(), src, detail::pointers(out), out.segment_sizes(), detail::callable(op),
+                  std::optional<T>(init));
+}
+
+/// exclusive_scan with shard::plus<>.
+template <class T>
+void exclusive_scan(const vector<T>& in, vector<T>& out, std::type_identity_t<T> init) {
+  shard::exclusive_scan(in, out, init, plus<>{});
+}
+
+SHARD_NAMESPACE_END
