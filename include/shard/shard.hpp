@@ -13,6 +13,7 @@
 #include <shard/functional.hpp>
 #include <shard/reduce.hpp>
 #include <shard/scan.hpp>
+#include <shard/sort.hpp>
 #include <shard/stats.hpp>
 #include <shard/topology.hpp>
 #include <shard/transform.hpp>

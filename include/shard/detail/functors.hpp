@@ -105,6 +105,48 @@ template <class Op, class U>
 inline constexpr bool is_arithmetic_plus =
     std::is_arithmetic_v<U> && (std::is_same_v<Op, plus<>> || std::is_same_v<Op, plus<U>>);
 
+/// 1 when Comp orders an arithmetic K ascending (shard::less), -1 descending (greater), else
+/// 0: the keys a radix sort can order, by their bits, as the comparator would.
+template <class Comp, class K>
+inline constexpr int radix_order =
+    !std::is_arithmetic_v<K> ? 0
+    : (std::is_same_v<Comp, less<>> || std::is_same_v<Comp, less<K>>)       ? 1
+    : (std::is_same_v<Comp, greater<>> || std::is_same_v<Comp, greater<K>>) ? -1
+                                                                            : 0;
+
+/// out[j] = the number of elements of sorted[0, n) ordered before needles[j] (lower bound),
+/// or not after it (upper bound): a binary search per needle.
+template <class K, class Comp>
+struct bounds_fn {
+  const K* sorted;
+  std::size_t n;
+  const K* needles;
+  std::size_t* out;
+  Comp comp;
+  bool upper;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t j) const {
+    const K x = needles[j];
+    std::size_t lo = 0, hi = n;
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      const bool go_right = upper ? !comp(x, sorted[mid]) : comp(sorted[mid], x);
+      if (go_right) lo = mid + 1;
+      else hi = mid;
+    }
+    out[j] = lo;
+  }
+};
+
+/// out[t] = in[t * n / m] for t < m: m regularly spaced samples of a sorted range.
+template <class K>
+struct sample_fn {
+  const K* in;
+  std::size_t n;
+  std::size_t m;
+  K* out;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const { out[t] = in[t * n / m]; }
+};
+
 /// An element's value and global index.
 template <class T>
 struct indexed {

@@ -43,16 +43,16 @@ struct gathered {
 ///   once; k*sizeof(T) bytes per shard move to the host.
 /// - seen_by::shards: queued (the caller waits): every shard receives the others' values
 ///   through one exchange, (G-1)*k*sizeof(T) bytes into each shard; no host sync.
-template <class T, class Produce>
-gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen_by who) {
+///
+/// `prepare()`, when given, is called first, inside the same wait: work the producers depend
+/// on (an upload, a local sort) is queued there.
+template <class T, class Produce, class Prepare = void (*)()>
+gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen_by who, Prepare&& prepare = [] {}) {
   static_assert(std::is_trivially_copyable_v<T>);
   const std::size_t g = ctx.size();
   gathered<T> out;
-  if (k == 0) {
-    if (who == seen_by::shards) out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, 0));
-    return out;
-  }
   if (who == seen_by::shards) {
+    prepare();
     out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
     std::vector<transfer> plan;
     for (std::size_t s = 0; s < g; ++s) {
@@ -68,6 +68,8 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
   std::vector<char> present(g, 0);
   T* pinned = nullptr;
   run_and_wait(ctx, [&] {
+    prepare();
+    if (k == 0) return;
     pinned = static_cast<T*>(ctx.pinned_slots(g * k * sizeof(T)));
     for (std::size_t s = 0; s < g; ++s) {
       slots[s] = device_buffer<T>(ctx, s, k);
@@ -77,6 +79,7 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
       if (present[s]) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
   });
   out.host.assign(g * k, T{});
+  if (k == 0) return out;
   for (std::size_t s = 0; s < g; ++s)
     if (present[s]) std::memcpy(out.host.data() + s * k, pinned + s * k, k * sizeof(T));
   return out;

@@ -1,0 +1,129 @@
+#pragma once
+/// @file backend/cuda/primitives/sort.hpp
+/// The CUDA backend's "sort" family (detail/primitives/sort.hpp): cub::DeviceRadixSort for
+/// arithmetic keys under less/greater (stable; -0.0 and +0.0 equivalent), otherwise
+/// cub::DeviceMergeSort's stable sorts. cub::DeviceMerge is documented as unstable (equivalent
+/// keys of the two inputs in any order), so merge_runs copies the adjacent runs and sorts
+/// them stably instead: the same result as a stable merge, at the cost of a sort.
+#include <shard/config.hpp>
+#include <shard/backend/cuda/device.hpp>
+#include <shard/backend/cuda/error.hpp>
+#include <shard/backend/cuda/primitives/temp_storage.hpp>
+#include <shard/detail/functors.hpp>
+
+#include <cub/device/device_for.cuh>
+#include <cub/device/device_merge_sort.cuh>
+#include <cub/device/device_radix_sort.cuh>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace cuda_backend {
+
+namespace detail_sort {
+
+/// keys (and values) sorted stably in place.
+template <class K, class V, class Comp>
+void stable_sort(device& d, K* keys, V* values, std::size_t n, Comp comp) {
+  if (n < 2) return;
+  constexpr int order = shard::detail::radix_order<Comp, K>;
+  const auto count = static_cast<std::int64_t>(n);
+  if constexpr (order != 0) {
+    constexpr int end_bit = static_cast<int>(sizeof(K) * 8);
+    device_guard g(d.ordinal());
+    K* key_alt = static_cast<K*>(d.allocate(n * sizeof(K)));
+    V* value_alt = nullptr;
+    if constexpr (!std::is_void_v<V>) value_alt = static_cast<V*>(d.allocate(n * sizeof(V)));
+    cub::DoubleBuffer<K> k(keys, key_alt);
+    try {
+      if constexpr (std::is_void_v<V>) {
+        with_temp_storage(d, "cub::DeviceRadixSort::SortKeys", [&](void* temp, std::size_t& bytes) {
+          if constexpr (order > 0) return cub::DeviceRadixSort::SortKeys(temp, bytes, k, count, 0, end_bit, d.stream());
+          else return cub::DeviceRadixSort::SortKeysDescending(temp, bytes, k, count, 0, end_bit, d.stream());
+        });
+        if (k.Current() != keys)
+          SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(keys, k.Current(), n * sizeof(K), cudaMemcpyDeviceToDevice, d.stream()),
+                                  d.shard(), d.ordinal());
+      } else {
+        cub::DoubleBuffer<V> v(values, value_alt);
+        with_temp_storage(d, "cub::DeviceRadixSort::SortPairs", [&](void* temp, std::size_t& bytes) {
+          if constexpr (order > 0) return cub::DeviceRadixSort::SortPairs(temp, bytes, k, v, count, 0, end_bit, d.stream());
+          else return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, k, v, count, 0, end_bit, d.stream());
+        });
+        if (k.Current() != keys)
+          SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(keys, k.Current(), n * sizeof(K), cudaMemcpyDeviceToDevice, d.stream()),
+                                  d.shard(), d.ordinal());
+        if (v.Current() != values)
+          SHARD_DETAIL_CUDA_THROW(
+              cudaMemcpyAsync(values, v.Current(), n * sizeof(V), cudaMemcpyDeviceToDevice, d.stream()), d.shard(),
+              d.ordinal());
+      }
+    } catch (...) {
+      d.deallocate(key_alt, n * sizeof(K));
+      if constexpr (!std::is_void_v<V>) d.deallocate(value_alt, n * sizeof(V));
+      throw;
+    }
+    d.deallocate(key_alt, n * sizeof(K));  // stream-ordered: after the copies above
+    if constexpr (!std::is_void_v<V>) d.deallocate(value_alt, n * sizeof(V));
+  } else if constexpr (std::is_void_v<V>) {
+    with_temp_storage(d, "cub::DeviceMergeSort::StableSortKeys", [&](void* temp, std::size_t& bytes) {
+      return cub::DeviceMergeSort::StableSortKeys(temp, bytes, keys, count, comp, d.stream());
+    });
+  } else {
+    with_temp_storage(d, "cub::DeviceMergeSort::StableSortPairs", [&](void* temp, std::size_t& bytes) {
+      return cub::DeviceMergeSort::StableSortPairs(temp, bytes, keys, values, count, comp, d.stream());
+    });
+  }
+}
+
+template <class T>
+void copy_async(device& d, T* dst, const T* src, std::size_t n) {
+  if (n == 0) return;
+  device_guard g(d.ordinal());
+  SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToDevice, d.stream()), d.shard(),
+                          d.ordinal());
+}
+
+}  // namespace detail_sort
+
+template <class K, class Comp>
+void sort(device& d, K* keys, std::size_t n, Comp comp) {
+  detail_sort::stable_sort<K, void>(d, keys, nullptr, n, comp);
+}
+
+template <class K, class V, class Comp>
+void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
+  detail_sort::stable_sort<K, V>(d, keys, values, n, comp);
+}
+
+template <class K, class Comp>
+void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
+  const std::size_t n = offsets.back();
+  detail_sort::copy_async(d, out, in, n);
+  if (offsets.size() > 2) detail_sort::stable_sort<K, void>(d, out, nullptr, n, comp);
+}
+
+template <class K, class V, class Comp>
+void merge_runs_pairs(device& d, const K* keys, const V* values, std::vector<std::size_t> offsets, K* keys_out,
+                      V* values_out, Comp comp) {
+  const std::size_t n = offsets.back();
+  detail_sort::copy_async(d, keys_out, keys, n);
+  detail_sort::copy_async(d, values_out, values, n);
+  if (offsets.size() > 2) detail_sort::stable_sort<K, V>(d, keys_out, values_out, n, comp);
+}
+
+template <class K, class Comp>
+void bounds(device& d, const K* sorted, std::size_t n, const K* needles, std::size_t m, std::size_t* out, Comp comp,
+            bool upper) {
+  if (m == 0) return;
+  device_guard g(d.ordinal());
+  SHARD_DETAIL_CUDA_THROW(
+      cub::DeviceFor::Bulk(m, shard::detail::bounds_fn<K, Comp>{sorted, n, needles, out, comp, upper}, d.stream()),
+      d.shard(), d.ordinal());
+}
+
+}  // namespace cuda_backend
+SHARD_NAMESPACE_END

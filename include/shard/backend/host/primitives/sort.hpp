@@ -1,0 +1,135 @@
+#pragma once
+/// @file backend/host/primitives/sort.hpp
+/// The host backend's "sort" family (detail/primitives/sort.hpp): radix sort
+/// (backend/host/radix_sort.hpp) for arithmetic keys under less/greater, std::stable_sort
+/// otherwise; merges by std::merge in a balanced tree of pairs of adjacent runs.
+#include <shard/config.hpp>
+#include <shard/backend/host/device.hpp>
+#include <shard/backend/host/radix_sort.hpp>
+#include <shard/detail/functors.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <numeric>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace host_backend {
+
+namespace detail_sort {
+
+/// Below this many keys a comparison sort beats the radix sort's fixed passes.
+inline constexpr std::size_t radix_min = 256;
+
+template <class K, class V, class Comp>
+void stable_sort(K* keys, V* values, std::size_t n, Comp comp) {
+  if (n < 2) return;
+  constexpr int order = detail::radix_order<Comp, K>;
+  if constexpr (order != 0) {
+    if (n >= radix_min) return radix::sort<(order < 0), K, V>(keys, values, n);
+  }
+  if constexpr (std::is_void_v<V>) {
+    std::stable_sort(keys, keys + n, comp);
+  } else {
+    std::vector<std::size_t> perm(n);
+    std::iota(perm.begin(), perm.end(), std::size_t{0});
+    std::stable_sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) { return comp(keys[a], keys[b]); });
+    std::vector<K> k(keys, keys + n);
+    std::vector<V> v(values, values + n);
+    for (std::size_t i = 0; i < n; ++i) keys[i] = k[perm[i]], values[i] = v[perm[i]];
+  }
+}
+
+/// Stable merge of [a, a + na) and [b, b + nb) (ties: a first) into out, with values.
+template <class K, class V, class Comp>
+void merge2(const K* a, const V* av, std::size_t na, const K* b, const V* bv, std::size_t nb, K* out, V* outv,
+            Comp comp) {
+  std::size_t i = 0, j = 0, o = 0;
+  while (i < na && j < nb) {
+    if (comp(b[j], a[i])) {
+      out[o] = b[j];
+      if constexpr (!std::is_void_v<V>) outv[o] = bv[j];
+      ++j;
+    } else {
+      out[o] = a[i];
+      if constexpr (!std::is_void_v<V>) outv[o] = av[i];
+      ++i;
+    }
+    ++o;
+  }
+  for (; i < na; ++i, ++o) {
+    out[o] = a[i];
+    if constexpr (!std::is_void_v<V>) outv[o] = av[i];
+  }
+  for (; j < nb; ++j, ++o) {
+    out[o] = b[j];
+    if constexpr (!std::is_void_v<V>) outv[o] = bv[j];
+  }
+}
+
+/// Merges adjacent runs pairwise, level by level (ping-pong between out and a scratch
+/// buffer), so every element is copied ceil(log2 R) times and equal keys keep run order.
+template <class K, class V, class Comp>
+void merge_runs(const K* in, const V* vin, std::vector<std::size_t> offsets, K* out, V* vout, Comp comp) {
+  const std::size_t n = offsets.back();
+  std::size_t runs = offsets.size() - 1;
+  using VV = std::conditional_t<std::is_void_v<V>, char, V>;
+  std::vector<K> ka(in, in + n), kb(n);
+  std::vector<VV> va, vb;
+  if constexpr (!std::is_void_v<V>) va.assign(vin, vin + n), vb.resize(n);
+  while (runs > 1) {
+    std::vector<std::size_t> next{0};
+    for (std::size_t r = 0; r < runs; r += 2) {
+      const std::size_t lo = offsets[r], mid = offsets[r + 1], hi = r + 2 <= runs ? offsets[r + 2] : mid;
+      if constexpr (std::is_void_v<V>) {
+        merge2<K, V>(ka.data() + lo, nullptr, mid - lo, ka.data() + mid, nullptr, hi - mid, kb.data() + lo, nullptr,
+                     comp);
+      } else {
+        merge2<K, V>(ka.data() + lo, va.data() + lo, mid - lo, ka.data() + mid, va.data() + mid, hi - mid,
+                     kb.data() + lo, vb.data() + lo, comp);
+      }
+      next.push_back(hi);
+    }
+    ka.swap(kb);
+    if constexpr (!std::is_void_v<V>) va.swap(vb);
+    offsets = std::move(next);
+    runs = offsets.size() - 1;
+  }
+  std::copy(ka.begin(), ka.end(), out);
+  if constexpr (!std::is_void_v<V>) std::copy(va.begin(), va.end(), vout);
+}
+
+}  // namespace detail_sort
+
+template <class K, class Comp>
+void sort(device& d, K* keys, std::size_t n, Comp comp) {
+  d.launch([=] { detail_sort::stable_sort<K, void>(keys, nullptr, n, comp); });
+}
+
+template <class K, class V, class Comp>
+void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
+  d.launch([=] { detail_sort::stable_sort<K, V>(keys, values, n, comp); });
+}
+
+template <class K, class Comp>
+void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
+  d.launch([=] { detail_sort::merge_runs<K, void>(in, nullptr, offsets, out, nullptr, comp); });
+}
+
+template <class K, class V, class Comp>
+void merge_runs_pairs(device& d, const K* keys, const V* values, std::vector<std::size_t> offsets, K* keys_out,
+                      V* values_out, Comp comp) {
+  d.launch([=] { detail_sort::merge_runs<K, V>(keys, values, offsets, keys_out, values_out, comp); });
+}
+
+template <class K, class Comp>
+void bounds(device& d, const K* sorted, std::size_t n, const K* needles, std::size_t m, std::size_t* out, Comp comp,
+            bool upper) {
+  d.launch([=] {
+    const detail::bounds_fn<K, Comp> f{sorted, n, needles, out, comp, upper};
+    for (std::size_t j = 0; j < m; ++j) f(j);
+  });
+}
+
+}  // namespace host_backend
+SHARD_NAMESPACE_END

@@ -1,0 +1,30 @@
+#pragma once
+/// @file detail/primitives/sort.hpp
+/// Primitive family "sort", all stable (equivalent keys keep their order), all queued:
+/// - sort(dev, keys, n, comp): keys[0, n) sorted in place;
+/// - sort_pairs(dev, keys, values, n, comp): the same, values moved with their keys;
+/// - merge_runs(dev, in, offsets, out, comp): `in` holds R = offsets.size() - 1 adjacent
+///   sorted runs [offsets[r], offsets[r+1]); out[0, offsets[R]) is their stable merge (on
+///   equivalent keys, the earlier run first); in and out do not overlap;
+/// - merge_runs_pairs(dev, keys, values, offsets, keys_out, values_out, comp): the same with
+///   values;
+/// - bounds(dev, sorted, n, needles, m, out, comp, upper): out[j] = lower_bound (upper_bound
+///   when `upper`) of needles[j] in sorted[0, n), a position in [0, n).
+/// Arithmetic keys ordered by shard::less / shard::greater go through a radix sort on both
+/// backends; other comparators through a comparison sort.
+#include <shard/config.hpp>
+#include <shard/backend/host/primitives/sort.hpp>
+#include <shard/detail/primitives/dispatch.hpp>
+#if SHARD_HAS_CUDA
+#  include <shard/backend/cuda/primitives/sort.hpp>
+#endif
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+SHARD_DETAIL_PRIMITIVE(sort)
+SHARD_DETAIL_PRIMITIVE(sort_pairs)
+SHARD_DETAIL_PRIMITIVE(merge_runs)
+SHARD_DETAIL_PRIMITIVE(merge_runs_pairs)
+SHARD_DETAIL_PRIMITIVE(bounds)
+}  // namespace detail
+SHARD_NAMESPACE_END
