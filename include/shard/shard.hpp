@@ -4,6 +4,7 @@
 #include <shard/config.hpp>
 #include <shard/context.hpp>
 #include <shard/copy.hpp>
+#include <shard/copy_if.hpp>
 #include <shard/count.hpp>
 #include <shard/distribution.hpp>
 #include <shard/error.hpp>
@@ -11,7 +12,9 @@
 #include <shard/fill.hpp>
 #include <shard/for_each.hpp>
 #include <shard/functional.hpp>
+#include <shard/merge.hpp>
 #include <shard/reduce.hpp>
+#include <shard/reduce_by_key.hpp>
 #include <shard/scan.hpp>
 #include <shard/sort.hpp>
 #include <shard/stats.hpp>

@@ -14,6 +14,10 @@
 
 SHARD_NAMESPACE_BEGIN
 
+namespace detail {
+struct vector_access;
+}  // namespace detail
+
 /// One shard's part of a vector: a trivially copyable view, usable in device code.
 template <class T>
 struct segment {
@@ -86,6 +90,7 @@ class vector {
   void redistribute(const shard::distribution& d);
 
  private:
+  friend struct detail::vector_access;
   struct uninitialized_tag {};
   vector(uninitialized_tag, const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy);
   void check_index(std::size_t i, const char* what) const;
@@ -102,6 +107,15 @@ class vector {
 };
 
 namespace detail {
+/// For algorithms that produce a vector whose elements they write themselves (copy_if, unique):
+/// a vector of uninitialised elements laid out by `sizes`.
+struct vector_access {
+  template <class T>
+  static vector<T> uninitialized(const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy) {
+    return vector<T>(typename vector<T>::uninitialized_tag{}, ctx, std::move(sizes), std::move(policy));
+  }
+};
+
 /// The segments' data pointers, in shard order (the lists the transport and skeletons take).
 template <class T>
 std::vector<const T*> pointers(const vector<T>& v) {

@@ -147,6 +147,84 @@ struct sample_fn {
   SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const { out[t] = in[t * n / m]; }
 };
 
+/// A segment's first and last elements and its number of descents (i with comp(p[i+1], p[i])).
+template <class K>
+struct edges {
+  K first;
+  K last;
+  std::size_t descents;
+};
+
+/// out->first = p[0], out->last = p[n-1] (n > 0).
+template <class K>
+struct edges_fn {
+  const K* p;
+  std::size_t n;
+  edges<K>* out;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t) const {
+    out->first = p[0];
+    out->last = p[n - 1];
+  }
+};
+
+/// 1 when p[i+1] is ordered before p[i].
+template <class K, class Comp>
+struct descent_fn {
+  const K* p;
+  Comp comp;
+  SHARD_DETAIL_HOST_DEVICE std::size_t operator()(std::size_t i) const { return comp(p[i + 1], p[i]) ? 1 : 0; }
+};
+
+/// Flag of copy_if: pred(p[i]) (keep == true) or its negation (remove_if).
+template <class T, class Pred>
+struct keep_fn {
+  const T* p;
+  Pred pred;
+  bool keep;
+  SHARD_DETAIL_HOST_DEVICE bool operator()(std::size_t i) const { return pred(p[i]) == keep; }
+};
+
+/// Flag of unique: element i starts a new run of equal elements. `previous` is the last
+/// element of the nearest non-empty segment before this one (null for the first).
+template <class T>
+struct run_start_fn {
+  const T* p;
+  const T* previous;
+  SHARD_DETAIL_HOST_DEVICE bool operator()(std::size_t i) const {
+    if (i == 0) return previous == nullptr || !(*previous == p[0]);
+    return !(p[i - 1] == p[i]);
+  }
+};
+
+/// A segment's runs after reduce_by_key: how many, and the first and last run's key and
+/// aggregate (to join runs that cross a shard boundary).
+template <class K, class V>
+struct run_edges {
+  std::size_t count;
+  K first_key;
+  V first_value;
+  K last_key;
+  V last_value;
+};
+
+/// Fills a run_edges from the outputs of one segment's reduce_by_key (count read from device
+/// memory; at least one run).
+template <class K, class V>
+struct run_edges_fn {
+  const K* keys;
+  const V* values;
+  const std::size_t* count;
+  run_edges<K, V>* out;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t) const {
+    const std::size_t c = *count;
+    out->count = c;
+    out->first_key = keys[0];
+    out->first_value = values[0];
+    out->last_key = keys[c - 1];
+    out->last_value = values[c - 1];
+  }
+};
+
 /// An element's value and global index.
 template <class T>
 struct indexed {
