@@ -28,10 +28,10 @@ SHARD_NAMESPACE_BEGIN
 /// or for different contexts. Inputs that are not sorted give an unspecified order.
 template <class T, class Comp>
 void merge(const vector<T>& a, const vector<T>& b, vector<T>& out, Comp comp) {
+  if (&out == &a || &out == &b) throw invalid_argument("shard::merge: the output must not be one of the inputs");
   detail::require_same_context("shard::merge", a, out);
   detail::require_same_context("shard::merge", b, out);
   detail::require_same_size("shard::merge", "the output", out.size(), "the two inputs together", a.size() + b.size());
-  if (&out == &a || &out == &b) throw invalid_argument("shard::merge: the output must not be one of the inputs");
   const auto pa = detail::pointers(a), pb = detail::pointers(b);
   auto runs = detail::segment_runs<T, void>(pa, {}, a.segment_sizes());
   const auto runs_b = detail::segment_runs<T, void>(pb, {}, b.segment_sizes());

@@ -1,0 +1,267 @@
+// sort, stable_sort, sort_by_key, merge, is_sorted, lower_bound and upper_bound against std::,
+// on inputs that break naive splitters, with their communication figures.
+#include "../support/test_support.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace {
+
+enum class pattern { random, all_equal, two_keys, sorted, reversed, sorted_per_shard, zipf, extremes, signed_zeros };
+constexpr pattern all_patterns[] = {pattern::random,   pattern::all_equal,        pattern::two_keys,
+                                    pattern::sorted,   pattern::reversed,         pattern::sorted_per_shard,
+                                    pattern::zipf,     pattern::extremes,         pattern::signed_zeros};
+const char* name(pattern p) {
+  static const char* names[] = {"random",           "all equal", "two keys", "sorted",       "reversed",
+                                "sorted per shard", "zipf",      "extremes", "signed zeros"};
+  return names[static_cast<int>(p)];
+}
+
+struct by_x {
+  SHARD_HOST_DEVICE bool operator()(const test::point& a, const test::point& b) const { return a.x < b.x; }
+};
+
+// Keys of a pattern as int64 (converted per type below); y of a point records its input index.
+template <class T>
+T make_key(std::int64_t k, std::size_t i) {
+  if constexpr (std::is_same_v<T, test::point>) return test::point{static_cast<std::int32_t>(k), static_cast<float>(i % 100000)};
+  else return static_cast<T>(k);
+}
+
+template <class T>
+std::vector<T> pattern_data(pattern p, std::size_t n, std::uint64_t seed, const std::vector<std::size_t>& sizes) {
+  std::mt19937_64 rng(seed);
+  std::vector<T> out = test::random_data<T>(n, seed);
+  using lim = std::numeric_limits<std::conditional_t<std::is_same_v<T, test::point>, std::int32_t, T>>;
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (p) {
+      case pattern::all_equal: out[i] = make_key<T>(7, i); break;
+      case pattern::two_keys: out[i] = make_key<T>(rng() % 2 ? 3 : 11, i); break;
+      case pattern::zipf: {
+        const double u = (static_cast<double>(rng() >> 11) + 1) / 9007199254740993.0;
+        out[i] = make_key<T>(std::min<std::int64_t>(1000, static_cast<std::int64_t>(1.0 / std::pow(u, 1.3))), i);
+        break;
+      }
+      case pattern::extremes: {
+        const int pick = static_cast<int>(rng() % 4);
+        if constexpr (std::is_same_v<T, test::point>) {
+          out[i] = make_key<T>(pick == 0 ? INT_MIN : pick == 1 ? INT_MAX : static_cast<std::int64_t>(rng() % 100), i);
+        } else {
+          out[i] = pick == 0 ? lim::lowest() : pick == 1 ? lim::max() : pick == 2 ? lim::min() : make_key<T>(rng() % 100, i);
+        }
+        break;
+      }
+      case pattern::signed_zeros:
+        if constexpr (std::is_floating_point_v<T>) {
+          const int pick = static_cast<int>(rng() % 4);
+          out[i] = pick == 0 ? T(-0.0) : pick == 1 ? T(0.0) : pick == 2 ? T(-1.5) : T(2.5);
+          break;
+        }
+        [[fallthrough]];
+      default: break;  // random
+    }
+  }
+  if (p == pattern::sorted) std::stable_sort(out.begin(), out.end(), [](const T& a, const T& b) { return a < b; });
+  if (p == pattern::reversed) std::stable_sort(out.begin(), out.end(), [](const T& a, const T& b) { return b < a; });
+  if (p == pattern::sorted_per_shard) {
+    std::size_t at = 0;
+    for (auto s : sizes) {
+      std::stable_sort(out.begin() + at, out.begin() + at + s, [](const T& a, const T& b) { return a < b; });
+      at += s;
+    }
+  }
+  return out;
+}
+
+// Bitwise equality, so that -0.0 and +0.0 (and stability among equal points) count.
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size()) return false;
+  if constexpr (std::is_same_v<T, test::point>) return a == b;
+  else return a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+std::vector<std::size_t> owners(const std::vector<std::size_t>& sizes) {
+  std::vector<std::size_t> owner;
+  for (std::size_t s = 0; s < sizes.size(); ++s) owner.insert(owner.end(), sizes[s], s);
+  return owner;
+}
+
+// Elements whose shard changes in a stable sort by `comp` that keeps the layout `sizes`.
+template <class T, class Comp>
+std::size_t moved_by_sort(const std::vector<T>& data, const std::vector<std::size_t>& sizes, Comp comp) {
+  std::vector<std::size_t> perm(data.size());
+  std::iota(perm.begin(), perm.end(), std::size_t{0});
+  std::stable_sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) { return comp(data[a], data[b]); });
+  const auto owner = owners(sizes);
+  std::size_t moved = 0;
+  for (std::size_t i = 0; i < perm.size(); ++i) moved += owner[perm[i]] != owner[i];
+  return moved;
+}
+
+template <class T>
+auto default_comp() {
+  if constexpr (std::is_same_v<T, test::point>) return by_x{};
+  else return shard::less<>{};
+}
+
+// Patterns for a size: all of them up to 10007 elements, two for the large size.
+std::vector<pattern> patterns_for(std::size_t n) {
+  if (n > 10007) return {pattern::random, pattern::all_equal};
+  return std::vector<pattern>(std::begin(all_patterns), std::end(all_patterns));
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("sort is std::stable_sort on inputs that break naive splitters, and moves each element at most once" *
+                       doctest::test_suite("sort"),
+                   T, std::int32_t, std::uint64_t, float, double, test::point) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    const auto sizes = d.sizes(n, ctx.size());
+    for (pattern p : patterns_for(n)) {
+      const std::string input = name(p);
+      CAPTURE(input);
+      auto host = pattern_data<T>(p, n, seed, sizes);
+      shard::vector<T> v(ctx, host, d);
+      const auto comp = default_comp<T>();
+      const std::size_t moved = moved_by_sort(host, sizes, comp);
+      ctx.reset_stats();
+      shard::sort(v, comp);
+      const auto st = ctx.stats();
+      std::stable_sort(host.begin(), host.end(), comp);
+      CHECK(same_bits(v.to_host(), host));
+      CHECK(v.segment_sizes() == sizes);
+      CHECK(st.host_syncs <= 4);
+      CHECK(st.bytes_between_shards() == moved * sizeof(T));
+      CHECK(shard::is_sorted(v, comp));
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("sort with greater<> and stable_sort with a user comparator" * doctest::test_suite("sort"), T,
+                   std::int32_t, double) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    auto host = test::random_data<T>(n, seed);
+    shard::vector<T> v(ctx, host, d);
+    shard::sort(v, shard::greater<>{});
+    std::stable_sort(host.begin(), host.end(), std::greater<T>{});
+    CHECK(same_bits(v.to_host(), host));
+    // By magnitude only: many equivalent keys, whose order must be kept.
+    struct by_magnitude {
+      SHARD_HOST_DEVICE bool operator()(T a, T b) const { return (a < 0 ? -a : a) < (b < 0 ? -b : b); }
+    };
+    shard::vector<T> w(ctx, test::random_data<T>(n, seed + 1), d);
+    auto expect = w.to_host();
+    shard::stable_sort(w, by_magnitude{});
+    std::stable_sort(expect.begin(), expect.end(), by_magnitude{});
+    CHECK(same_bits(w.to_host(), expect));
+  });
+}
+
+TEST_CASE_TEMPLATE("sort_by_key is stable and keeps both vectors' distributions" * doctest::test_suite("sort"), K,
+                   std::int32_t, float, test::point) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    const auto sizes = d.sizes(n, ctx.size());
+    for (pattern p : {pattern::random, pattern::two_keys, pattern::all_equal}) {
+      const std::string input = name(p);
+      CAPTURE(input);
+      const auto keys = pattern_data<K>(p, n, seed, sizes);
+      std::vector<std::uint64_t> index(n);
+      std::iota(index.begin(), index.end(), std::uint64_t{0});
+      shard::vector<K> k(ctx, keys, d);
+      shard::vector<std::uint64_t> v(ctx, index, shard::distribution::even());
+      const auto comp = default_comp<K>();
+      shard::sort_by_key(k, v, comp);
+      std::vector<std::size_t> perm(n);
+      std::iota(perm.begin(), perm.end(), std::size_t{0});
+      std::stable_sort(perm.begin(), perm.end(), [&](std::size_t a, std::size_t b) { return comp(keys[a], keys[b]); });
+      std::vector<K> want_keys(n);
+      std::vector<std::uint64_t> want_index(n);
+      for (std::size_t i = 0; i < n; ++i) want_keys[i] = keys[perm[i]], want_index[i] = perm[i];
+      CHECK(same_bits(k.to_host(), want_keys));
+      CHECK(v.to_host() == want_index);
+      CHECK(k.segment_sizes() == sizes);
+      CHECK(v.segment_sizes() == shard::distribution::even().sizes(n, ctx.size()));
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("merge is std::merge, equal elements of the first input first" * doctest::test_suite("sort"), T,
+                   std::int32_t, double, test::point) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    const auto comp = default_comp<T>();
+    auto ha = test::random_data<T>(n, seed);
+    auto hb = test::random_data<T>(n / 2 + 1, seed + 7);
+    std::stable_sort(ha.begin(), ha.end(), comp);
+    std::stable_sort(hb.begin(), hb.end(), comp);
+    shard::vector<T> a(ctx, ha, d), b(ctx, hb), out(ctx, ha.size() + hb.size(), shard::distribution::even());
+    ctx.reset_stats();
+    shard::merge(a, b, out, comp);
+    const auto st = ctx.stats();
+    std::vector<T> want;
+    std::merge(ha.begin(), ha.end(), hb.begin(), hb.end(), std::back_inserter(want), comp);
+    CHECK(same_bits(out.to_host(), want));
+    CHECK(st.host_syncs <= 4);
+    CHECK(st.bytes_between_shards() <= (ha.size() + hb.size()) * sizeof(T));
+    CHECK(shard::is_sorted(out, comp));
+    if (out.size() >= 2) {
+      // A descent anywhere, at a shard boundary too, is found.
+      for (std::size_t at : {std::size_t{0}, (out.size() - 2) / 2, out.size() - 2}) {
+        shard::vector<T> broken(out);
+        auto x = broken.get(at), y = broken.get(at + 1);
+        if (!comp(x, y)) continue;
+        broken.set(at, y);
+        broken.set(at + 1, x);
+        CHECK_FALSE(shard::is_sorted(broken, comp));
+      }
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("lower_bound and upper_bound give std::'s global positions" * doctest::test_suite("sort"), T,
+                   std::int32_t, float) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    auto hs = test::random_data<T>(n, seed);
+    std::sort(hs.begin(), hs.end());
+    const auto needles = test::random_data<T>(n / 3 + 2, seed + 3);
+    shard::vector<T> sorted(ctx, hs, d), ns(ctx, needles);
+    shard::vector<std::size_t> result(ctx, needles.size(), d.type() == shard::distribution::kind::explicit_sizes
+                                                                ? shard::distribution::even()
+                                                                : d);
+    ctx.reset_stats();
+    shard::lower_bound(sorted, ns, result);
+    CHECK(ctx.stats().host_syncs == 1);
+    std::vector<std::size_t> want(needles.size());
+    for (std::size_t i = 0; i < needles.size(); ++i)
+      want[i] = static_cast<std::size_t>(std::lower_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
+    CHECK(result.to_host() == want);
+    shard::upper_bound(sorted, ns, result);
+    for (std::size_t i = 0; i < needles.size(); ++i)
+      want[i] = static_cast<std::size_t>(std::upper_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
+    CHECK(result.to_host() == want);
+  });
+}
+
+TEST_CASE("sort, merge and the searches reject bad arguments and leave the inputs intact" * doctest::test_suite("sort")) {
+  auto ctx = shard::context::host(3);
+  auto other = shard::context::host(3);
+  std::vector<int> data{5, 3, 1, 4, 2};
+  shard::vector<int> a(ctx, data), b(ctx, 4), wrong(ctx, 8), far(other, 5);
+  shard::vector<long> values(ctx, 4);
+  CHECK_THROWS_WITH_AS(shard::sort_by_key(a, values), doctest::Contains("shard::sort_by_key: the values has 4"),
+                       shard::invalid_argument);
+  shard::vector<long> far_values(other, 5);
+  CHECK_THROWS_WITH_AS(shard::sort_by_key(a, far_values), doctest::Contains("different contexts"), shard::invalid_argument);
+  CHECK_THROWS_WITH_AS(shard::merge(a, b, wrong), doctest::Contains("shard::merge: the output has 8"),
+                       shard::invalid_argument);
+  CHECK_THROWS_WITH_AS(shard::merge(a, far, wrong), doctest::Contains("different contexts"), shard::invalid_argument);
+  shard::vector<int> c(ctx, 10);
+  CHECK_THROWS_WITH_AS(shard::merge(a, c, c), doctest::Contains("must not be one of the inputs"), shard::invalid_argument);
+  shard::vector<std::size_t> r(ctx, 3);
+  CHECK_THROWS_WITH_AS(shard::lower_bound(a, b, r), doctest::Contains("shard::lower_bound: the result has 3"),
+                       shard::invalid_argument);
+  CHECK(a.to_host() == data);
+}
