@@ -37,7 +37,7 @@ void merge(const vector<T>& a, const vector<T>& b, vector<T>& out, Comp comp) {
   const auto runs_b = detail::segment_runs<T, void>(pb, {}, b.segment_sizes());
   runs.insert(runs.end(), runs_b.begin(), runs_b.end());
   detail::merge_runs<T, void>(out.get_context().impl(), runs, out.segment_sizes(), detail::pointers(out),
-                              std::vector<void*>(out.num_segments(), nullptr), detail::callable(comp), [] {});
+                              std::vector<void*>(out.num_segments(), nullptr), detail::callable(comp), [] {}, "merge");
 }
 
 /// merge with shard::less<>.

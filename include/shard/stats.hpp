@@ -33,6 +33,22 @@ struct stats {
   /// storage and algorithm buffers. Backend scratch space (CUB temporary storage) is not
   /// included, so the figure is the same on both backends.
   std::vector<std::uint64_t> peak_bytes;
+  /// Wall time of the phases of the algorithms that report them (sort: "sort.local",
+  /// "sort.splitters", "sort.exchange_merge"; see docs/sort.md), summed since creation or the
+  /// last reset_stats(), in the order first seen.
+  struct phase {
+    std::string name;
+    double seconds = 0;
+    std::uint64_t calls = 0;
+  };
+  std::vector<phase> phases;
+
+  /// Seconds spent in the phase `name` (0 when it never ran).
+  double phase_seconds(const std::string& name) const {
+    for (const auto& p : phases)
+      if (p.name == name) return p.seconds;
+    return 0;
+  }
 
   /// Bytes moved from `source` to `destination` (shard index, or stats::host).
   std::uint64_t bytes_moved(int source, int destination) const {

@@ -1,6 +1,8 @@
 // copy_if, remove_if, unique and reduce_by_key against std:: (and a sequential reduce_by_key),
 // with runs that cross shard boundaries, and the bytes their rebalancing moves.
 #include "../support/test_support.hpp"
+#include <shard/copy_if.hpp>
+#include <shard/reduce_by_key.hpp>
 
 #include <algorithm>
 #include <numeric>
@@ -15,9 +17,9 @@ struct is_odd {
   }
 };
 
-struct add_points {
+struct max_x {
   SHARD_HOST_DEVICE test::point operator()(const test::point& a, const test::point& b) const {
-    return {a.x + b.x, a.y + b.y};
+    return a.x >= b.x ? a : b;
   }
 };
 
@@ -124,11 +126,6 @@ TEST_CASE_TEMPLATE("reduce_by_key joins runs across shard boundaries" * doctest:
       // A user operator on user values: maxima.
       shard::vector<test::point> pv(ctx, test::random_data<test::point>(n, seed + 9), d);
       shard::vector<test::point> pout(ctx, 0);
-      struct max_x {
-        SHARD_HOST_DEVICE test::point operator()(const test::point& a, const test::point& b) const {
-          return a.x >= b.x ? a : b;
-        }
-      };
       const auto ph = pv.to_host();
       CHECK(shard::reduce_by_key(k, pv, keys_out, pout, max_x{}) == runs);
       std::vector<test::point> want_max;

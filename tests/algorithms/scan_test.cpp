@@ -1,6 +1,7 @@
 // inclusive_scan and exclusive_scan against std::, their documented floating-point order, and
 // their communication: O(G) values per shard, one host sync.
 #include "../support/test_support.hpp"
+#include <shard/scan.hpp>
 
 #include <cmath>
 #include <functional>
@@ -56,6 +57,11 @@ std::vector<T> documented_sum_scan(const std::vector<T>& x, const std::vector<st
   return out;
 }
 
+template <class T>
+struct xor_op {
+  SHARD_HOST_DEVICE T operator()(T a, T b) const { return a ^ b; }
+};
+
 struct max_points {
   SHARD_HOST_DEVICE test::point operator()(const test::point& a, const test::point& b) const {
     return a.x >= b.x ? a : b;
@@ -95,10 +101,7 @@ TEST_CASE_TEMPLATE("integer scans are exactly std::inclusive_scan and std::exclu
     CHECK(even.to_host() == want);
     CHECK(even.segment_sizes() == shard::distribution::even().sizes(n, ctx.size()));
     std::exclusive_scan(host.begin(), host.end(), want.begin(), T(1), std::bit_xor<T>{});
-    struct xor_op {
-      SHARD_HOST_DEVICE T operator()(T a, T b) const { return a ^ b; }
-    };
-    shard::exclusive_scan(in, in, T(1), xor_op{});
+    shard::exclusive_scan(in, in, T(1), xor_op<T>{});
     CHECK(in.to_host() == want);
   });
 }

@@ -1,6 +1,8 @@
 // sort, stable_sort, sort_by_key, merge, is_sorted, lower_bound and upper_bound against std::,
 // on inputs that break naive splitters, with their communication figures.
 #include "../support/test_support.hpp"
+#include <shard/merge.hpp>
+#include <shard/sort.hpp>
 
 #include <algorithm>
 #include <climits>
@@ -19,6 +21,11 @@ const char* name(pattern p) {
                                 "sorted per shard", "zipf",      "extremes", "signed zeros"};
   return names[static_cast<int>(p)];
 }
+
+template <class T>
+struct by_magnitude {
+  SHARD_HOST_DEVICE bool operator()(T a, T b) const { return (a < 0 ? -a : a) < (b < 0 ? -b : b); }
+};
 
 struct by_x {
   SHARD_HOST_DEVICE bool operator()(const test::point& a, const test::point& b) const { return a.x < b.x; }
@@ -150,13 +157,10 @@ TEST_CASE_TEMPLATE("sort with greater<> and stable_sort with a user comparator" 
     std::stable_sort(host.begin(), host.end(), std::greater<T>{});
     CHECK(same_bits(v.to_host(), host));
     // By magnitude only: many equivalent keys, whose order must be kept.
-    struct by_magnitude {
-      SHARD_HOST_DEVICE bool operator()(T a, T b) const { return (a < 0 ? -a : a) < (b < 0 ? -b : b); }
-    };
     shard::vector<T> w(ctx, test::random_data<T>(n, seed + 1), d);
     auto expect = w.to_host();
-    shard::stable_sort(w, by_magnitude{});
-    std::stable_sort(expect.begin(), expect.end(), by_magnitude{});
+    shard::stable_sort(w, by_magnitude<T>{});
+    std::stable_sort(expect.begin(), expect.end(), by_magnitude<T>{});
     CHECK(same_bits(w.to_host(), expect));
   });
 }

@@ -1,7 +1,25 @@
 #pragma once
 // Shared by every test source. The same source builds with g++ (host backend) and, through
 // a .cu wrapper, with nvcc (host backend and, when a GPU is present, the CUDA backend).
-#include <shard/shard.hpp>
+// The containers and the element-wise and reduction algorithms; the tests of the other
+// families include their headers themselves, so that an nvcc translation unit parses only the
+// CUB headers it uses.
+#include <shard/context.hpp>
+#include <shard/copy.hpp>
+#include <shard/count.hpp>
+#include <shard/distribution.hpp>
+#include <shard/error.hpp>
+#include <shard/extrema.hpp>
+#include <shard/fill.hpp>
+#include <shard/for_each.hpp>
+#include <shard/functional.hpp>
+#include <shard/reduce.hpp>
+#include <shard/stats.hpp>
+#include <shard/testing.hpp>
+#include <shard/topology.hpp>
+#include <shard/transform.hpp>
+#include <shard/transform_reduce.hpp>
+#include <shard/vector.hpp>
 
 #include <doctest/doctest.h>
 

@@ -224,7 +224,7 @@ TEST_CASE("model: machines are read from JSON, checked, and built from p2p figur
   // The projection of the presets: transform moves nothing between shards, reduce a partial per shard.
   const auto rows = bench::run_model(dgx, 1 << 16);
   REQUIRE(rows.size() >= 2);
-  CHECK(rows[0].algorithm == "transform");
+  CHECK(rows[0].algorithm == "transform (float32)");
   CHECK(rows[0].phases[2].us == 0);
   CHECK(rows[1].phases[3].us > 0);
 }
@@ -260,15 +260,26 @@ TEST_CASE("shard-bench: every subcommand runs on emulated devices and writes JSO
   }
   CHECK(collectives == std::set<std::string>{"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"});
   std::set<std::size_t> shard_counts;
+  std::set<std::string> algorithms;
   for (auto& a : doc.at("algorithms").items()) {
     shard_counts.insert(static_cast<std::size_t>(a.at("shards").as_number()));
     CHECK(a.at("throughput_gbps").as_number() > 0);
     CHECK(a.at("efficiency").as_number() > 0);
-    CHECK(a.at("bytes_between_shards").as_number() == 0);  // transform and reduce move nothing between shards
-    if (a.at("algorithm").as_string() == "reduce")
-      CHECK(a.at("bytes_to_host").as_number() == a.at("shards").as_number() * sizeof(float));
+    const std::string name = a.at("algorithm").as_string();
+    algorithms.insert(name);
+    if (name == "transform (float32)" || name == "reduce (float32)")  // nothing between shards
+      CHECK(a.at("bytes_between_shards").as_number() == 0);
+    if (name == "reduce (float32)") CHECK(a.at("bytes_to_host").as_number() == a.at("shards").as_number() * sizeof(float));
+    if (name.rfind("sort", 0) == 0 && a.at("shards").as_number() > 1) {
+      CHECK(a.at("bytes_between_shards").as_number() > 0);
+      CHECK(a.at("host_syncs").as_number() <= 4);
+      CHECK(a.at("phases_us").contains(name.substr(0, name.find(' ')) + ".exchange_merge"));
+    }
   }
   CHECK(shard_counts == std::set<std::size_t>{1, 2, 3});
+  CHECK(algorithms == std::set<std::string>{"transform (float32)", "reduce (float32)", "inclusive_scan (int64)",
+                                            "sort (int32 keys)", "sort (int64 keys)",
+                                            "sort_by_key (int32 keys, int32 values)", "copy_if (int32, half kept)"});
   for (auto& r : doc.at("model").at("projections").items()) {
     CHECK(r.at("projected_us").as_number() > 0);
     CHECK(r.at("measured_us").as_number() > 0);
@@ -308,7 +319,7 @@ TEST_CASE("shard-bench: single subcommands, the model from measured figures, and
                           (dir / "alg.json").string() + "\"",
                       dir / "alg.log") == 0);
   const auto alg = bench::json::parse(read(dir / "alg.json"));
-  CHECK(alg.at("algorithms").size() == 2 * 2 * 2);  // 2 algorithms x shards 1, 2 x 2 sizes
+  CHECK(alg.at("algorithms").size() == 7 * 2 * 2);  // 7 algorithm cases x shards 1, 2 x 2 sizes
   CHECK(read(dir / "alg.log").find("efficiency") != std::string::npos);
   REQUIRE(shard_bench("model --from-measured \"" + (dir / "p2p.json").string() + "\" --elements 4096 --out \"" +
                           (dir / "machine.json").string() + "\" --json \"" + (dir / "model.json").string() + "\"",

@@ -228,7 +228,7 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements) 
     auto call = c.prepare(emulated, elements);
     emulated.reset_stats();
     call();
-    rows.push_back(model_row{c.name, elements, project(m, emulated.stats(), segments, c.bytes_per_element)});
+    rows.push_back(model_row{case_name(c), elements, project(m, emulated.stats(), segments, c.bytes_per_element)});
   }
   return rows;
 }

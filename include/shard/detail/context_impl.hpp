@@ -159,6 +159,16 @@ class context_impl {
     std::lock_guard<std::mutex> lock(mutex_);
     in_use_[shard] -= bytes;
   }
+  void count_phase(const std::string& name, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& p : counters_.phases)
+      if (p.name == name) {
+        p.seconds += seconds;
+        ++p.calls;
+        return;
+      }
+    counters_.phases.push_back(stats::phase{name, seconds, 1});
+  }
   stats snapshot() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return counters_;
@@ -168,6 +178,7 @@ class context_impl {
     std::fill(counters_.bytes.begin(), counters_.bytes.end(), 0);
     std::fill(counters_.launches.begin(), counters_.launches.end(), 0);
     counters_.host_syncs = 0;
+    counters_.phases.clear();
     counters_.peak_bytes = in_use_;  // the peak from now on starts at what is allocated now
   }
 

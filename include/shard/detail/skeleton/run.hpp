@@ -11,7 +11,10 @@
 #  include <shard/backend/cuda/device.hpp>
 #endif
 
+#include <chrono>
 #include <cstddef>
+#include <string>
+#include <utility>
 
 SHARD_NAMESPACE_BEGIN
 namespace detail {
@@ -54,6 +57,34 @@ void run_and_wait(context_impl& ctx, F&& enqueue) {
   }
   ctx.synchronize_all();
 }
+
+/// Adds the wall time from its construction to its destruction (or to `next`) to a named
+/// phase of the context's stats.
+class phase_timer {
+ public:
+  phase_timer(context_impl& ctx, std::string name)
+      : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
+  phase_timer(const phase_timer&) = delete;
+  phase_timer& operator=(const phase_timer&) = delete;
+  ~phase_timer() { record(); }
+  /// Ends the current phase and starts `name`.
+  void next(std::string name) {
+    record();
+    name_ = std::move(name);
+    start_ = std::chrono::steady_clock::now();
+  }
+
+ private:
+  void record() noexcept {
+    try {
+      ctx_.count_phase(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    } catch (...) {  // accounting never turns into an error
+    }
+  }
+  context_impl& ctx_;
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 /// run_and_wait over `enqueue(shard)` for every shard.
 template <class F>

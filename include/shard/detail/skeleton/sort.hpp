@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstddef>
 #include <numeric>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -79,11 +80,11 @@ std::vector<std::vector<std::size_t>> runs_by_shard(const std::vector<Run>& runs
 /// For each target rank in `targets` (ascending, each in [0, N] where N is the runs' total),
 /// the number of elements of each run that go before it in the stable merged order (see the
 /// file comment). At most three host syncs; `prepare()` is queued inside the first (the local
-/// sorts the runs come from).
+/// sorts the runs come from), after which `timer` moves on to the phase `splitters`.
 template <class K, class V, class Comp, class Prepare>
 std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs,
                                                  const std::vector<std::size_t>& targets, Comp comp,
-                                                 Prepare&& prepare) {
+                                                 Prepare&& prepare, phase_timer& timer, const std::string& splitters) {
   using namespace splitting;
   const std::size_t g = ctx.size(), r_count = runs.size();
   std::size_t total = 0, largest = 0;
@@ -105,6 +106,7 @@ std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::v
   }
   if (open.empty()) {
     run_and_wait(ctx, prepare);
+    timer.next(splitters);
     return split;
   }
   const auto by_shard = runs_by_shard(runs, g);
@@ -136,6 +138,7 @@ std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::v
                            },
                            seen_by::host, prepare)
                            .host;
+  timer.next(splitters);
   std::vector<std::vector<K>> sample(r_count);
   std::vector<std::vector<std::size_t>> pos(r_count);
   for (std::size_t j = 0; j < r_count; ++j) {
@@ -297,21 +300,26 @@ std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::v
 /// Merges `runs` (sorted, in stability order) into out_keys[d] / out_values[d], sizes
 /// out_sizes[d], on every shard d (file comment). `prepare()` is queued before anything reads
 /// the runs (the local sorts). Out buffers may be the runs' own memory (a sort in place).
-/// Blocks until done.
+/// Blocks until done. The phases' wall times go to stats() as "<algorithm>.local" (prepare and
+/// the samples), "<algorithm>.splitters" and "<algorithm>.exchange_merge".
 template <class K, class V, class Comp, class Prepare>
 void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, const std::vector<std::size_t>& out_sizes,
-                const std::vector<K*>& out_keys, const std::vector<V*>& out_values, Comp comp, Prepare&& prepare) {
+                const std::vector<K*>& out_keys, const std::vector<V*>& out_values, Comp comp, Prepare&& prepare,
+                const std::string& algorithm) {
   constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t g = ctx.size(), r_count = runs.size();
   if (r_count == 0) return;
   const auto out_offsets = offsets_of(out_sizes);
   std::vector<std::size_t> targets(out_offsets.begin() + 1, out_offsets.end());
-  const auto split = split_runs(ctx, runs, targets, comp, prepare);
+  phase_timer timer(ctx, algorithm + ".local");
+  const auto split = split_runs(ctx, runs, targets, comp, prepare, timer, algorithm + ".splitters");
+  timer.next(algorithm + ".exchange_merge");
   // part[d][j]: run j's elements [from, to) that go to shard d.
   auto from = [&](std::size_t d, std::size_t j) { return d == 0 ? std::size_t{0} : split[d - 1][j]; };
   auto to = [&](std::size_t d, std::size_t j) { return d + 1 == g ? runs[j].size : split[d][j]; };
   std::vector<std::vector<std::size_t>> recv_offsets(g);  // per shard: offsets of the non-empty received runs
   std::vector<transport::byte_transfer> key_moves, value_moves;
+  std::vector<char> in_place(g, 0);
   segmented_buffer<K> recv_keys;
   using VV = std::conditional_t<pairs, V, char>;
   segmented_buffer<VV> recv_values;
@@ -330,12 +338,23 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
         recv_offsets[d].push_back(here);
       }
     }
+    // A shard whose whole output is one run of its own, already in place (one shard, or
+    // input already in order), neither receives nor merges.
+    for (std::size_t d = 0; d < g; ++d) {
+      std::size_t sources = 0, only = 0;
+      for (std::size_t j = 0; j < r_count; ++j)
+        if (to(d, j) != from(d, j)) ++sources, only = j;
+      const auto& run = runs[only];
+      bool same = sources == 1 && run.shard == d && run.keys + from(d, only) == out_keys[d];
+      if constexpr (pairs) same = same && run.values + from(d, only) == out_values[d];
+      in_place[d] = same;
+    }
     // Rotated order: at step k, shard s sends to shard (s + k) mod G.
     for (std::size_t step = 0; step < g; ++step)
       for (std::size_t j = 0; j < r_count; ++j) {
         const std::size_t d = (runs[j].shard + step) % g;
         const std::size_t len = to(d, j) - from(d, j);
-        if (len == 0) continue;
+        if (len == 0 || in_place[d]) continue;
         key_moves.push_back({runs[j].shard, runs[j].keys + from(d, j), d, recv_keys.data(d) + at[d][j], len * sizeof(K)});
         if constexpr (pairs)
           value_moves.push_back(
@@ -344,7 +363,7 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
     key_moves.insert(key_moves.end(), value_moves.begin(), value_moves.end());
     transport::exchange_bytes(ctx, key_moves);
     for (std::size_t d = 0; d < g; ++d) {
-      if (out_sizes[d] == 0) continue;
+      if (out_sizes[d] == 0 || in_place[d]) continue;
       launch(ctx, d, [&](auto& dev) {
         if constexpr (pairs)
           primitive::merge_runs_pairs(dev, static_cast<const K*>(recv_keys.data(d)), static_cast<const V*>(recv_values.data(d)),

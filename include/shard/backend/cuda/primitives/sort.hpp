@@ -3,8 +3,11 @@
 /// The CUDA backend's "sort" family (detail/primitives/sort.hpp): cub::DeviceRadixSort for
 /// arithmetic keys under less/greater (stable; -0.0 and +0.0 equivalent), otherwise
 /// cub::DeviceMergeSort's stable sorts. cub::DeviceMerge is documented as unstable (equivalent
-/// keys of the two inputs in any order), so merge_runs copies the adjacent runs and sorts
-/// them stably instead: the same result as a stable merge, at the cost of a sort.
+/// keys of the two inputs in any order). That is unobservable for integer keys alone under
+/// less/greater (equivalent keys are identical), so those merge through a tree of
+/// cub::DeviceMerge::MergeKeys (ceil(log2 R) passes); every other merge_runs copies the
+/// adjacent runs and sorts them stably: the same result as a stable merge, at the cost of a
+/// sort (docs/sort.md).
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/error.hpp>
@@ -12,6 +15,7 @@
 #include <shard/detail/functors.hpp>
 
 #include <cub/device/device_for.cuh>
+#include <cub/device/device_merge.cuh>
 #include <cub/device/device_merge_sort.cuh>
 #include <cub/device/device_radix_sort.cuh>
 
@@ -102,6 +106,44 @@ void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
 template <class K, class Comp>
 void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
   const std::size_t n = offsets.back();
+  if constexpr (std::is_integral_v<K> && shard::detail::radix_order<Comp, K> != 0) {
+    if (offsets.size() > 2) {
+      // Pairwise merges of adjacent runs, level by level, between a scratch buffer and `out`,
+      // arranged so that the last level writes `out`.
+      std::size_t levels = 0;
+      for (std::size_t runs = offsets.size() - 1; runs > 1; runs = (runs + 1) / 2) ++levels;
+      device_guard g(d.ordinal());
+      K* scratch = static_cast<K*>(d.allocate(n * sizeof(K)));
+      try {
+        const K* src = in;
+        K* dst = levels % 2 == 1 ? out : scratch;
+        while (offsets.size() > 2) {
+          std::vector<std::size_t> next{0};
+          for (std::size_t r = 0; r + 1 < offsets.size(); r += 2) {
+            const std::size_t lo = offsets[r], mid = offsets[r + 1];
+            const std::size_t hi = r + 2 < offsets.size() ? offsets[r + 2] : mid;
+            if (hi == mid) {
+              detail_sort::copy_async(d, dst + lo, src + lo, mid - lo);
+            } else {
+              with_temp_storage(d, "cub::DeviceMerge::MergeKeys", [&](void* temp, std::size_t& bytes) {
+                return cub::DeviceMerge::MergeKeys(temp, bytes, src + lo, static_cast<std::int64_t>(mid - lo), src + mid,
+                                                   static_cast<std::int64_t>(hi - mid), dst + lo, comp, d.stream());
+              });
+            }
+            next.push_back(hi);
+          }
+          offsets = std::move(next);
+          src = dst;
+          dst = dst == out ? scratch : out;
+        }
+      } catch (...) {
+        d.deallocate(scratch, n * sizeof(K));
+        throw;
+      }
+      d.deallocate(scratch, n * sizeof(K));  // stream-ordered: after the merges
+      return;
+    }
+  }
   detail_sort::copy_async(d, out, in, n);
   if (offsets.size() > 2) detail_sort::stable_sort<K, void>(d, out, nullptr, n, comp);
 }

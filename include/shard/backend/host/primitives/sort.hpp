@@ -67,36 +67,49 @@ void merge2(const K* a, const V* av, std::size_t na, const K* b, const V* bv, st
   }
 }
 
-/// Merges adjacent runs pairwise, level by level (ping-pong between out and a scratch
-/// buffer), so every element is copied ceil(log2 R) times and equal keys keep run order.
+/// Merges adjacent runs pairwise, level by level, between a scratch buffer and `out` (the
+/// first level reads `in`, the last writes `out`), so every element is copied ceil(log2 R)
+/// times and equal keys keep run order.
 template <class K, class V, class Comp>
 void merge_runs(const K* in, const V* vin, std::vector<std::size_t> offsets, K* out, V* vout, Comp comp) {
+  constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t n = offsets.back();
-  std::size_t runs = offsets.size() - 1;
-  using VV = std::conditional_t<std::is_void_v<V>, char, V>;
-  std::vector<K> ka(in, in + n), kb(n);
-  std::vector<VV> va, vb;
-  if constexpr (!std::is_void_v<V>) va.assign(vin, vin + n), vb.resize(n);
-  while (runs > 1) {
+  std::size_t levels = 0;
+  for (std::size_t runs = offsets.size() - 1; runs > 1; runs = (runs + 1) / 2) ++levels;
+  if (levels == 0) {
+    std::copy(in, in + n, out);
+    if constexpr (pairs) std::copy(vin, vin + n, vout);
+    return;
+  }
+  using VV = std::conditional_t<pairs, V, char>;
+  std::vector<K> key_scratch(levels > 1 ? n : 0);
+  std::vector<VV> value_scratch(pairs && levels > 1 ? n : 0);
+  const K* src = in;
+  const VV* vsrc = nullptr;
+  if constexpr (pairs) vsrc = vin;
+  K* dst = levels % 2 == 1 ? out : key_scratch.data();
+  VV* vdst = nullptr;
+  if constexpr (pairs) vdst = levels % 2 == 1 ? vout : value_scratch.data();
+  while (offsets.size() > 2) {
     std::vector<std::size_t> next{0};
-    for (std::size_t r = 0; r < runs; r += 2) {
-      const std::size_t lo = offsets[r], mid = offsets[r + 1], hi = r + 2 <= runs ? offsets[r + 2] : mid;
-      if constexpr (std::is_void_v<V>) {
-        merge2<K, V>(ka.data() + lo, nullptr, mid - lo, ka.data() + mid, nullptr, hi - mid, kb.data() + lo, nullptr,
-                     comp);
+    for (std::size_t r = 0; r + 1 < offsets.size(); r += 2) {
+      const std::size_t lo = offsets[r], mid = offsets[r + 1];
+      const std::size_t hi = r + 2 < offsets.size() ? offsets[r + 2] : mid;
+      if constexpr (pairs) {
+        merge2<K, V>(src + lo, vsrc + lo, mid - lo, src + mid, vsrc + mid, hi - mid, dst + lo, vdst + lo, comp);
       } else {
-        merge2<K, V>(ka.data() + lo, va.data() + lo, mid - lo, ka.data() + mid, va.data() + mid, hi - mid,
-                     kb.data() + lo, vb.data() + lo, comp);
+        merge2<K, V>(src + lo, nullptr, mid - lo, src + mid, nullptr, hi - mid, dst + lo, nullptr, comp);
       }
       next.push_back(hi);
     }
-    ka.swap(kb);
-    if constexpr (!std::is_void_v<V>) va.swap(vb);
     offsets = std::move(next);
-    runs = offsets.size() - 1;
+    src = dst;
+    dst = dst == out ? key_scratch.data() : out;
+    if constexpr (pairs) {
+      vsrc = vdst;
+      vdst = vdst == vout ? value_scratch.data() : vout;
+    }
   }
-  std::copy(ka.begin(), ka.end(), out);
-  if constexpr (!std::is_void_v<V>) std::copy(va.begin(), va.end(), vout);
 }
 
 }  // namespace detail_sort
