@@ -143,6 +143,14 @@ TEST_CASE_TEMPLATE("sort is std::stable_sort on inputs that break naive splitter
       CHECK(v.segment_sizes() == sizes);
       CHECK(st.host_syncs <= 4);
       CHECK(st.bytes_between_shards() == moved * sizeof(T));
+      if (n != 0) {
+        // The phases' wall times, one call each, in order.
+        REQUIRE(st.phases.size() == 3);
+        CHECK(st.phases[0].name == "sort.local");
+        CHECK(st.phases[1].name == "sort.splitters");
+        CHECK(st.phases[2].name == "sort.exchange_merge");
+        for (const auto& ph : st.phases) CHECK(ph.calls == 1);
+      }
       CHECK(shard::is_sorted(v, comp));
     }
   });

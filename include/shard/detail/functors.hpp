@@ -105,14 +105,33 @@ template <class Op, class U>
 inline constexpr bool is_arithmetic_plus =
     std::is_arithmetic_v<U> && (std::is_same_v<Op, plus<>> || std::is_same_v<Op, plus<U>>);
 
-/// 1 when Comp orders an arithmetic K ascending (shard::less), -1 descending (greater), else
-/// 0: the keys a radix sort can order, by their bits, as the comparator would.
+/// The key types both backends' radix sorts take (CUB's NumericTraits: bool, the char, short,
+/// int, long and long long types, float, double; not wchar_t, char8/16/32_t or long double).
+template <class K>
+inline constexpr bool radix_key =
+    std::is_same_v<K, bool> || std::is_same_v<K, char> || std::is_same_v<K, signed char> ||
+    std::is_same_v<K, unsigned char> || std::is_same_v<K, short> || std::is_same_v<K, unsigned short> ||
+    std::is_same_v<K, int> || std::is_same_v<K, unsigned> || std::is_same_v<K, long> ||
+    std::is_same_v<K, unsigned long> || std::is_same_v<K, long long> || std::is_same_v<K, unsigned long long> ||
+    std::is_same_v<K, float> || std::is_same_v<K, double>;
+
+/// 1 when Comp orders a radix key K ascending (shard::less), -1 descending (greater), else 0:
+/// the keys a radix sort can order, by their bits, as the comparator would.
 template <class Comp, class K>
 inline constexpr int radix_order =
-    !std::is_arithmetic_v<K> ? 0
+    !radix_key<K> ? 0
     : (std::is_same_v<Comp, less<>> || std::is_same_v<Comp, less<K>>)       ? 1
     : (std::is_same_v<Comp, greater<>> || std::is_same_v<Comp, greater<K>>) ? -1
                                                                             : 0;
+
+/// static_cast<V>(op(a, b)): the reduction operator of reduce_by_key, wrapped here so that an
+/// operator that cannot run on the device is a compile error (CUB calls it from a
+/// __host__ __device__ function in a system header, where nvcc would only warn).
+template <class V, class Op>
+struct value_op {
+  Op op;
+  SHARD_DETAIL_HOST_DEVICE V operator()(const V& a, const V& b) const { return static_cast<V>(op(a, b)); }
+};
 
 /// out[j] = the number of elements of sorted[0, n) ordered before needles[j] (lower bound),
 /// or not after it (upper bound): a binary search per needle.

@@ -1,11 +1,16 @@
 #pragma once
 /// @file backend/cuda/primitives/select.hpp
 /// The CUDA backend's "select" family (detail/primitives/select.hpp): cub::DeviceSelect::Flagged
-/// with the flags computed on the fly (a transform iterator over the indices), and
-/// cub::DeviceReduce::ReduceByKey (keys compared with operator==).
+/// with the flags computed on the fly (a transform iterator over the indices), and CUB's
+/// reduce-by-key dispatch (DeviceReduce::ReduceByKey's) with shard::equal_to<> for the keys
+/// and the operator wrapped in detail::value_op: both sit in the device-check region, so a
+/// key type whose operator== or an operator that cannot run on the device is a compile error
+/// (DeviceReduce::ReduceByKey's own cuda::std::equal_to<> disables that check).
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/primitives/temp_storage.hpp>
+#include <shard/detail/functors.hpp>
+#include <shard/functional.hpp>
 
 #include <cub/device/device_reduce.cuh>
 #include <cub/device/device_select.cuh>
@@ -29,9 +34,13 @@ void select_flagged(device& d, const T* in, std::size_t n, Flag flag, T* out, st
 template <class K, class V, class Op>
 void reduce_by_key(device& d, const K* keys, const V* values, std::size_t n, K* keys_out, V* values_out,
                    std::size_t* count, Op op) {
-  with_temp_storage(d, "cub::DeviceReduce::ReduceByKey", [&](void* temp, std::size_t& bytes) {
-    return cub::DeviceReduce::ReduceByKey(temp, bytes, keys, keys_out, values, values_out, count, op,
-                                          static_cast<std::int64_t>(n), d.stream());
+  using offset_t = cub::detail::choose_offset_t<std::int64_t>;
+  using equality = shard::equal_to<>;
+  using reduction = shard::detail::value_op<V, Op>;
+  using dispatch = cub::DispatchReduceByKey<const K*, K*, const V*, V*, std::size_t*, equality, reduction, offset_t>;
+  with_temp_storage(d, "cub::DispatchReduceByKey", [&](void* temp, std::size_t& bytes) {
+    return dispatch::Dispatch(temp, bytes, keys, keys_out, values, values_out, count, equality{}, reduction{op},
+                              static_cast<offset_t>(n), d.stream());
   });
 }
 
