@@ -18,6 +18,13 @@ inline std::size_t elements() {
 
 inline int gpus() { return shard::context::cuda_device_count(); }
 
+/// True (and the benchmark marked skipped) when it needs a GPU and there is none.
+inline bool skipped_without_gpu(benchmark::State& state, shard::backend kind = shard::backend::cuda) {
+  if (kind != shard::backend::cuda || gpus() > 0) return false;
+  state.SkipWithError("no GPU");
+  return true;
+}
+
 /// g shards of the backend under test: emulated devices, or GPUs round-robin (several shards
 /// per GPU when g exceeds the GPU count).
 inline shard::context make_context(shard::backend kind, std::size_t g) {

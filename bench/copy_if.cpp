@@ -33,10 +33,7 @@ void std_copy_if(benchmark::State& state) {
 BENCHMARK(std_copy_if)->UseRealTime();
 
 void shard_copy_if(benchmark::State& state, shard::backend kind) {
-  if (kind == shard::backend::cuda && bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state, kind)) return;
   const std::size_t n = bench::elements();
   auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
   const shard::vector<std::int32_t> in(ctx, random_values(n));
@@ -49,10 +46,7 @@ BENCHMARK_CAPTURE(shard_copy_if, host, shard::backend::host)->SHARD_BENCH_SHARDS
 
 #if SHARD_HAS_CUDA
 void cub_copy_if(benchmark::State& state) {
-  if (bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state)) return;
   const std::size_t n = bench::elements();
   const auto host = random_values(n);
   std::int32_t *in = nullptr, *out = nullptr;

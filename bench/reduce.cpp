@@ -18,10 +18,7 @@ void std_reduce(benchmark::State& state) {
 BENCHMARK(std_reduce)->UseRealTime();
 
 void shard_reduce(benchmark::State& state, shard::backend kind) {
-  if (kind == shard::backend::cuda && bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state, kind)) return;
   const std::size_t n = bench::elements();
   auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
   shard::vector<float> in(ctx, n, 1.0f);
@@ -33,10 +30,7 @@ BENCHMARK_CAPTURE(shard_reduce, host, shard::backend::host)->SHARD_BENCH_SHARDS-
 
 #if SHARD_HAS_CUDA
 void cub_reduce(benchmark::State& state) {
-  if (bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state)) return;
   const std::size_t n = bench::elements();
   float *in = nullptr, *out = nullptr;
   void* temp = nullptr;

@@ -27,10 +27,7 @@ void std_inclusive_scan(benchmark::State& state) {
 BENCHMARK(std_inclusive_scan)->UseRealTime();
 
 void shard_inclusive_scan(benchmark::State& state, shard::backend kind) {
-  if (kind == shard::backend::cuda && bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state, kind)) return;
   const std::size_t n = bench::elements();
   auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
   shard::vector<value> in(ctx, n), out(ctx, n);
@@ -43,10 +40,7 @@ BENCHMARK_CAPTURE(shard_inclusive_scan, host, shard::backend::host)->SHARD_BENCH
 
 #if SHARD_HAS_CUDA
 void cub_inclusive_scan(benchmark::State& state) {
-  if (bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state)) return;
   const std::size_t n = bench::elements();
   value *in = nullptr, *out = nullptr;
   void* temp = nullptr;

@@ -59,10 +59,7 @@ void last_call(benchmark::State& state, const shard::context& ctx, const std::st
 
 template <class K>
 void shard_sort(benchmark::State& state, shard::backend kind) {
-  if (kind == shard::backend::cuda && bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state, kind)) return;
   const std::size_t n = bench::elements();
   auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
   const shard::vector<K> input(ctx, random_keys<K>(n));
@@ -100,10 +97,7 @@ void std_sort_pairs(benchmark::State& state) {
 BENCHMARK(std_sort_pairs)->UseRealTime();
 
 void shard_sort_pairs(benchmark::State& state, shard::backend kind) {
-  if (kind == shard::backend::cuda && bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state, kind)) return;
   const std::size_t n = bench::elements();
   auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
   const shard::vector<std::int32_t> keys_in(ctx, random_keys<std::int32_t>(n));
@@ -125,10 +119,7 @@ BENCHMARK_CAPTURE(shard_sort_pairs, host, shard::backend::host)->SHARD_BENCH_SHA
 #if SHARD_HAS_CUDA
 template <class K>
 void cub_sort(benchmark::State& state) {
-  if (bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state)) return;
   const std::size_t n = bench::elements();
   const auto input = random_keys<K>(n);
   K *keys = nullptr, *alt = nullptr, *pristine = nullptr;

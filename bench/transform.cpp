@@ -26,10 +26,7 @@ void std_transform(benchmark::State& state) {
 BENCHMARK(std_transform)->UseRealTime();
 
 void shard_transform(benchmark::State& state, shard::backend kind) {
-  if (kind == shard::backend::cuda && bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state, kind)) return;
   const std::size_t n = bench::elements();
   auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
   shard::vector<float> in(ctx, n, 1.0f), out(ctx, n);
@@ -41,10 +38,7 @@ BENCHMARK_CAPTURE(shard_transform, host, shard::backend::host)->SHARD_BENCH_SHAR
 
 #if SHARD_HAS_CUDA
 void cub_transform(benchmark::State& state) {
-  if (bench::gpus() == 0) {
-    state.SkipWithError("no GPU");
-    return;
-  }
+  if (bench::skipped_without_gpu(state)) return;
   const std::size_t n = bench::elements();
   float *in = nullptr, *out = nullptr;
   cudaStream_t stream = nullptr;
