@@ -26,8 +26,8 @@ SHARD_NAMESPACE_BEGIN
 /// Every shard reduces its runs locally (stable); each contributes its run count and its
 /// first and last run's key and value (all_gather, one host sync); the host joins runs that
 /// cross a boundary (op folds their parts in shard order) and sends each joined value to the
-/// shard that keeps it; one exchange rebalances (one host sync). `values` laid out unlike
-/// `keys` is exchanged into the keys' layout first. Floating-point order: within a shard, the
+/// shard that keeps it; two exchanges (keys, values) in one wait rebalance (one host sync).
+/// `values` laid out unlike `keys` is exchanged into the keys' layout first. Floating-point order: within a shard, the
 /// backend's; a run split over shards: the parts' results folded left to right. Throws
 /// invalid_argument for different sizes or contexts.
 template <class K, class V, class Op>
@@ -99,7 +99,7 @@ std::size_t reduce_by_key(const vector<K>& keys, const vector<V>& values, vector
     first_key[s] = run_keys.data(s) + skip[s];
     first_value[s] = run_values.data(s) + skip[s];
   }
-  // The joined values go to their shards, and one exchange rebalances keys and values.
+  // The joined values go to their shards, and the keys and values are rebalanced, in one wait.
   std::size_t total = 0;
   for (auto n : counts) total += n;
   const auto& context = keys.get_context();

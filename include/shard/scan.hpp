@@ -17,8 +17,8 @@ SHARD_NAMESPACE_BEGIN
 /// laid out differently is first exchanged into it (visible in stats()).
 ///
 /// Reduce-then-scan: three passes over the data (reduce, then scan from a carry read from
-/// device memory), one host sync, and one value from each shard to every other shard
-/// (G(G-1) values in all) when the vectors are aligned. Floating-point order: each shard's
+/// device memory), one host sync, and one value from each shard but the last non-empty one
+/// to every other shard (at most (G-1)^2 values) when the vectors are aligned. Floating-point order: each shard's
 /// elements continue from the shard-order fold of the earlier shards' reductions
 /// (docs/design.md, "Scans"). `op` must be callable on the device in a CUDA translation unit.
 /// Throws invalid_argument for different sizes or contexts.

@@ -33,7 +33,7 @@ std::vector<sorted_run<K, V>> segment_runs(const std::vector<const K*>& keys, co
 /// Every shard sorts its segment (a radix sort for arithmetic keys under shard::less /
 /// shard::greater, a merge sort otherwise), exact splitters are found from samples (three
 /// small gathers of metadata), one all-to-all in rotated order moves each element at most
-/// once (at most (G-1)/G of the data when keys are random), and every shard merges the runs it
+/// once (about (G-1)/G of the data when keys are random), and every shard merges the runs it
 /// received. Host syncs: at most 4, whatever n. Extra memory per shard: the received
 /// elements (its segment's size) plus the local sort's and merge's scratch. Details and
 /// figures: docs/sort.md. `comp` must be callable on the device in a CUDA translation unit.
