@@ -6,6 +6,7 @@
 #include <shard/detail/primitives/for_each.hpp>
 #include <shard/detail/skeleton/elementwise.hpp>
 #include <shard/vector.hpp>
+#include <shard/detail/skeleton/run.hpp>
 
 #include <type_traits>
 
@@ -15,6 +16,7 @@ SHARD_NAMESPACE_BEGIN
 /// one host sync.
 template <class T>
 void fill(vector<T>& v, const std::type_identity_t<T>& value) {
+  const detail::call_scope scope(v.get_context().impl(), "shard::fill");
   auto& ctx = v.get_context().impl();
   detail::run_and_wait(ctx, [&] { detail::enqueue_fill(ctx, detail::pointers(v), v.segment_sizes(), value); });
 }
@@ -24,6 +26,7 @@ void fill(vector<T>& v, const std::type_identity_t<T>& value) {
 /// T only. One launch per non-empty segment, 0 bytes moved, one host sync.
 template <class T>
 void iota(vector<T>& v, const std::type_identity_t<T>& first) {
+  const detail::call_scope scope(v.get_context().impl(), "shard::iota");
   static_assert(std::is_arithmetic_v<T>, "shard::iota requires an arithmetic element type");
   detail::elementwise(v.get_context().impl(), v.segment_sizes(), [&](auto& dev, std::size_t s) {
     const auto seg = v.segment(s);

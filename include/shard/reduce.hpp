@@ -5,6 +5,7 @@
 #include <shard/detail/skeleton/reduce.hpp>
 #include <shard/functional.hpp>
 #include <shard/vector.hpp>
+#include <shard/detail/skeleton/run.hpp>
 
 #include <vector>
 
@@ -19,6 +20,7 @@ SHARD_NAMESPACE_BEGIN
 /// std::plus<> and the other std:: function objects are taken as shard's).
 template <class T, class U, class Op>
 U reduce(const vector<T>& v, U init, Op op) {
+  const detail::call_scope scope(v.get_context().impl(), "shard::reduce");
   return detail::reduce_elements<T, U>(v.get_context().impl(), detail::pointers(v), v.segment_sizes(), init,
                                        detail::callable(op));
 }

@@ -33,22 +33,24 @@ struct stats {
   /// storage and algorithm buffers. Backend scratch space (CUB temporary storage) is not
   /// included, so the figure is the same on both backends.
   std::vector<std::uint64_t> peak_bytes;
-  /// Wall time of the phases of the algorithms that report them (sort: "sort.local",
-  /// "sort.splitters", "sort.exchange_merge"; see docs/sort.md), summed since creation or the
-  /// last reset_stats(), in the order first seen.
-  struct phase {
+  /// Wall time under one name, summed since creation or the last reset_stats().
+  struct timing {
     std::string name;
     double seconds = 0;
     std::uint64_t calls = 0;
   };
-  std::vector<phase> phases;
+  using phase = timing;
+  /// Wall time of every public algorithm call ("shard::sort", "shard::reduce", ...), in the
+  /// order first seen. A call made by another (sort_by_key's copy back) counts under both.
+  std::vector<timing> calls;
+  /// Wall time of the phases of the algorithms that report them (sort: "sort.local",
+  /// "sort.splitters", "sort.exchange_merge"; see docs/sort.md), in the order first seen.
+  std::vector<timing> phases;
 
+  /// Seconds spent in calls of the algorithm `name` (0 when it never ran).
+  double call_seconds(const std::string& name) const { return seconds_in(calls, name); }
   /// Seconds spent in the phase `name` (0 when it never ran).
-  double phase_seconds(const std::string& name) const {
-    for (const auto& p : phases)
-      if (p.name == name) return p.seconds;
-    return 0;
-  }
+  double phase_seconds(const std::string& name) const { return seconds_in(phases, name); }
 
   /// Bytes moved from `source` to `destination` (shard index, or stats::host).
   std::uint64_t bytes_moved(int source, int destination) const {
@@ -82,6 +84,11 @@ struct stats {
   }
 
  private:
+  static double seconds_in(const std::vector<timing>& list, const std::string& name) {
+    for (const auto& t : list)
+      if (t.name == name) return t.seconds;
+    return 0;
+  }
   std::size_t index(int node) const { return node == host ? shards : static_cast<std::size_t>(node); }
 };
 

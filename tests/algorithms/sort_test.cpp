@@ -277,3 +277,29 @@ TEST_CASE("sort, merge and the searches reject bad arguments and leave the input
                        shard::invalid_argument);
   CHECK(a.to_host() == data);
 }
+
+TEST_CASE("stats time every algorithm call and the sort's phases" * doctest::test_suite("sort")) {
+  auto ctx = shard::context::host(3, test::gpu_like());
+  shard::vector<std::int32_t> v(ctx, test::random_data<std::int32_t>(5000, 11));
+  ctx.reset_stats();
+  shard::sort(v);
+  shard::sort(v, shard::greater<>{});
+  CHECK_FALSE(shard::is_sorted(v));
+  CHECK(shard::reduce(v) != 12345);
+  const auto st = ctx.stats();
+  auto calls_of = [&](const std::string& name) -> std::uint64_t {
+    for (const auto& c : st.calls)
+      if (c.name == name) return c.calls;
+    return 0;
+  };
+  CHECK(calls_of("shard::stable_sort") == 2);  // shard::sort is stable_sort
+  CHECK(calls_of("shard::is_sorted") == 1);
+  CHECK(calls_of("shard::reduce") == 1);
+  CHECK(st.call_seconds("shard::stable_sort") > 0);
+  CHECK(st.call_seconds("shard::stable_sort") >= st.phase_seconds("sort.local"));
+  REQUIRE(st.phases.size() == 3);
+  CHECK(st.phases[0].calls == 2);
+  ctx.reset_stats();
+  CHECK(ctx.stats().calls.empty());
+  CHECK(ctx.stats().phases.empty());
+}

@@ -159,15 +159,17 @@ class context_impl {
     std::lock_guard<std::mutex> lock(mutex_);
     in_use_[shard] -= bytes;
   }
-  void count_phase(const std::string& name, double seconds) {
+  /// Adds one call of `seconds` to the named phase (phase = true) or algorithm call.
+  void count_time(bool phase, const std::string& name, double seconds) {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& p : counters_.phases)
-      if (p.name == name) {
-        p.seconds += seconds;
-        ++p.calls;
+    auto& list = phase ? counters_.phases : counters_.calls;
+    for (auto& t : list)
+      if (t.name == name) {
+        t.seconds += seconds;
+        ++t.calls;
         return;
       }
-    counters_.phases.push_back(stats::phase{name, seconds, 1});
+    list.push_back(stats::timing{name, seconds, 1});
   }
   stats snapshot() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -179,6 +181,7 @@ class context_impl {
     std::fill(counters_.launches.begin(), counters_.launches.end(), 0);
     counters_.host_syncs = 0;
     counters_.phases.clear();
+    counters_.calls.clear();
     counters_.peak_bytes = in_use_;  // the peak from now on starts at what is allocated now
   }
 

@@ -10,6 +10,12 @@
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/device.hpp>
 #endif
+#if SHARD_HAS_CUDA && !defined(SHARD_DISABLE_NVTX)
+#  include <nvtx3/nvToolsExt.h>
+#  define SHARD_DETAIL_NVTX 1
+#else
+#  define SHARD_DETAIL_NVTX 0
+#endif
 
 #include <chrono>
 #include <cstddef>
@@ -58,32 +64,60 @@ void run_and_wait(context_impl& ctx, F&& enqueue) {
   ctx.synchronize_all();
 }
 
-/// Adds the wall time from its construction to its destruction (or to `next`) to a named
-/// phase of the context's stats.
-class phase_timer {
+/// A named span of an algorithm, from construction to destruction (or to next()): its wall
+/// time goes to the context's stats (a public call, or one of its phases), and in a CUDA
+/// translation unit it is an NVTX range, so Nsight Systems shows the algorithms and their
+/// phases on the timeline (define SHARD_DISABLE_NVTX to leave them out).
+class timed_range {
  public:
-  phase_timer(context_impl& ctx, std::string name)
-      : ctx_(ctx), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {}
-  phase_timer(const phase_timer&) = delete;
-  phase_timer& operator=(const phase_timer&) = delete;
-  ~phase_timer() { record(); }
-  /// Ends the current phase and starts `name`.
+  enum kind { call, phase };
+  timed_range(context_impl& ctx, kind k, std::string name)
+      : ctx_(ctx), kind_(k), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
+    push();
+  }
+  timed_range(const timed_range&) = delete;
+  timed_range& operator=(const timed_range&) = delete;
+  ~timed_range() { record(); }
+  /// Ends the current span and starts `name` (phases).
   void next(std::string name) {
     record();
     name_ = std::move(name);
     start_ = std::chrono::steady_clock::now();
+    push();
   }
 
  private:
+  void push() noexcept {
+#if SHARD_DETAIL_NVTX
+    nvtxRangePushA(name_.c_str());
+#endif
+  }
   void record() noexcept {
+#if SHARD_DETAIL_NVTX
+    nvtxRangePop();
+#endif
     try {
-      ctx_.count_phase(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+      ctx_.count_time(kind_ == phase, name_,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
     } catch (...) {  // accounting never turns into an error
     }
   }
   context_impl& ctx_;
+  kind kind_;
   std::string name_;
   std::chrono::steady_clock::time_point start_;
+};
+
+/// The phases of one algorithm call, timed one after another.
+class phase_timer : public timed_range {
+ public:
+  phase_timer(context_impl& ctx, std::string name) : timed_range(ctx, phase, std::move(name)) {}
+};
+
+/// Times a public algorithm call (stats::calls) and marks it for profilers.
+class call_scope : public timed_range {
+ public:
+  call_scope(context_impl& ctx, const char* name) : timed_range(ctx, call, name) {}
 };
 
 /// run_and_wait over `enqueue(shard)` for every shard.
