@@ -106,6 +106,10 @@ inline std::ostream& operator<<(std::ostream& os, const stats& s) {
     for (std::size_t d = 0; d <= s.shards; ++d) os << std::setw(13) << s.bytes[r * (s.shards + 1) + d];
     os << '\n';
   }
+  for (const auto* list : {&s.calls, &s.phases})
+    for (const auto& t : *list)
+      os << (list == &s.calls ? "call " : "phase ") << t.name << ": " << t.calls << " x, " << t.seconds * 1e3
+         << " ms\n";
   return os;
 }
 

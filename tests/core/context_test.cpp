@@ -91,4 +91,10 @@ TEST_CASE("stats print as a table that names every node" * doctest::test_suite("
   CHECK(os.str().find(" h") != std::string::npos);
   CHECK(ctx.stats().bytes_moved(0, shard::stats::host) == 2 * sizeof(int));
   CHECK(ctx.stats().bytes_to_host() == 4 * sizeof(int));
+  // Algorithm calls are listed with their count and time.
+  shard::fill(v, 3);
+  shard::fill(v, 4);
+  std::ostringstream timed;
+  timed << ctx.stats();
+  CHECK(timed.str().find("call shard::fill: 2 x, ") != std::string::npos);
 }
