@@ -4,8 +4,8 @@
 /// the host (all_gather), and combined there in shard order: init op p0 op p1 op ... The
 /// order is fixed, so the result does not change from run to run. Every shard's kernel is
 /// queued before any copy, and the partials land in pinned host slots owned by the context,
-/// so no copy blocks the host and the shards reduce at the same time. Moves one partial per shard to the host;
-/// one host sync.
+/// so no copy blocks the host and the shards reduce at the same time. Moves one partial per
+/// shard to the host; one host sync.
 #include <shard/config.hpp>
 #include <shard/detail/buffer.hpp>
 #include <shard/detail/functors.hpp>
