@@ -76,6 +76,7 @@ class recording_device final : public shard::detail::device {
   bool is_pinned(const void*) const override { return false; }
   void copy_local(void*, const void*, std::size_t) override { add(0, -1); }
   void copy_from_peer(void*, const shard::detail::device&, const void*, std::size_t) override { add(1, -1); }
+  void copy_to_peer(const shard::detail::device&, void*, const void*, std::size_t) override { add(1, -1); }
   std::shared_ptr<shard::detail::event> record() override { return std::make_shared<recorded_event>(last_); }
   std::shared_ptr<shard::detail::event> record_timed() override { return record(); }
   double elapsed_ms(const shard::detail::event&, const shard::detail::event&) const override { return 0; }

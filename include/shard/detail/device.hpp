@@ -92,6 +92,10 @@ class device {
   /// Copy from another shard's memory into this shard's memory, on this shard's queue. The
   /// caller orders it against the source's queue with events (transport/copy.hpp).
   virtual void copy_from_peer(void* dst, const device& source, const void* src, std::size_t bytes) = 0;
+  /// Copy from this shard's memory into another shard's memory, on this shard's queue (the
+  /// source pushes: a p2p write). Ordering against the destination's queue as for
+  /// copy_from_peer.
+  virtual void copy_to_peer(const device& destination, void* dst, const void* src, std::size_t bytes) = 0;
 
   /// Marks the current end of the queue.
   virtual std::shared_ptr<event> record() = 0;

@@ -41,6 +41,12 @@ enum class route { automatic, staged };
 /// copies in flight when measuring links, as p2pBandwidthLatencyTest does).
 enum class ordering { queues, caller };
 
+/// Which queue issues a copy between two shards: the destination's (it pulls: a p2p read,
+/// what exchanges do) or the source's (it pushes: a p2p write, the default of
+/// p2pBandwidthLatencyTest and nvbandwidth, which `shard-bench p2p` measures by default).
+/// Copies within one device and staged copies are the same either way.
+enum class issuer { destination, source };
+
 /// Shard memory -> host memory, queued on the shard. `dst` must stay valid until the shard
 /// has run it (the caller waits), and be pinned where the device requires it
 /// (detail::device::host_copies_need_pinned_memory): the context's pinned slots, for
@@ -137,14 +143,18 @@ class staged_copies {
 
 /// A copy whose ordering against other queues is already arranged (staged copies: against
 /// each other, by `staged`).
-inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, staged_copies& staged) {
+inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, staged_copies& staged,
+                  issuer by = issuer::destination) {
   auto& destination = ctx.dev(t.dst_shard);
+  auto& source = ctx.dev(t.src_shard);
   if (t.src_shard == t.dst_shard || ctx.same_device(t.src_shard, t.dst_shard)) {
-    destination.copy_local(t.dst, t.src, t.bytes);
+    (by == issuer::source ? source : destination).copy_local(t.dst, t.src, t.bytes);
   } else if (is_staged(ctx, t.src_shard, t.dst_shard, how)) {
     staged.add(t.src_shard, static_cast<const char*>(t.src), t.dst_shard, static_cast<char*>(t.dst), t.bytes);
+  } else if (by == issuer::source) {
+    source.copy_to_peer(destination, t.dst, t.src, t.bytes);
   } else {
-    destination.copy_from_peer(t.dst, ctx.dev(t.src_shard), t.src, t.bytes);
+    destination.copy_from_peer(t.dst, source, t.src, t.bytes);
   }
 }
 
@@ -195,15 +205,17 @@ inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_tra
 /// Shard `src_shard` -> shard `dst_shard`, `bytes` bytes, queued (the caller waits). With
 /// ordering::queues the copy starts after the work already queued on both shards, and work
 /// queued later on either shard starts after it. Counted once as src_shard -> dst_shard
-/// bytes, whatever the route.
+/// bytes, whatever the route. With ordering::caller, `by` picks the queue that issues the copy
+/// (issuer::source: the source pushes); ordering::queues always pulls on the destination.
 inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* src, std::size_t dst_shard, void* dst,
-                 std::size_t bytes, route how = route::automatic, ordering order = ordering::queues) {
+                 std::size_t bytes, route how = route::automatic, ordering order = ordering::queues,
+                 issuer by = issuer::destination) {
   if (bytes == 0) return;
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
   if (order == ordering::queues) return exchange_bytes(ctx, {t}, how);
   if (detail_copy::is_staged(ctx, src_shard, dst_shard, how)) (void)ctx.staging(src_shard);  // before queuing
   detail_copy::staged_copies staged(ctx);
-  detail_copy::issue(ctx, t, how, staged);
+  detail_copy::issue(ctx, t, how, staged, by);
   staged.flush();
   ctx.count_bytes(static_cast<int>(src_shard), static_cast<int>(dst_shard), bytes);
 }

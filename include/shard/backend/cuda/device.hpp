@@ -269,6 +269,13 @@ class device final : public detail::device {
     SHARD_DETAIL_CUDA_THROW(cudaMemcpyPeerAsync(dst, ordinal_, src, source.ordinal(), bytes, stream_), shard_,
                             ordinal_);
   }
+  void copy_to_peer(const detail::device& destination, void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    if (destination.ordinal() == ordinal_) return copy_local(dst, src, bytes);
+    device_guard g(ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaMemcpyPeerAsync(dst, destination.ordinal(), src, ordinal_, bytes, stream_), shard_,
+                            ordinal_);
+  }
 
   std::shared_ptr<detail::event> record() override { return record_with(cudaEventDisableTiming); }
   std::shared_ptr<detail::event> record_timed() override { return record_with(cudaEventDefault); }

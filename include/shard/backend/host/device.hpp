@@ -206,6 +206,9 @@ class device final : public detail::device {
   void copy_from_peer(void* dst, const detail::device&, const void* src, std::size_t bytes) override {
     copy_task(dst, src, bytes);
   }
+  void copy_to_peer(const detail::device&, void* dst, const void* src, std::size_t bytes) override {
+    copy_task(dst, src, bytes);
+  }
 
   std::shared_ptr<detail::event> record() override {
     auto e = std::make_shared<host_event>();

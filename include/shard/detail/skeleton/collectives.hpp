@@ -57,42 +57,53 @@ void enqueue_fold(context_impl& ctx, const std::vector<T*>& staging, const std::
 
 }  // namespace reducing
 
-/// recv[d][i] = send[0][d*count + i] op send[1][d*count + i] op ... (shard order), for
-/// every shard d; send[s] has G * count elements, recv[d] count. Blocks until done.
+/// Queues reduce_scatter (below) without waiting: called inside run_and_wait. `scratch` holds
+/// the blocks each shard receives; it is (re)allocated here when its sizes differ, so a caller
+/// that queues many calls back to back (shard-bench: timed iterations with one wait at the
+/// end) passes the same one and allocates once.
 template <class T, class Op>
-void reduce_scatter(context_impl& ctx, const std::vector<const T*>& send, const std::vector<T*>& recv, std::size_t count,
-                    Op op, transport::engine how = transport::engine::automatic) {
+void enqueue_reduce_scatter(context_impl& ctx, const std::vector<const T*>& send, const std::vector<T*>& recv,
+                            std::size_t count, Op op, transport::engine how, segmented_buffer<T>& scratch) {
   const std::size_t g = ctx.size();
   transport::detail_collectives::check_shards(ctx, send.size(), "reduce_scatter", "send");
   transport::detail_collectives::check_shards(ctx, recv.size(), "reduce_scatter", "recv");
   if (count == 0) return;
   if (reducing::use_nccl<T, Op>(ctx, how, "reduce_scatter")) {
 #if SHARD_HAS_NCCL
-    run_and_wait(ctx, [&] { transport::nccl_reduce_scatter_sum(ctx, send, recv, count); });
+    transport::nccl_reduce_scatter_sum(ctx, send, recv, count);
 #endif
     return;
   }
-  segmented_buffer<T> blocks;
-  run_and_wait(ctx, [&] {
-    blocks = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * count));
-    transport::all_to_all(ctx, send, count, blocks.pointers(), transport::engine::copies);
-    reducing::enqueue_fold(ctx, blocks.pointers(), std::vector<std::size_t>(g, count), recv, op);
-  });
+  const std::vector<std::size_t> sizes(g, g * count);
+  if (scratch.sizes() != sizes) scratch = segmented_buffer<T>(ctx, sizes);
+  transport::all_to_all(ctx, send, count, scratch.pointers(), transport::engine::copies);
+  reducing::enqueue_fold(ctx, scratch.pointers(), std::vector<std::size_t>(g, count), recv, op);
 }
 
-/// buffers[s][i] = buffers[0][i] op buffers[1][i] op ... (shard order) on every shard s,
-/// in place; every buffer has `count` elements. Blocks until done. After a failure the
-/// buffers' contents are unspecified (in place, some blocks may already be folded).
+/// recv[d][i] = send[0][d*count + i] op send[1][d*count + i] op ... (shard order), for
+/// every shard d; send[s] has G * count elements, recv[d] count. Blocks until done.
 template <class T, class Op>
-void all_reduce(context_impl& ctx, const std::vector<T*>& buffers, std::size_t count, Op op,
-                transport::engine how = transport::engine::automatic) {
+void reduce_scatter(context_impl& ctx, const std::vector<const T*>& send, const std::vector<T*>& recv, std::size_t count,
+                    Op op, transport::engine how = transport::engine::automatic) {
+  transport::detail_collectives::check_shards(ctx, send.size(), "reduce_scatter", "send");
+  transport::detail_collectives::check_shards(ctx, recv.size(), "reduce_scatter", "recv");
+  if (count == 0) return;
+  segmented_buffer<T> scratch;
+  run_and_wait(ctx, [&] { enqueue_reduce_scatter(ctx, send, recv, count, op, how, scratch); });
+}
+
+/// Queues all_reduce (below) without waiting: called inside run_and_wait; `scratch` as for
+/// enqueue_reduce_scatter.
+template <class T, class Op>
+void enqueue_all_reduce(context_impl& ctx, const std::vector<T*>& buffers, std::size_t count, Op op,
+                        transport::engine how, segmented_buffer<T>& scratch) {
   const std::size_t g = ctx.size();
   transport::detail_collectives::check_shards(ctx, buffers.size(), "all_reduce", "buffers");
   if (count == 0 || g == 1) return;
   const auto sizes = reducing::block_sizes(count, g);
   if (reducing::use_nccl<T, Op>(ctx, how, "all_reduce")) {
 #if SHARD_HAS_NCCL
-    run_and_wait(ctx, [&] { transport::nccl_all_reduce_sum(ctx, buffers, count, sizes); });
+    transport::nccl_all_reduce_sum(ctx, buffers, count, sizes);
 #endif
     return;
   }
@@ -103,22 +114,31 @@ void all_reduce(context_impl& ctx, const std::vector<T*>& buffers, std::size_t c
     for (std::size_t d = 0; d < g; ++d) counts[s * g + d] = sizes[d];
   std::vector<T*> own_block(g);
   for (std::size_t d = 0; d < g; ++d) own_block[d] = buffers[d] + offsets[d];
-  segmented_buffer<T> blocks;
-  run_and_wait(ctx, [&] {
-    std::vector<std::size_t> block_elements(g);
-    for (std::size_t d = 0; d < g; ++d) block_elements[d] = g * sizes[d];
-    blocks = segmented_buffer<T>(ctx, block_elements);
-    // Block d of every buffer to shard d (its own block too, so the fold reads one array),
-    transport::all_to_all_v(ctx, sources, counts, blocks.pointers(), transport::engine::copies);
-    // folded there in shard order,
-    reducing::enqueue_fold(ctx, blocks.pointers(), sizes, own_block, op);
-    // and the reduced block d from shard d to every other shard.
-    std::vector<transfer> plan;
-    for (std::size_t d = 0; d < g; ++d)
-      for (std::size_t e = 0; e < g; ++e)
-        if (e != d && sizes[d] != 0) plan.push_back(transfer{d, offsets[d], e, offsets[d], sizes[d]});
-    transport::exchange(ctx, plan, sources, buffers);
-  });
+  std::vector<std::size_t> block_elements(g);
+  for (std::size_t d = 0; d < g; ++d) block_elements[d] = g * sizes[d];
+  if (scratch.sizes() != block_elements) scratch = segmented_buffer<T>(ctx, block_elements);
+  // Block d of every buffer to shard d (its own block too, so the fold reads one array),
+  transport::all_to_all_v(ctx, sources, counts, scratch.pointers(), transport::engine::copies);
+  // folded there in shard order,
+  reducing::enqueue_fold(ctx, scratch.pointers(), sizes, own_block, op);
+  // and the reduced block d from shard d to every other shard.
+  std::vector<transfer> plan;
+  for (std::size_t d = 0; d < g; ++d)
+    for (std::size_t e = 0; e < g; ++e)
+      if (e != d && sizes[d] != 0) plan.push_back(transfer{d, offsets[d], e, offsets[d], sizes[d]});
+  transport::exchange(ctx, plan, sources, buffers);
+}
+
+/// buffers[s][i] = buffers[0][i] op buffers[1][i] op ... (shard order) on every shard s,
+/// in place; every buffer has `count` elements. Blocks until done. After a failure the
+/// buffers' contents are unspecified (in place, some blocks may already be folded).
+template <class T, class Op>
+void all_reduce(context_impl& ctx, const std::vector<T*>& buffers, std::size_t count, Op op,
+                transport::engine how = transport::engine::automatic) {
+  transport::detail_collectives::check_shards(ctx, buffers.size(), "all_reduce", "buffers");
+  if (count == 0 || ctx.size() == 1) return;
+  segmented_buffer<T> scratch;
+  run_and_wait(ctx, [&] { enqueue_all_reduce(ctx, buffers, count, op, how, scratch); });
 }
 
 }  // namespace detail
