@@ -10,20 +10,29 @@
 namespace bench {
 
 struct algorithm_point {
-  std::string algorithm;
+  std::string algorithm, key;
   std::size_t shards = 0, elements = 0;
   double time_us = 0, throughput_gbps = 0, efficiency = 0;
-  shard::stats moved;  // of one call
+  figure time;             // per call, from stats (ctx.stats().call_seconds)
+  long long wrong = -1;    // elements (or results) verified wrong
+  shard::stats moved;      // of one call
 };
 
-/// An algorithm as the benchmark runs it: its element type, the bytes of memory it touches
-/// per element, and a call that returns the seconds it took (a sort first restores its
-/// unsorted input, untimed).
+/// One prepared call of an algorithm: `run` performs it (a sort first restores its unsorted
+/// input and then resets the stats, so they hold the call alone); `wrong` checks its result
+/// against what the input implies, with shard's own algorithms on the shards (0: correct).
+struct prepared_call {
+  std::function<void()> run;
+  std::function<long long()> wrong;
+};
+
+/// An algorithm as the benchmark runs it: its key (-t, JSON), the public call whose time the
+/// stats record, its element type, the bytes of memory it touches per element.
 struct algorithm_case {
-  std::string name;
+  std::string key, name, call;
   std::string type;
   double bytes_per_element;  // reads + writes
-  std::function<std::function<double()>(shard::context&, std::size_t)> prepare;  // returns the call
+  std::function<prepared_call(shard::context&, std::size_t)> prepare;
 };
 
 struct scale_add_fn {
@@ -31,6 +40,19 @@ struct scale_add_fn {
 };
 struct odd_fn {
   SHARD_HOST_DEVICE bool operator()(std::int32_t x) const { return (x & 1) != 0; }
+};
+struct even_fn {
+  SHARD_HOST_DEVICE bool operator()(std::int32_t x) const { return (x & 1) == 0; }
+};
+struct not_three_fn {
+  SHARD_HOST_DEVICE bool operator()(float x) const { return x != 3.0f; }
+};
+template <class K>
+struct to_u64_fn {
+  SHARD_HOST_DEVICE std::uint64_t operator()(K x) const { return static_cast<std::uint64_t>(x); }
+};
+struct differs_fn {
+  SHARD_HOST_DEVICE std::size_t operator()(std::int64_t a, std::int64_t b) const { return a != b ? 1 : 0; }
 };
 
 /// `n` pseudo-random keys (a fixed generator, the same on every run).
@@ -45,58 +67,82 @@ std::vector<K> random_keys(std::size_t n) {
   return out;
 }
 
-/// A sort of fresh copies of the same random keys (of pairs when `pairs`).
+/// A sort of fresh copies of the same random keys (of pairs when `pairs`). Checked: the
+/// keys are sorted and sum to the input's sum (a permutation of them, as far as a checksum
+/// tells), and the values of pairs are a permutation of 0..n-1 by their sum.
 template <class K>
-std::function<std::function<double()>(shard::context&, std::size_t)> sort_case(bool pairs) {
-  return [pairs](shard::context& ctx, std::size_t n) -> std::function<double()> {
+std::function<prepared_call(shard::context&, std::size_t)> sort_case(bool pairs) {
+  return [pairs](shard::context& ctx, std::size_t n) -> prepared_call {
     auto input = std::make_shared<shard::vector<K>>(ctx, random_keys<K>(n));
     auto keys = std::make_shared<shard::vector<K>>(ctx, n);
     auto values = std::make_shared<shard::vector<std::int32_t>>(ctx, pairs ? n : 0);
-    return [input, keys, values, pairs, ctx]() mutable {
-      shard::copy(*input, *keys);
-      if (pairs) shard::iota(*values, 0);
-      ctx.reset_stats();
-      return seconds([&] {
-        if (pairs) shard::sort_by_key(*keys, *values);
-        else shard::sort(*keys);
-      });
+    auto ctx_copy = std::make_shared<shard::context>(ctx);
+    const auto checksum = [](const shard::vector<K>& v) {
+      return shard::transform_reduce(v, std::uint64_t{0}, shard::plus<>{}, to_u64_fn<K>{});
     };
+    const std::uint64_t sum = checksum(*input);
+    return {[input, keys, values, pairs, ctx_copy] {
+              shard::copy(*input, *keys);
+              if (pairs) shard::iota(*values, 0);
+              ctx_copy->reset_stats();
+              if (pairs) shard::sort_by_key(*keys, *values);
+              else shard::sort(*keys);
+            },
+            [keys, values, pairs, n, sum, checksum]() -> long long {
+              long long wrong = shard::is_sorted(*keys) ? 0 : 1;
+              if (checksum(*keys) != sum) ++wrong;
+              if (pairs && shard::transform_reduce(*values, std::uint64_t{0}, shard::plus<>{}, to_u64_fn<std::int32_t>{}) !=
+                               static_cast<std::uint64_t>(n) * (n - 1) / 2)
+                ++wrong;
+              return wrong;
+            }};
   };
 }
 
 /// The algorithms measured: element-wise, reduction, scan, sorts and compaction.
 inline std::vector<algorithm_case> algorithm_cases() {
   return {
-      {"transform", "float32", 2 * sizeof(float),
-       [](shard::context& ctx, std::size_t n) -> std::function<double()> {
+      {"transform", "transform", "shard::transform", "float32", 2 * sizeof(float),
+       [](shard::context& ctx, std::size_t n) -> prepared_call {
          auto x = std::make_shared<shard::vector<float>>(ctx, n, 1.0f);
          auto y = std::make_shared<shard::vector<float>>(ctx, n);
-         return [x, y] { return seconds([&] { shard::transform(*x, *y, scale_add_fn{}); }); };
+         return {[x, y] { shard::transform(*x, *y, scale_add_fn{}); },
+                 [y]() -> long long { return static_cast<long long>(shard::count_if(*y, not_three_fn{})); }};
        }},
-      {"reduce", "float32", sizeof(float),
-       [](shard::context& ctx, std::size_t n) -> std::function<double()> {
+      {"reduce", "reduce", "shard::reduce", "float32", sizeof(float),
+       [](shard::context& ctx, std::size_t n) -> prepared_call {
          auto x = std::make_shared<shard::vector<float>>(ctx, n, 1.0f);
-         return [x] {
-           return seconds([&] {
-             volatile float sink = shard::reduce(*x);
-             (void)sink;
-           });
-         };
+         auto result = std::make_shared<float>(0.0f);
+         return {[x, result] { *result = shard::reduce(*x); },
+                 // A sum of n ones in float: exact up to 2^24, within float rounding beyond.
+                 [result, n]() -> long long { return std::fabs(*result - static_cast<float>(n)) <= 1e-5f * static_cast<float>(n) ? 0 : 1; }};
        }},
-      {"inclusive_scan", "int64", 2 * sizeof(std::int64_t),
-       [](shard::context& ctx, std::size_t n) -> std::function<double()> {
+      {"inclusive_scan", "inclusive_scan", "shard::inclusive_scan", "int64", 2 * sizeof(std::int64_t),
+       [](shard::context& ctx, std::size_t n) -> prepared_call {
          auto x = std::make_shared<shard::vector<std::int64_t>>(ctx, n, std::int64_t{1});
          auto y = std::make_shared<shard::vector<std::int64_t>>(ctx, n);
-         return [x, y] { return seconds([&] { shard::inclusive_scan(*x, *y); }); };
+         // The scan of ones is 1, 2, ..., n: elements not equal to their index + 1 are wrong.
+         return {[x, y] { shard::inclusive_scan(*x, *y); },
+                 [y, ctx]() -> long long {
+                   shard::vector<std::int64_t> expected(ctx, y->size());
+                   shard::iota(expected, std::int64_t{1});
+                   return static_cast<long long>(shard::transform_reduce(*y, expected, std::size_t{0}, shard::plus<>{}, differs_fn{}));
+                 }};
        }},
-      {"sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false)},
-      {"sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false)},
-      {"sort_by_key", "int32 keys, int32 values", 2 * sizeof(std::int32_t), sort_case<std::int32_t>(true)},
-      {"copy_if", "int32, half kept", sizeof(std::int32_t),
-       [](shard::context& ctx, std::size_t n) -> std::function<double()> {
+      {"sort_int32", "sort", "shard::sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false)},
+      {"sort_int64", "sort", "shard::sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false)},
+      {"sort_by_key", "sort_by_key", "shard::sort_by_key", "int32 keys, int32 values", 2 * sizeof(std::int32_t),
+       sort_case<std::int32_t>(true)},
+      {"copy_if", "copy_if", "shard::copy_if", "int32, half kept", sizeof(std::int32_t),
+       [](shard::context& ctx, std::size_t n) -> prepared_call {
          auto x = std::make_shared<shard::vector<std::int32_t>>(ctx, random_keys<std::int32_t>(n));
          auto y = std::make_shared<shard::vector<std::int32_t>>(ctx, 0);
-         return [x, y] { return seconds([&] { shard::copy_if(*x, *y, odd_fn{}); }); };
+         const std::size_t odd = shard::count_if(*x, odd_fn{});
+         // The output holds the odd elements only, all of them.
+         return {[x, y] { shard::copy_if(*x, *y, odd_fn{}); },
+                 [y, odd]() -> long long {
+                   return static_cast<long long>(shard::count_if(*y, even_fn{})) + (y->size() == odd ? 0 : 1);
+                 }};
        }},
   };
 }
@@ -106,34 +152,44 @@ inline std::string case_name(const algorithm_case& c) { return c.name + " (" + c
 
 inline std::vector<algorithm_point> run_algorithms(const target& tgt, const options& o) {
   const std::size_t G = tgt.ctx.size();
+  std::vector<algorithm_case> cases;
+  for (auto& c : algorithm_cases())
+    if (selected(o, c.key)) cases.push_back(c);
+  std::vector<algorithm_point> out;
+  if (cases.empty()) return out;
   const std::size_t lo = o.min_elements ? o.min_elements : (o.quick ? 1024 : std::size_t{1} << 16);
   const std::size_t hi = o.max_elements ? o.max_elements
                                         : (o.quick ? std::size_t{1} << 14 : tgt.emulated ? std::size_t{1} << 22 : std::size_t{1} << 28);
-  const std::size_t reps = o.reps ? o.reps : (o.quick ? 2 : tgt.emulated ? 5 : 20);
+  const std::size_t reps = o.iters ? o.iters : (o.quick ? 2 : tgt.emulated ? 5 : 20);
+  const std::size_t warmup = o.warmup_given ? o.warmup : 1;
   if (lo > hi) throw usage_error("algorithms: --min-elements is larger than --max-elements");
-  const auto sizes = sweep(lo, hi);
-  const auto cases = algorithm_cases();
-  std::vector<algorithm_point> out;
-  progress bar("algorithms", cases.size() * G * sizes.size());
+  const auto sizes = sweep(lo, hi, o.step_factor ? o.step_factor : 4);
+  progress bar("algorithms", cases.size() * G * sizes.size(), o.quiet);
   for (std::size_t g = 1; g <= G; ++g) {
     shard::context ctx = g == G ? tgt.ctx : tgt.with(g);
     for (const auto& c : cases)
       for (std::size_t n : sizes) {
         bar.step();
         auto call = c.prepare(ctx, n);
-        call();  // warm-up (pools, caches)
+        for (std::size_t w = 0; w < warmup; ++w) call.run();  // pools, caches
+        // The time of each call is the one the library records for it (stats::calls).
         std::vector<double> times;
-        for (std::size_t r = 0; r < reps; ++r) {
+        for (std::size_t r = 0; r < reps * std::max<std::size_t>(o.samples, 1); ++r) {
           ctx.reset_stats();
-          times.push_back(call());
+          call.run();
+          times.push_back(ctx.stats().call_seconds(c.call));
         }
         algorithm_point p;
         p.algorithm = case_name(c);
+        p.key = c.key;
         p.shards = g;
         p.elements = n;
-        p.time_us = median(times) * 1e6;
-        p.throughput_gbps = c.bytes_per_element * static_cast<double>(n) / (p.time_us * 1e-6) / 1e9;
         p.moved = ctx.stats();
+        p.time = figure::of(times);
+        for (auto* x : {&p.time.value, &p.time.min, &p.time.max, &p.time.stdev}) *x *= 1e6;
+        p.time_us = p.time.value;
+        p.throughput_gbps = c.bytes_per_element * static_cast<double>(n) / (p.time_us * 1e-6) / 1e9;
+        p.wrong = o.verify ? call.wrong() : -1;
         out.push_back(p);
       }
   }
@@ -146,23 +202,27 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
 }
 
 inline void print_algorithms(std::ostream& os, const std::vector<algorithm_point>& points) {
-  os << "== algorithms (throughput = bytes read and written / time, keys = elements / time; efficiency = "
-        "throughput / (shards x throughput on 1 shard: the single-device baseline); moved = per call, from stats; "
-        "sorts: their phases' times, local / splitters / exchange+merge)\n\n";
+  if (points.empty()) return;
+  os << "== algorithms (time per call as the library's stats record it; throughput = bytes read and written / time, "
+        "keys = elements / time; efficiency = throughput / (shards x throughput on 1 shard: the single-device "
+        "baseline); moved = per call, from stats; sorts: their phases' times, local / splitters / exchange+merge; "
+        "#wrong: results that failed their check)\n\n";
   for (const auto& c : algorithm_cases()) {
     const bool sorting = c.name.rfind("sort", 0) == 0;
     std::vector<std::string> head{"elements", "shards", "time us", "GB/s", "Mkeys/s", "efficiency", "shard->shard B",
-                                  "to host B", "from host B", "syncs"};
+                                  "to host B", "from host B", "syncs", "#wrong"};
     if (sorting) head.push_back("phases us");
     table t(head);
+    bool any = false;
     for (auto& p : points)
-      if (p.algorithm == case_name(c)) {
+      if (p.key == c.key) {
+        any = true;
         std::vector<std::string> row{std::to_string(p.elements), std::to_string(p.shards), fixed(p.time_us, 1),
                                      fixed(p.throughput_gbps, 2),
                                      fixed(static_cast<double>(p.elements) / p.time_us, 1), fixed(p.efficiency, 2),
                                      std::to_string(p.moved.bytes_between_shards()),
                                      std::to_string(p.moved.bytes_to_host()), std::to_string(p.moved.bytes_from_host()),
-                                     std::to_string(p.moved.host_syncs)};
+                                     std::to_string(p.moved.host_syncs), p.wrong < 0 ? "N/A" : std::to_string(p.wrong)};
         if (sorting) {
           std::string phases;
           for (const char* ph : {"local", "splitters", "exchange_merge"})
@@ -171,54 +231,66 @@ inline void print_algorithms(std::ostream& os, const std::vector<algorithm_point
         }
         t.row(row);
       }
-    os << case_name(c) << '\n';
+    if (!any) continue;
+    os << c.key << ": " << case_name(c) << '\n';
     t.print(os);
     os << '\n';
   }
 }
 
-inline json::value algorithms_json(const std::vector<algorithm_point>& points) {
-  json::value v = json::value::array();
+inline json algorithms_json(const std::vector<algorithm_point>& points, const std::string& key) {
+  json v;
+  json& list = v["points"] = json::array();
   for (auto& p : points) {
-    json::value& e = v.push(json::value::object());
+    if (p.key != key) continue;
+    json e;
     e["algorithm"] = p.algorithm;
     e["shards"] = p.shards;
     e["elements"] = p.elements;
-    e["time_us"] = p.time_us;
+    e["time_us"] = figure_json(p.time);
     e["throughput_gbps"] = p.throughput_gbps;
+    e["keys_per_second"] = static_cast<double>(p.elements) / (p.time_us * 1e-6);
     e["efficiency"] = p.efficiency;
     e["bytes_between_shards"] = p.moved.bytes_between_shards();
     e["bytes_to_host"] = p.moved.bytes_to_host();
     e["bytes_from_host"] = p.moved.bytes_from_host();
     e["host_syncs"] = p.moved.host_syncs;
     e["launches"] = p.moved.total_launches();
-    e["keys_per_second"] = static_cast<double>(p.elements) / (p.time_us * 1e-6);
-    json::value& phases = e["phases_us"] = json::value::object();
+    json phases = json::object();
     for (const auto& ph : p.moved.phases) phases[ph.name] = ph.seconds * 1e6;
+    e["phases_us"] = phases;
+    e["wrong"] = p.wrong;
+    list.push_back(e);
   }
   return v;
 }
 
+inline void algorithm_records(const std::vector<algorithm_point>& points, std::vector<record>& out) {
+  for (auto& p : points) {
+    const std::string label = std::to_string(p.elements) + " elements, " + std::to_string(p.shards) + " shards";
+    out.push_back(record{p.key, label, "time_us", "us", static_cast<double>(p.elements), p.time, p.wrong, false, false});
+    figure gb;
+    gb.value = p.throughput_gbps;
+    gb.samples = p.time.samples;
+    out.push_back(record{p.key, label, "throughput_gbps", "GB/s", static_cast<double>(p.elements), gb, p.wrong, true, false});
+  }
+}
+
 inline void algorithms_svg(const std::string& dir, const std::vector<algorithm_point>& points, const std::string& where) {
-  std::vector<svg::series> throughput, efficiency;
   std::size_t G = 0;
   for (auto& p : points) G = std::max(G, p.shards);
-  for (const auto& c : algorithm_cases())
+  for (const auto& c : algorithm_cases()) {
+    std::vector<svg::series> throughput;
     for (std::size_t g = 1; g <= G; ++g) {
-      svg::series s{case_name(c) + ", " + std::to_string(g) + " shard" + (g > 1 ? "s" : ""), {}};
-      svg::series e = s;
+      svg::series s{std::to_string(g) + " shard" + (g > 1 ? "s" : ""), {}};
       for (auto& p : points)
-        if (p.algorithm == case_name(c) && p.shards == g) {
-          s.points.push_back({static_cast<double>(p.elements), p.throughput_gbps});
-          e.points.push_back({static_cast<double>(p.elements), p.efficiency});
-        }
-      throughput.push_back(s);
-      if (g > 1) efficiency.push_back(e);
+        if (p.key == c.key && p.shards == g) s.points.push_back({static_cast<double>(p.elements), p.throughput_gbps});
+      if (!s.points.empty()) throughput.push_back(s);
     }
-  svg::save(dir + "/algorithms_throughput.svg",
-            svg::line_plot("Algorithms: throughput" + where, "elements", "GB/s (bytes read + written)", throughput));
-  svg::save(dir + "/algorithms_efficiency.svg",
-            svg::line_plot("Algorithms: scaling efficiency vs 1 shard" + where, "elements", "efficiency", efficiency));
+    if (!throughput.empty())
+      svg::save(dir + "/" + c.key + ".svg",
+                svg::line_plot(case_name(c) + ": throughput" + where, "elements", "GB/s (bytes read + written)", throughput));
+  }
 }
 
 }  // namespace bench

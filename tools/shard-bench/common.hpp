@@ -1,13 +1,16 @@
 #pragma once
-// shard-bench: options, the context under test, aligned tables, the progress line.
+// shard-bench: options, the context under test, measured figures and their samples, the
+// records every table, JSON entry, CSV row and baseline comparison is made of, aligned
+// tables, and the progress line.
 #include <shard/shard.hpp>
 
-#include "json.hpp"
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
@@ -19,41 +22,74 @@
 
 namespace bench {
 
-/// A command-line mistake: printed with the usage, exit code 2.
+/// JSON documents keep their members in the order written.
+using json = nlohmann::ordered_json;
+
+/// A command-line mistake: printed with a hint to --help, exit code 2.
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Exit codes (docs/interconnect.md): 0 every figure measured and verified; 1 an error;
+/// 2 a command-line mistake; 3 a transfer or result failed verification; 4 the summary's
+/// bandwidth is below --min-bw.
+enum exit_code : int { exit_ok = 0, exit_error = 1, exit_usage = 2, exit_wrong = 3, exit_below_min_bw = 4 };
+
 struct options {
-  std::string command;
-  std::string backend = "auto";  // auto | host | cuda
-  std::size_t shards = 0;        // 0: every GPU, or SHARD_HOST_DEVICES (default 4) emulated devices
-  std::string json_path, svg_dir;
-  bool quick = false;  // small sizes and few repetitions (CI)
-  // p2p
-  std::size_t p2p_bytes = 0, p2p_reps = 0, latency_reps = 0, latency_bytes = 4;
-  // collectives and algorithms sweeps (bytes / elements); 0 = default for the backend
-  std::size_t min_bytes = 0, max_bytes = 0, min_elements = 0, max_elements = 0, reps = 0;
+  std::string command;                 // topo | p2p | host | collectives | algorithms | model | all
+  std::vector<std::string> command_line;
+  std::vector<std::string> tests;      // -t: only these test keys (empty: every test of the command)
+  bool list = false;                   // -l: list the test keys and exit
+  std::string backend = "auto";        // auto | host | cuda
+  std::size_t shards = 0;              // 0: every GPU, or SHARD_HOST_DEVICES (default 4) emulated devices
+  std::vector<int> devices;            // --devices: these GPUs (or emulated devices), one shard each
+  std::string json_path, csv_path, svg_dir, baseline_path;
+  double min_bw = 0;                   // --min-bw GB/s (0: no threshold)
+  bool quick = false, quiet = false, verify = true;
+  std::size_t samples = 1;             // --samples: each figure measured this many times (median kept)
+  // p2p and host links
+  std::string direction = "write";     // write: the source pushes; read: the destination pulls
+  std::size_t p2p_bytes = 0, p2p_reps = 0, latency_bytes = 4, latency_reps = 0;
+  // collectives (nccl-tests' -b -e -f -n -w -d -o -r) and algorithms
+  std::size_t min_bytes = 0, max_bytes = 0, step_factor = 0, iters = 0, warmup = 1, root = 0;
+  std::string datatype = "float", op = "sum";
+  std::size_t min_elements = 0, max_elements = 0;
   // model
   std::string machine_path, preset, from_measured, out_path;
   std::size_t model_elements = 0;
+  bool warmup_given = false;
 };
 
-/// "64M", "1K", "4096", "2G": binary multiples.
-inline std::size_t parse_size(const std::string& text, const std::string& option) {
+/// "64M", "1K", "4096", "2G": binary multiples; at least `minimum`.
+inline std::size_t parse_size(const std::string& text, const std::string& option, std::size_t minimum = 0) {
+  const std::string hint = option + ": \"" + text + "\" is not a size (examples: 4096, 64K, 16M, 1G)";
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw usage_error(hint);
   std::size_t pos = 0;
   unsigned long long v = 0;
   try {
     v = std::stoull(text, &pos);
   } catch (const std::exception&) {
-    throw usage_error(option + ": \"" + text + "\" is not a size (examples: 4096, 64K, 16M, 1G)");
+    throw usage_error(hint);
   }
   const std::string suffix = text.substr(pos);
-  if (suffix == "K" || suffix == "k") v <<= 10;
-  else if (suffix == "M" || suffix == "m") v <<= 20;
-  else if (suffix == "G" || suffix == "g") v <<= 30;
-  else if (!suffix.empty() || text[0] == '-') throw usage_error(option + ": \"" + text + "\" is not a size (examples: 4096, 64K, 16M, 1G)");
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (!suffix.empty()) throw usage_error(hint);
+  if (shift && v > (~0ull >> shift)) throw usage_error(option + ": \"" + text + "\" is too large");
+  v <<= shift;
+  if (v < minimum) throw usage_error(option + ": " + text + " is less than " + std::to_string(minimum));
   return static_cast<std::size_t>(v);
+}
+
+/// A plain count (no K/M/G: "--shards 4K" is a mistake, not 4096 shards), at least `minimum`.
+inline std::size_t parse_count(const std::string& text, const std::string& option, std::size_t minimum = 0) {
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (!digits || text.size() > 12) throw usage_error(option + ": \"" + text + "\" is not a count (a whole number such as 8)");
+  const std::size_t v = std::stoull(text);
+  if (v < minimum) throw usage_error(option + ": " + text + " is less than " + std::to_string(minimum));
+  return v;
 }
 
 inline std::string human_bytes(double b) {
@@ -71,6 +107,70 @@ inline std::string fixed(double v, int digits = 2) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(digits) << v;
   return os.str();
+}
+
+/// A figure measured `samples` times: the median is the figure; min, max and stdev go to the
+/// JSON. NaN (not measured: no such route) has no samples.
+struct figure {
+  double value = NAN, min = NAN, max = NAN, stdev = NAN;
+  std::size_t samples = 0;
+
+  static figure of(std::vector<double> v) {
+    figure f;
+    if (v.empty()) return f;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    f.value = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    f.min = v.front();
+    f.max = v.back();
+    double mean = 0, sq = 0;
+    for (double x : v) mean += x / static_cast<double>(n);
+    for (double x : v) sq += (x - mean) * (x - mean);
+    f.stdev = n > 1 ? std::sqrt(sq / static_cast<double>(n - 1)) : 0;
+    f.samples = n;
+    return f;
+  }
+};
+
+/// One number of a run, as the CSV, the baseline comparison and the summary see it: which
+/// test, which cell (label: "0->1", "GPU 2", "64 MiB", "1048576 elements, 2 shards"), its
+/// metric and unit, whether more is better, how many bytes or elements were verified
+/// wrong (-1: not verified).
+struct record {
+  std::string test, label, metric, unit;
+  double bytes = 0;  // the transfer or buffer size (collectives, p2p) or elements (algorithms)
+  figure f;
+  long long wrong = -1;
+  bool higher_is_better = true;
+  bool headline = false;  // a bandwidth the summary averages
+};
+
+inline json figure_json(const figure& f) {
+  json v;
+  v["value"] = std::isfinite(f.value) ? json(f.value) : json(nullptr);
+  v["min"] = std::isfinite(f.min) ? json(f.min) : json(nullptr);
+  v["max"] = std::isfinite(f.max) ? json(f.max) : json(nullptr);
+  v["stdev"] = std::isfinite(f.stdev) ? json(f.stdev) : json(nullptr);
+  v["samples"] = f.samples;
+  return v;
+}
+
+inline json record_json(const record& r) {
+  json v;
+  v["test"] = r.test;
+  v["label"] = r.label;
+  v["metric"] = r.metric;
+  v["unit"] = r.unit;
+  v["bytes"] = r.bytes;
+  v["value"] = std::isfinite(r.f.value) ? json(r.f.value) : json(nullptr);
+  v["min"] = std::isfinite(r.f.min) ? json(r.f.min) : json(nullptr);
+  v["max"] = std::isfinite(r.f.max) ? json(r.f.max) : json(nullptr);
+  v["stdev"] = std::isfinite(r.f.stdev) ? json(r.f.stdev) : json(nullptr);
+  v["samples"] = r.f.samples;
+  v["wrong"] = r.wrong;
+  v["higher_is_better"] = r.higher_is_better;
+  v["headline"] = r.headline;
+  return v;
 }
 
 /// Columns right-aligned to their widest cell.
@@ -100,31 +200,48 @@ class table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-/// "[p2p] 12/48" on stderr: rewritten in place on a terminal, every 10% otherwise.
+/// "[p2p] 12/48, 3 s left" on stderr: rewritten in place on a terminal, every 10% otherwise;
+/// nothing with --quiet. The estimate assumes the remaining steps take as long as the
+/// finished ones did on average.
 class progress {
  public:
-  progress(std::string what, std::size_t total) : what_(std::move(what)), total_(total), tty_(isatty(2) != 0) {}
+  progress(std::string what, std::size_t total, bool quiet)
+      : what_(std::move(what)), total_(total), tty_(isatty(2) != 0), quiet_(quiet), start_(std::chrono::steady_clock::now()) {}
   void step() {
     ++done_;
+    if (quiet_ || total_ == 0) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double left = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
+    std::ostringstream line;
+    line << '[' << what_ << "] " << done_ << '/' << total_;
+    if (done_ < total_) line << ", " << eta(left) << " left";
+    else line << ", done in " << eta(elapsed);
     if (tty_) {
-      std::cerr << "\r[" << what_ << "] " << done_ << '/' << total_ << std::flush;
+      std::cerr << "\r" << line.str() << "\033[K" << std::flush;
       if (done_ == total_) std::cerr << '\n';
-    } else if (total_ > 0 && (done_ * 10 / total_ != (done_ - 1) * 10 / total_ || done_ == total_)) {
-      std::cerr << '[' << what_ << "] " << done_ << '/' << total_ << '\n';
+    } else if (done_ * 10 / total_ != (done_ - 1) * 10 / total_ || done_ == total_) {
+      std::cerr << line.str() << '\n';
     }
+  }
+  static std::string eta(double s) {
+    std::ostringstream os;
+    if (s < 60) os << static_cast<int>(std::ceil(s)) << " s";
+    else os << static_cast<int>(s / 60) << " min " << static_cast<int>(std::fmod(s, 60)) << " s";
+    return os.str();
   }
 
  private:
   std::string what_;
   std::size_t total_, done_ = 0;
-  bool tty_;
+  bool tty_, quiet_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 /// The shards under test.
 struct target {
   shard::context ctx;
   bool emulated;
-  std::vector<int> ordinals;  // CUDA: the GPU of each shard
+  std::vector<int> ordinals;  // the GPU (or emulated device) of each shard
 
   /// A context of the same kind with the first g shards (the scaling sweeps).
   shard::context with(std::size_t g) const {
@@ -136,11 +253,31 @@ struct target {
 inline target make_target(const options& o) {
   if (o.backend != "auto" && o.backend != "host" && o.backend != "cuda")
     throw usage_error("--backend must be auto, host or cuda, not \"" + o.backend + "\"");
+  if (!o.devices.empty() && o.shards != 0) throw usage_error("give --shards or --devices, not both");
   const int gpus = shard::context::cuda_device_count();
-  if (o.backend == "host" || (o.backend == "auto" && gpus == 0))
-    return target{shard::context::host(o.shards ? o.shards : shard::context::host_devices_from_environment()), true, {}};
+  auto check_devices = [&](std::size_t available, const char* what) {
+    for (std::size_t i = 0; i < o.devices.size(); ++i) {
+      if (o.devices[i] < 0 || static_cast<std::size_t>(o.devices[i]) >= available)
+        throw usage_error("--devices: " + std::to_string(o.devices[i]) + " is not one of the " + std::to_string(available) + " " + what);
+      for (std::size_t j = 0; j < i; ++j)
+        if (o.devices[j] == o.devices[i]) throw usage_error("--devices: " + std::to_string(o.devices[i]) + " is named twice");
+    }
+  };
+  if (o.backend == "host" || (o.backend == "auto" && gpus == 0)) {
+    // Emulated devices are alike: --devices picks which of SHARD_HOST_DEVICES are named.
+    const std::size_t available = shard::context::host_devices_from_environment();
+    check_devices(std::max(available, o.devices.size()), "emulated devices (SHARD_HOST_DEVICES)");
+    const std::size_t g = !o.devices.empty() ? o.devices.size() : (o.shards ? o.shards : available);
+    std::vector<int> ids;
+    for (std::size_t s = 0; s < g; ++s) ids.push_back(o.devices.empty() ? static_cast<int>(s) : o.devices[s]);
+    return target{shard::context::host(g), true, ids};
+  }
   // context::cuda() explains why when there is no GPU, or when this binary has no CUDA.
   if (gpus == 0) (void)shard::context::cuda();
+  if (!o.devices.empty()) {
+    check_devices(static_cast<std::size_t>(gpus), "GPUs");
+    return target{shard::context::cuda(o.devices), false, o.devices};
+  }
   const std::size_t g = o.shards ? o.shards : static_cast<std::size_t>(gpus);
   const auto ordinals = shard::context::round_robin_ordinals(g, static_cast<std::size_t>(gpus));
   return target{shard::context::cuda(ordinals), false, ordinals};
@@ -154,33 +291,91 @@ double seconds(F&& f) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-inline double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-/// Sizes lo, lo*4, ... up to hi (hi included).
-inline std::vector<std::size_t> sweep(std::size_t lo, std::size_t hi) {
+/// Sizes lo, lo*factor, ... up to hi (hi included).
+inline std::vector<std::size_t> sweep(std::size_t lo, std::size_t hi, std::size_t factor = 4) {
   std::vector<std::size_t> out;
-  for (std::size_t s = std::max<std::size_t>(lo, 1); s <= hi; s *= 4) out.push_back(s);
+  for (std::size_t s = std::max<std::size_t>(lo, 1); s <= hi; s *= factor) {
+    out.push_back(s);
+    if (s > hi / factor) break;
+  }
   if (out.empty() || out.back() != hi) out.push_back(hi);
   return out;
 }
 
-inline json::value matrix_json(const std::vector<std::vector<double>>& m) {
-  json::value v = json::value::array();
-  for (auto& row : m) v.push(json::value(row));
+inline json matrix_json(const std::vector<std::vector<double>>& m) {
+  json v = json::array();
+  for (auto& row : m) {
+    json r = json::array();
+    for (double x : row) r.push_back(std::isfinite(x) ? json(x) : json(nullptr));
+    v.push_back(r);
+  }
   return v;
 }
 
-inline std::vector<std::vector<double>> matrix_from_json(const json::value& v) {
+inline std::vector<std::vector<double>> matrix_from_json(const json& v) {
+  if (!v.is_array()) throw std::runtime_error("expected a matrix (an array of arrays of numbers)");
   std::vector<std::vector<double>> m;
-  for (auto& row : v.items()) {
+  for (auto& row : v) {
+    if (!row.is_array()) throw std::runtime_error("expected a matrix (an array of arrays of numbers)");
     m.emplace_back();
-    for (auto& x : row.items()) m.back().push_back(x.is_null() ? NAN : x.as_number());
+    for (auto& x : row) {
+      if (!x.is_null() && !x.is_number()) throw std::runtime_error("expected a matrix (an array of arrays of numbers)");
+      m.back().push_back(x.is_null() ? NAN : x.get<double>());
+    }
   }
   return m;
+}
+
+/// A test the tool can run: its stable key (the -t argument, the JSON entry, the picture's
+/// file name), the command that runs it, and what it measures.
+struct test_info {
+  std::string key, command, description;
+};
+
+inline const std::vector<test_info>& test_list() {
+  static const std::vector<test_info> tests{
+      {"topology", "topo", "the shards' devices, bus ids, and the route between every pair"},
+      {"p2p_bw_ce", "p2p", "unidirectional bandwidth, every pair, copy engines (--direction write|read), peer access on"},
+      {"p2p_bidir_ce", "p2p", "bidirectional bandwidth, every pair, both directions at once, copy engines"},
+      {"p2p_bw_sm", "p2p", "unidirectional bandwidth, every pair, SM copy kernel across peer pointers"},
+      {"p2p_latency", "p2p", "latency of small copies behind a blocking kernel (and with host enqueue included)"},
+      {"p2p_bw_staged", "p2p", "unidirectional bandwidth with peer access off (staged through pinned host memory)"},
+      {"p2p_bidir_staged", "p2p", "bidirectional bandwidth with peer access off"},
+      {"p2p_latency_staged", "p2p", "latency with peer access off"},
+      {"all_to_one_ce", "p2p", "every other shard writes to one shard at once, for each shard"},
+      {"one_to_all_ce", "p2p", "every other shard reads from one shard at once, for each shard"},
+      {"h2d_ce", "host", "host to device, each shard alone, copy engine"},
+      {"d2h_ce", "host", "device to host, each shard alone, copy engine"},
+      {"h2d_all_ce", "host", "host to device, every shard at once, copy engine"},
+      {"d2h_all_ce", "host", "device to host, every shard at once, copy engine"},
+      {"h2d_sm", "host", "host to device, each shard alone, SM copy kernel reading pinned host memory"},
+      {"d2h_sm", "host", "device to host, each shard alone, SM copy kernel writing pinned host memory"},
+      {"all_reduce", "collectives", "all-reduce over a size sweep (nccl-tests' algbw and busbw)"},
+      {"all_gather", "collectives", "all-gather over a size sweep"},
+      {"reduce_scatter", "collectives", "reduce-scatter over a size sweep"},
+      {"all_to_all", "collectives", "all-to-all over a size sweep"},
+      {"broadcast", "collectives", "broadcast from --root over a size sweep"},
+      {"transform", "algorithms", "shard::transform, float32, 1..G shards"},
+      {"reduce", "algorithms", "shard::reduce, float32"},
+      {"inclusive_scan", "algorithms", "shard::inclusive_scan, int64"},
+      {"sort_int32", "algorithms", "shard::sort, int32 keys"},
+      {"sort_int64", "algorithms", "shard::sort, int64 keys"},
+      {"sort_by_key", "algorithms", "shard::sort_by_key, int32 keys and values"},
+      {"copy_if", "algorithms", "shard::copy_if, int32, half kept"},
+  };
+  return tests;
+}
+
+/// Whether test `key` runs in this invocation: it belongs to the command (all: every
+/// command) and, when -t was given, it was named.
+inline bool selected(const options& o, const std::string& key) {
+  for (const auto& t : test_list())
+    if (t.key == key) {
+      const bool in_command = o.command == "all" || o.command == t.command;
+      if (!in_command) return false;
+      return o.tests.empty() || std::find(o.tests.begin(), o.tests.end(), key) != o.tests.end();
+    }
+  return false;
 }
 
 }  // namespace bench

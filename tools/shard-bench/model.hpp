@@ -14,8 +14,7 @@
 #include "algorithms.hpp"
 #include "collectives.hpp"
 #include "common.hpp"
-#include "json.hpp"
-#include "p2p.hpp"
+#include "links.hpp"
 
 #include <fstream>
 #include <iterator>
@@ -53,16 +52,16 @@ inline machine preset(const std::string& name) {
   throw usage_error("model: unknown preset \"" + name + "\" (known: dgx-h100, pcie-4gpu)");
 }
 
-inline json::value machine_json(const machine& m) {
-  json::value v;
+inline json machine_json(const machine& m) {
+  json v;
   v["name"] = m.name;
   v["gpus"] = m.gpus;
   v["memory_bandwidth_gbps"] = m.memory_bandwidth_gbps;
   auto square = [&](const std::vector<double>& flat) {
-    json::value rows = json::value::array();
+    json rows = json::array();
     for (std::size_t a = 0; a < m.gpus; ++a)
-      rows.push(json::value(std::vector<double>(flat.begin() + static_cast<std::ptrdiff_t>(a * m.gpus),
-                                                flat.begin() + static_cast<std::ptrdiff_t>((a + 1) * m.gpus))));
+      rows.push_back(std::vector<double>(flat.begin() + static_cast<std::ptrdiff_t>(a * m.gpus),
+                                         flat.begin() + static_cast<std::ptrdiff_t>((a + 1) * m.gpus)));
     return rows;
   };
   v["link_bandwidth_gbps"] = square(m.link_gbps);
@@ -75,21 +74,30 @@ inline json::value machine_json(const machine& m) {
   return v;
 }
 
+/// A number member of a JSON object, with a message naming it when it is missing or not a number.
+inline double number_at(const json& v, const std::string& what, const char* key) {
+  if (!v.is_object() || !v.contains(key)) throw std::runtime_error(what + ": missing member \"" + key + "\"");
+  const json& x = v.at(key);
+  if (!x.is_number()) throw std::runtime_error(what + ": \"" + key + "\" must be a number");
+  return x.get<double>();
+}
+
 /// Reads a machine; link figures may be one number (every pair) or a gpus x gpus matrix.
-inline machine machine_from_json(const json::value& v) {
+inline machine machine_from_json(const json& v) {
   machine m;
-  m.name = v.contains("name") ? v.at("name").as_string() : "unnamed machine";
-  const double gpus = v.at("gpus").as_number();
+  m.name = v.contains("name") && v.at("name").is_string() ? v.at("name").get<std::string>() : "unnamed machine";
+  const double gpus = number_at(v, "machine", "gpus");
   if (gpus < 1 || gpus != std::floor(gpus)) throw std::runtime_error("machine: \"gpus\" must be a positive integer");
   m.gpus = static_cast<std::size_t>(gpus);
   auto positive = [&](const char* key) {
-    const double x = v.at(key).as_number();
+    const double x = number_at(v, "machine", key);
     if (!(x > 0)) throw std::runtime_error(std::string("machine: \"") + key + "\" must be positive");
     return x;
   };
   auto pairs = [&](const char* key) {
-    const json::value& x = v.at(key);
-    if (x.is_number()) return std::vector<double>(m.gpus * m.gpus, x.as_number());
+    if (!v.contains(key)) throw std::runtime_error(std::string("machine: missing member \"") + key + "\"");
+    const json& x = v.at(key);
+    if (x.is_number()) return std::vector<double>(m.gpus * m.gpus, x.get<double>());
     std::vector<std::vector<double>> rows;
     try {
       rows = matrix_from_json(x);
@@ -108,37 +116,46 @@ inline machine machine_from_json(const json::value& v) {
   m.link_gbps = pairs("link_bandwidth_gbps");
   m.link_latency_us = pairs("link_latency_us");
   m.host_bandwidth_gbps = positive("host_bandwidth_gbps");
-  m.host_latency_us = v.at("host_latency_us").as_number();
-  m.launch_latency_us = v.at("launch_latency_us").as_number();
-  m.sync_latency_us = v.at("sync_latency_us").as_number();
-  m.collective_latency_us = v.at("collective_latency_us").as_number();
+  m.host_latency_us = number_at(v, "machine", "host_latency_us");
+  m.launch_latency_us = number_at(v, "machine", "launch_latency_us");
+  m.sync_latency_us = number_at(v, "machine", "sync_latency_us");
+  m.collective_latency_us = number_at(v, "machine", "collective_latency_us");
   return m;
 }
 
-inline json::value read_json_file(const std::string& path) {
+/// A JSON file, parsed; errors name the file and nlohmann_json's reason (with its byte offset).
+inline json read_json_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
-    return json::parse(text);
+    return json::parse(in);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
 }
 
-/// A machine from a p2p measurement (shard-bench p2p --json, or its "p2p" member): links
-/// from the unidirectional bandwidth and latency with peer access; memory bandwidth from
-/// the copies within one shard (a copy reads and writes: 2x its rate); host bandwidth from
-/// the staged route, whose chunks cross to the host and back; launch and sync latency from
-/// the p2p run's own measurements of them.
-inline machine machine_from_p2p(const json::value& doc, const std::string& name) {
-  const json::value& p = doc.contains("p2p") ? doc.at("p2p") : doc;
-  const auto uni = matrix_from_json(p.at("peer").at("unidirectional_gbps"));
-  const auto lat = matrix_from_json(p.at("peer").at("latency_us"));
-  const auto staged = matrix_from_json(p.at("staged").at("unidirectional_gbps"));
-  const auto staged_lat = matrix_from_json(p.at("staged").at("latency_us"));
+/// The matrix of panel `panel` of test `key` in a shard-bench document (its "tests" member).
+inline std::vector<std::vector<double>> test_matrix(const json& doc, const std::string& key, const std::string& panel) {
+  if (!doc.contains("tests") || !doc.at("tests").contains(key))
+    throw std::runtime_error("p2p data: no test \"" + key + "\" (run shard-bench p2p with it)");
+  const json& t = doc.at("tests").at(key);
+  if (!t.contains("panels") || !t.at("panels").contains(panel)) throw std::runtime_error("p2p data: test \"" + key + "\" has no " + panel);
+  return matrix_from_json(t.at("panels").at(panel).at("matrix"));
+}
+
+/// A machine from a p2p measurement (shard-bench p2p --json): links from the unidirectional
+/// copy-engine bandwidth and the latency with peer access; memory bandwidth from the copies
+/// within one shard (counted read + write, the rate a copy kernel reaches); host bandwidth
+/// from the staged route, whose chunks cross to the host and back; launch and sync latency
+/// from the p2p run's own measurements of them.
+inline machine machine_from_p2p(const json& doc, const std::string& name) {
+  const auto uni = test_matrix(doc, "p2p_bw_ce", "gbps");
+  const auto lat = test_matrix(doc, "p2p_latency", "latency_us");
+  const auto staged = test_matrix(doc, "p2p_bw_staged", "gbps");
+  const auto staged_lat = test_matrix(doc, "p2p_latency_staged", "latency_us");
   const std::size_t g = uni.size();
-  if (g == 0 || lat.size() != g || staged.size() != g) throw std::runtime_error("p2p data: matrices of different sizes");
+  if (g == 0 || lat.size() != g || staged.size() != g || staged_lat.size() != g)
+    throw std::runtime_error("p2p data: matrices of different sizes");
   machine m;
   m.name = name;
   m.gpus = g;
@@ -153,13 +170,15 @@ inline machine machine_from_p2p(const json::value& doc, const std::string& name)
       if (a != b) off += staged[a][b], off_lat += staged_lat[a][b], ++offs;
     }
   }
-  m.memory_bandwidth_gbps = 2 * diag;
+  m.memory_bandwidth_gbps = diag;
   // A staged copy crosses to the host and back, pipelined: its rate is about the slower half.
   m.host_bandwidth_gbps = offs ? off / static_cast<double>(offs) : m.memory_bandwidth_gbps;
   m.host_latency_us = offs ? off_lat / static_cast<double>(offs) / 2 : diag_lat;
   // Launch and sync latency: measured by p2p where present; else a small copy's latency.
-  m.launch_latency_us = p.contains("launch_us") ? p.at("launch_us").as_number() : diag_lat;
-  m.sync_latency_us = p.contains("sync_us") ? p.at("sync_us").as_number() : diag_lat;
+  const json* costs = doc.contains("tests") && doc.at("tests").contains("p2p_latency") ? &doc.at("tests").at("p2p_latency") : nullptr;
+  const auto measured = [&](const char* key) { return costs && costs->contains(key) && costs->at(key).is_number(); };
+  m.launch_latency_us = measured("launch_us") ? costs->at("launch_us").get<double>() : diag_lat;
+  m.sync_latency_us = measured("sync_us") ? costs->at("sync_us").get<double>() : diag_lat;
   // A collective on the copies engine: one host wait, and each destination pulls G-1
   // blocks one after another.
   double peer_lat = 0;
@@ -227,7 +246,7 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements) 
   for (const auto& c : algorithm_cases()) {
     auto call = c.prepare(emulated, elements);
     emulated.reset_stats();
-    call();
+    call.run();
     rows.push_back(model_row{case_name(c), elements, project(m, emulated.stats(), segments, c.bytes_per_element)});
   }
   return rows;
@@ -299,28 +318,32 @@ inline void print_model(std::ostream& os, const model_result& r) {
   os << '\n';
 }
 
-inline json::value model_json(const model_result& r) {
-  json::value v;
+inline json model_json(const model_result& r) {
+  json v;
   v["machine"] = machine_json(r.m);
-  json::value& list = v["projections"] = json::value::array();
+  json& list = v["projections"] = json::array();
   for (auto& row : r.algorithms) {
-    json::value& e = list.push(json::value::object());
+    json e;
     e["algorithm"] = row.algorithm;
     e["elements"] = row.elements;
-    json::value& ph = e["phases_us"];
+    json ph = json::object();
     for (auto& p : row.phases) ph[p.name] = p.us;
+    e["phases_us"] = ph;
     e["projected_us"] = total_us(row.phases);
-    e["measured_us"] = std::isfinite(row.measured_us) ? json::value(row.measured_us) : json::value();
+    e["measured_us"] = std::isfinite(row.measured_us) ? json(row.measured_us) : json(nullptr);
+    list.push_back(e);
   }
-  json::value& coll = v["collectives"] = json::value::array();
+  json& coll = v["collectives"] = json::array();
   for (auto& row : r.collectives) {
-    json::value& e = coll.push(json::value::object());
+    json e;
     e["collective"] = row.collective;
     e["bytes"] = row.bytes;
     e["projected_us"] = row.projected_us;
-    json::value& measured = e["measured_us"] = json::value::object();
+    json measured = json::object();
     for (auto& [engine, us] : row.measured_us)
       if (!engine.empty()) measured[engine] = us;
+    e["measured_us"] = measured;
+    coll.push_back(e);
   }
   return v;
 }

@@ -64,12 +64,20 @@ inline std::string header(int w, int h) {
   return os.str();
 }
 
-/// A matrix as coloured cells with their values; rows = source, columns = destination.
-inline std::string heatmap(const std::string& title, const std::string& unit, const std::vector<std::vector<double>>& m) {
-  const int n = static_cast<int>(m.size());
+/// A matrix as coloured cells with their values; rows = source, columns = destination unless
+/// labels say otherwise (row_labels / col_labels; empty: the shard indices).
+inline std::string heatmap(const std::string& title, const std::string& unit, const std::vector<std::vector<double>>& m,
+                           std::vector<std::string> row_labels = {}, std::vector<std::string> col_labels = {}) {
+  const int rows = static_cast<int>(m.size());
+  int cols = 0;
+  for (auto& row : m) cols = std::max(cols, static_cast<int>(row.size()));
+  const bool shards = row_labels.empty() && col_labels.empty();
+  for (int r = static_cast<int>(row_labels.size()); r < rows; ++r) row_labels.push_back(std::to_string(r));
+  for (int c = static_cast<int>(col_labels.size()); c < cols; ++c) col_labels.push_back(std::to_string(c));
+  const int n = std::max(rows, cols);
   const int cell = n <= 8 ? 56 : std::max(20, 448 / std::max(n, 1));
-  const int left = 70, top = 60, h = top + n * cell + 50;
-  const int w = std::max(left + n * cell + 110, left + 9 * static_cast<int>(title.size()) + 20);
+  const int left = 70, top = 60, h = std::max(top + rows * cell + 50, top + 180);
+  const int w = std::max(left + cols * cell + 110, left + 9 * static_cast<int>(title.size()) + 20);
   double lo = INFINITY, hi = -INFINITY;
   for (auto& row : m)
     for (double v : row)
@@ -79,11 +87,11 @@ inline std::string heatmap(const std::string& title, const std::string& unit, co
   std::ostringstream os;
   os << header(w, h) << "<text x=\"" << left << "\" y=\"24\" font-size=\"15\" font-weight=\"bold\">" << escape(title)
      << "</text>\n<text x=\"" << left << "\" y=\"42\" fill=\"#555\">" << escape(unit)
-     << "; row = from shard, column = to shard</text>\n";
-  for (int r = 0; r < n; ++r) {
-    os << "<text x=\"" << left - 8 << "\" y=\"" << top + r * cell + cell / 2 + 4 << "\" text-anchor=\"end\">" << r
-       << "</text>\n";
-    for (int c = 0; c < n; ++c) {
+     << (shards ? "; row = from shard, column = to shard" : "") << "</text>\n";
+  for (int r = 0; r < rows; ++r) {
+    os << "<text x=\"" << left - 8 << "\" y=\"" << top + r * cell + cell / 2 + 4 << "\" text-anchor=\"end\">"
+       << escape(row_labels[static_cast<std::size_t>(r)]) << "</text>\n";
+    for (int c = 0; c < cols; ++c) {
       const double v = c < static_cast<int>(m[static_cast<std::size_t>(r)].size()) ? m[static_cast<std::size_t>(r)][static_cast<std::size_t>(c)] : NAN;
       const double t = scale(v);
       os << "<rect x=\"" << left + c * cell << "\" y=\"" << top + r * cell << "\" width=\"" << cell << "\" height=\""
@@ -93,11 +101,11 @@ inline std::string heatmap(const std::string& title, const std::string& unit, co
          << (t > 0.6 ? "black" : "white") << "\">" << escape(number(v)) << "</text>\n";
     }
   }
-  for (int c = 0; c < n; ++c)
-    os << "<text x=\"" << left + c * cell + cell / 2 << "\" y=\"" << top - 6 << "\" text-anchor=\"middle\">" << c
-       << "</text>\n";
+  for (int c = 0; c < cols; ++c)
+    os << "<text x=\"" << left + c * cell + cell / 2 << "\" y=\"" << top - 6 << "\" text-anchor=\"middle\">"
+       << escape(col_labels[static_cast<std::size_t>(c)]) << "</text>\n";
   // Legend: a vertical colour bar with the range.
-  const int lx = left + n * cell + 30;
+  const int lx = left + cols * cell + 30;
   for (int i = 0; i < 10; ++i)
     os << "<rect x=\"" << lx << "\" y=\"" << top + (9 - i) * 16 << "\" width=\"16\" height=\"16\" fill=\""
        << colour(i / 9.0) << "\"/>\n";

@@ -1,0 +1,191 @@
+#pragma once
+// shard-bench's command line, with CLI11: one subcommand per family, each with its own
+// --help; nccl-tests' names for the sweep (-b -e -f -n -w -d -o -r); sizes with binary K/M/G
+// suffixes; every value checked here, so a mistake is a message and exit code 2, never a
+// surprise later.
+#include "collectives.hpp"
+#include "common.hpp"
+#include "report.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+
+namespace bench {
+
+/// What parse() decided: run `o`, or exit now with `exit` (after --help, --version, -l).
+struct parsed {
+  options o;
+  std::optional<int> exit;
+};
+
+inline void print_test_list(std::ostream& os, const std::string& command) {
+  table t({"key", "command", "what it measures"});
+  for (auto& info : test_list())
+    if (command.empty() || command == "all" || info.command == command) t.row({info.key, info.command, info.description});
+  t.print(os);
+  os << "\nRun one or more with -t KEY (repeatable), e.g. shard-bench p2p -t p2p_bw_ce -t p2p_latency.\n";
+}
+
+inline parsed parse_command_line(int argc, char** argv) {
+  parsed out;
+  options& o = out.o;
+  for (int i = 0; i < argc; ++i) o.command_line.emplace_back(argv[i]);
+
+  CLI::App app{"shard-bench " + shard_version() +
+               ": a machine's shards and links, measured as nvbandwidth, p2pBandwidthLatencyTest and nccl-tests measure "
+               "them (every transfer verified), and shard's algorithms on them. Runs on every GPU when there are GPUs (and "
+               "this binary has CUDA), else on emulated devices on the host, and says which.",
+               "shard-bench"};
+  app.set_version_flag("--version", "shard-bench " + shard_version());
+  app.require_subcommand(0, 1);
+  bool list_all = false;
+  app.add_flag("-l,--list", list_all, "list the tests (their keys) of every command and exit");
+  app.footer(
+      "Exit status: 0 all figures measured and verified; 1 an error; 2 a command-line mistake; 3 a transfer or result "
+      "failed verification; 4 the summary's bandwidth is below --min-bw.\nSIZE accepts binary K, M, G suffixes. "
+      "docs/interconnect.md explains every figure and how it compares with the other tools.");
+
+  // Raw texts, checked after parsing (sizes, counts, lists).
+  std::string shards, devices, p2p_bytes, p2p_reps, lat_bytes, lat_reps, minbytes, maxbytes, factor, iters, warmup, root,
+      min_el, max_el, samples, elements;
+  struct command {
+    const char* name;
+    const char* help;
+    bool measures, p2p, sweep, algorithms, model;
+  };
+  const command commands[] = {
+      {"topo", "the shards' devices and the route between every pair", true, false, false, false, false},
+      {"p2p", "bandwidth (uni-, bidirectional; copy engines and SM copies), latency, all-to-one and one-to-all between shards",
+       true, true, false, false, false},
+      {"host", "host-to-device and device-to-host bandwidth, each shard alone and all at once, copy engines and SM copies",
+       true, true, false, false, false},
+      {"collectives", "all-reduce, all-gather, reduce-scatter, all-to-all, broadcast over a size sweep (nccl-tests' figures)",
+       true, false, true, false, false},
+      {"algorithms", "shard's algorithms over 1..G shards and a size sweep: time (from the library's stats), throughput, "
+                     "scaling, bytes moved", true, false, false, true, false},
+      {"model", "projected time per phase on a described machine (--preset, --machine or --from-measured)", false, false,
+       false, false, true},
+      {"all", "topo, p2p, host, collectives, algorithms, then the model of this machine from its p2p figures", true, true,
+       true, true, false},
+  };
+  bool list_sub = false, skip_verification = false;
+  for (const auto& c : commands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    sub->add_flag("-l,--list", list_sub, "list this command's tests (their keys) and exit");
+    if (c.measures) {
+      sub->add_option("-t,--test", o.tests, "run only this test (repeatable; keys: -l)");
+      sub->add_option("--backend", o.backend, "auto (GPUs if any), host (emulated devices) or cuda")
+          ->check(CLI::IsMember({"auto", "host", "cuda"}));
+      sub->add_option("--shards", shards, "shards (host: emulated devices, default SHARD_HOST_DEVICES or 4; cuda: one per GPU, "
+                                          "more are mapped round robin)");
+      sub->add_option("--devices", devices, "these GPUs (or emulated devices), one shard each: 0,2,5");
+      sub->add_option("--json", o.json_path, "write every figure, the settings and the provenance as JSON (- : stdout, "
+                                             "the tables then go to stderr)");
+      sub->add_option("--csv", o.csv_path, "write one row per figure as CSV");
+      sub->add_option("--svg", o.svg_dir, "write one picture per test (named by its key) as SVG into this directory");
+      sub->add_option("--baseline", o.baseline_path, "an earlier run's JSON: print every figure's ratio to it");
+      sub->add_option("--min-bw", o.min_bw, "exit with status 4 when the summary's average bandwidth (GB/s) is below this")
+          ->check(CLI::NonNegativeNumber);
+      sub->add_option("--samples", samples, "measure each figure this many times; the median is reported, min/max/stdev "
+                                            "go to the JSON (default 1)");
+      sub->add_flag("--skip-verification", skip_verification, "do not check the transferred data (nor the algorithms' results)");
+      sub->add_flag("--quick", o.quick, "small sizes, few repetitions (a smoke run)");
+      sub->add_flag("-q,--quiet", o.quiet, "no progress line on stderr");
+    }
+    if (c.p2p) {
+      sub->add_option("--bytes", p2p_bytes, "bytes per copy (default 256M on GPUs, 16M emulated)");
+      sub->add_option("--reps", p2p_reps, "copies per timed loop (default 10 on GPUs, 5 emulated)");
+      sub->add_option("--direction", o.direction, "p2p copies: write (the source pushes; default) or read (the destination pulls)")
+          ->check(CLI::IsMember({"read", "write"}));
+      sub->add_option("--latency-bytes", lat_bytes, "bytes per latency copy (default 4)");
+      sub->add_option("--latency-reps", lat_reps, "copies per latency loop (default 100)");
+    }
+    if (c.sweep || c.algorithms) {
+      sub->add_option("-n,--iters", iters, "timed iterations (collectives: queued back to back, one wait; default 20 on GPUs)");
+      sub->add_option("-w,--warmup_iters,--warmup", warmup, "warm-up iterations (default 5 on GPUs, 1 emulated)");
+      sub->add_option("-f,--stepfactor", factor, "size multiplier between steps of the sweep (default 4)");
+    }
+    if (c.sweep) {
+      sub->add_option("-b,--minbytes,--min-bytes", minbytes, "smallest size (default 1K)");
+      sub->add_option("-e,--maxbytes,--max-bytes", maxbytes, "largest size (default 1G on GPUs, 16M emulated)");
+      sub->add_option("-d,--datatype", o.datatype, "element type")->check(CLI::IsMember(datatype_names()));
+      sub->add_option("-o,--op", o.op, "reduction of all_reduce and reduce_scatter")->check(CLI::IsMember(op_names()));
+      sub->add_option("-r,--root", root, "root shard of broadcast (default 0)");
+    }
+    if (c.algorithms) {
+      sub->add_option("--min-elements", min_el, "smallest element count of the algorithms' sweep");
+      sub->add_option("--max-elements", max_el, "largest element count (default 256M on GPUs, 4M emulated)");
+    }
+    if (c.model) {
+      sub->add_option("--preset", o.preset, "a described machine")->check(CLI::IsMember({"dgx-h100", "pcie-4gpu"}));
+      sub->add_option("--machine", o.machine_path, "a machine as JSON (the format --out writes)");
+      sub->add_option("--from-measured", o.from_measured, "the JSON of a shard-bench p2p run");
+      sub->add_option("--elements", elements, "elements of the projected calls (default 16M)");
+      sub->add_option("--out", o.out_path, "write the machine as JSON");
+      sub->add_option("--json", o.json_path, "write the projections as JSON (- : stdout)");
+      sub->add_flag("--quick", o.quick, "a small element count");
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();  // the selected subcommand's help, when --help followed one
+    out.exit = exit_ok;
+    return out;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    out.exit = exit_ok;
+    return out;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "shard-bench " << shard_version() << '\n';
+    out.exit = exit_ok;
+    return out;
+  } catch (const CLI::ParseError& e) {
+    throw usage_error(e.what());
+  }
+  const auto subs = app.get_subcommands();
+  o.command = subs.empty() ? "" : subs.front()->get_name();
+  if (list_all || list_sub) {
+    print_test_list(std::cout, list_all ? "" : o.command);
+    out.exit = exit_ok;
+    return out;
+  }
+  if (o.command.empty()) throw usage_error("no command given (topo, p2p, host, collectives, algorithms, model or all)");
+
+  o.verify = !skip_verification;
+  if (!shards.empty()) o.shards = parse_count(shards, "--shards", 1);
+  if (!devices.empty()) {
+    std::stringstream list(devices);
+    std::string item;
+    while (std::getline(list, item, ',')) o.devices.push_back(static_cast<int>(parse_count(item, "--devices", 0)));
+    if (o.devices.empty()) throw usage_error("--devices: give device numbers such as 0,2,5");
+  }
+  if (!p2p_bytes.empty()) o.p2p_bytes = parse_size(p2p_bytes, "--bytes", 8);
+  if (!p2p_reps.empty()) o.p2p_reps = parse_count(p2p_reps, "--reps", 1);
+  if (!lat_bytes.empty()) o.latency_bytes = parse_size(lat_bytes, "--latency-bytes", 1);
+  if (!lat_reps.empty()) o.latency_reps = parse_count(lat_reps, "--latency-reps", 1);
+  if (!minbytes.empty()) o.min_bytes = parse_size(minbytes, "-b/--minbytes", 1);
+  if (!maxbytes.empty()) o.max_bytes = parse_size(maxbytes, "-e/--maxbytes", 1);
+  if (!factor.empty()) o.step_factor = parse_count(factor, "-f/--stepfactor", 2);
+  if (!iters.empty()) o.iters = parse_count(iters, "-n/--iters", 1);
+  if (!warmup.empty()) o.warmup = parse_count(warmup, "-w/--warmup_iters", 0), o.warmup_given = true;
+  if (!root.empty()) o.root = parse_count(root, "-r/--root", 0);
+  if (!min_el.empty()) o.min_elements = parse_size(min_el, "--min-elements", 1);
+  if (!max_el.empty()) o.max_elements = parse_size(max_el, "--max-elements", 1);
+  if (!samples.empty()) o.samples = parse_count(samples, "--samples", 1);
+  if (!elements.empty()) o.model_elements = parse_size(elements, "--elements", 1);
+  if (o.min_bytes && o.max_bytes && o.min_bytes > o.max_bytes) throw usage_error("-b/--minbytes is larger than -e/--maxbytes");
+  if (o.min_elements && o.max_elements && o.min_elements > o.max_elements)
+    throw usage_error("--min-elements is larger than --max-elements");
+  for (const auto& key : o.tests) {
+    const auto it = std::find_if(test_list().begin(), test_list().end(), [&](const test_info& t) { return t.key == key; });
+    if (it == test_list().end()) throw usage_error("-t: unknown test \"" + key + "\" (shard-bench -l lists them)");
+    if (o.command != "all" && it->command != o.command)
+      throw usage_error("-t: test \"" + key + "\" belongs to shard-bench " + it->command + ", not " + o.command);
+  }
+  return out;
+}
+
+}  // namespace bench

@@ -1,0 +1,596 @@
+#pragma once
+// shard-bench p2p and host: the links of a machine, measured as the anchor tools measure
+// them (docs/interconnect.md compares the methods):
+// - every timed loop is queued behind a blocking kernel (the gate) and released at once, so
+//   the figures exclude the host's enqueue time (p2pBandwidthLatencyTest's delay kernel);
+//   `reps` copies back to back between two events of the issuing queue;
+// - p2p copies are writes by default (the source's queue issues them and pushes), reads with
+//   --direction read; copy-engine copies (cudaMemcpyPeerAsync) and SM copies (a copy kernel
+//   across peer pointers);
+// - a copy within one shard counts its bytes twice (read and write), and the bidirectional
+//   diagonal four times, as p2pBandwidthLatencyTest counts them;
+// - latency: small copies behind the gate (device time per copy), and, as its own panel,
+//   the host's wall time per copy with enqueue and the final wait included;
+// - host links: host -> device and device -> host for each shard alone and all at once,
+//   copy engines and SM copies (a kernel reading or writing pinned host memory);
+// - every destination is verified after the timed loop (verify.hpp).
+#include "common.hpp"
+#include "svg.hpp"
+#include "verify.hpp"
+
+#include <shard/detail/buffer.hpp>
+#include <shard/detail/primitives/for_each.hpp>
+#include <shard/detail/skeleton/run.hpp>
+#include <shard/transport/copy.hpp>
+
+#include <functional>
+#include <map>
+
+namespace bench {
+
+/// One table of a test: a rows x cols grid of figures (a p2p matrix, or one row of per-shard
+/// figures), with the bytes verified wrong in each cell.
+struct panel {
+  std::string name;   // the metric: "gbps", "latency_us", "host_latency_us"
+  std::string title;  // printed above the table
+  std::string unit;
+  std::vector<std::string> rows, cols;
+  std::vector<std::vector<figure>> cells;
+  std::vector<std::vector<long long>> wrong;
+  bool higher_is_better = true;
+  bool headline = false;  // off-diagonal bandwidths: averaged by the summary
+  bool square = true;     // p2p: rows are sources, columns destinations
+
+  panel(std::string n, std::string t, std::string u, std::vector<std::string> r, std::vector<std::string> c)
+      : name(std::move(n)), title(std::move(t)), unit(std::move(u)), rows(std::move(r)), cols(std::move(c)) {
+    cells.assign(rows.size(), std::vector<figure>(cols.size()));
+    wrong.assign(rows.size(), std::vector<long long>(cols.size(), -1));
+  }
+  std::string label(std::size_t r, std::size_t c) const { return square ? rows[r] + "->" + cols[c] : cols[c]; }
+};
+
+/// A test of links: its key, its panels, and its settings.
+struct link_test {
+  std::string key, description;
+  std::size_t bytes = 0, reps = 0;
+  std::vector<panel> panels;
+  json settings = json::object();
+};
+
+inline std::vector<std::string> shard_labels(std::size_t g) {
+  std::vector<std::string> out;
+  for (std::size_t s = 0; s < g; ++s) out.push_back(std::to_string(s));
+  return out;
+}
+
+inline long long add_wrong(long long a, long long b) { return a < 0 ? b : (b < 0 ? a : a + b); }
+
+namespace links_detail {
+
+using shard::transport::issuer;
+using shard::transport::ordering;
+using shard::transport::route;
+
+/// Device memory of every shard: [source region | destination region | (wide) receive slots].
+struct buffers {
+  std::vector<shard::detail::device_buffer<char>> owned;
+  std::size_t cap = 0;
+  char* src(std::size_t s) { return owned[s].data(); }
+  char* dst(std::size_t s) { return owned[s].data() + cap; }
+  char* slot(std::size_t s, std::size_t k) { return owned[s].data() + (2 + k) * cap; }
+};
+
+/// Times `body` (which queues the copies) behind the gate: the gate blocks `first`, every other
+/// shard in `also` waits for the start event, `first` waits for their ends. Returns ms.
+inline double gated_ms(shard::detail::context_impl& impl, gate& g, std::size_t first, const std::vector<std::size_t>& also,
+                       const std::function<void()>& body) {
+  std::shared_ptr<shard::detail::event> start, stop;
+  shard::detail::run_and_wait(impl, [&] {
+    g.block(first);
+    start = impl.dev(first).record_timed();
+    for (std::size_t s : also)
+      if (s != first) impl.dev(s).wait(start);
+    body();
+    for (std::size_t s : also)
+      if (s != first) impl.dev(first).wait(impl.dev(s).record());
+    stop = impl.dev(first).record_timed();
+    g.release();
+  });
+  return impl.dev(first).elapsed_ms(*start, *stop);
+}
+
+/// Times `body` with every shard of `shards` gated at once; returns each one's span in ms
+/// (events on one device only: spans of different devices cannot be compared).
+inline std::vector<double> gated_all_ms(shard::detail::context_impl& impl, gate& g, const std::vector<std::size_t>& shards,
+                                        const std::function<void(std::size_t)>& body) {
+  std::vector<std::shared_ptr<shard::detail::event>> start(shards.size()), stop(shards.size());
+  shard::detail::run_and_wait(impl, [&] {
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      g.block(shards[i]);
+      start[i] = impl.dev(shards[i]).record_timed();
+    }
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      body(shards[i]);
+      stop[i] = impl.dev(shards[i]).record_timed();
+    }
+    g.release();
+  });
+  std::vector<double> ms;
+  for (std::size_t i = 0; i < shards.size(); ++i) ms.push_back(impl.dev(shards[i]).elapsed_ms(*start[i], *stop[i]));
+  return ms;
+}
+
+/// What the p2p tests share.
+struct p2p_setup {
+  shard::detail::context_impl& impl;
+  gate& g;
+  verifier& v;
+  buffers& buf;
+  std::size_t samples;
+  issuer by;  // write: source; read: destination
+  bool quiet;
+};
+
+/// One cell of a copy-engine bandwidth (or latency) matrix: a -> b (and b -> a), `reps`
+/// copies of `bytes` on `how`. Returns the figure in GB/s (or us per copy) and the bytes wrong.
+struct cell_result {
+  figure f;
+  long long wrong = -1;
+};
+
+inline cell_result ce_pair(p2p_setup& st, const std::string& key, std::size_t a, std::size_t b, std::size_t bytes,
+                           std::size_t reps, route how, bool bidirectional, bool latency) {
+  auto& impl = st.impl;
+  const bool bi = bidirectional && a != b;
+  const std::uint64_t seed_ab = pattern_seed(a, b, bytes), seed_ba = pattern_seed(b, a, bytes);
+  auto copy = [&](std::size_t from, std::size_t to) {
+    shard::transport::copy(impl, from, st.buf.src(from), to, st.buf.dst(to), bytes, how, ordering::caller, st.by);
+  };
+  shard::detail::run_and_wait(impl, [&] {
+    st.v.fill(a, st.buf.src(a), bytes, seed_ab);
+    st.v.fill(b, st.buf.dst(b), bytes, other_seed(seed_ab));
+    if (bi) st.v.fill(b, st.buf.src(b), bytes, seed_ba), st.v.fill(a, st.buf.dst(a), bytes, other_seed(seed_ba));
+  });
+  // The queue that issues a -> b; staged copies use both queues, timed on the destination's.
+  const std::size_t first = (how == route::staged || st.by == issuer::destination) ? b : a;
+  std::vector<double> samples;
+  for (std::size_t k = 0; k < st.samples; ++k) {
+    const double ms = gated_ms(impl, st.g, first, {a, b}, [&] {
+      for (std::size_t r = 0; r < reps; ++r) {
+        copy(a, b);
+        if (bidirectional && a == b) copy(a, a);  // the diagonal: two copies within the shard
+        if (bi) copy(b, a);
+      }
+    });
+    if (latency) {
+      samples.push_back(ms * 1e3 / static_cast<double>(reps));
+    } else {
+      // Bytes as p2pBandwidthLatencyTest counts them: x2 both ways, x2 within one shard.
+      const double count = static_cast<double>(bytes * reps) * (bidirectional ? 2 : 1) * (a == b ? 2 : 1);
+      samples.push_back(count / (ms * 1e-3) / 1e9);
+    }
+  }
+  cell_result out{figure::of(samples), -1};
+  out.wrong = st.v.count_wrong(key, b, st.buf.dst(b), bytes, seed_ab);
+  if (bi) out.wrong = add_wrong(out.wrong, st.v.count_wrong(key, a, st.buf.dst(a), bytes, seed_ba));
+  return out;
+}
+
+/// Host wall time per small copy a -> b, queued and waited for (enqueue and one wait included).
+inline figure host_latency(p2p_setup& st, std::size_t a, std::size_t b, std::size_t bytes, std::size_t reps, route how) {
+  std::vector<double> samples;
+  for (std::size_t k = 0; k < st.samples; ++k)
+    samples.push_back(seconds([&] {
+      shard::detail::run_and_wait(st.impl, [&] {
+        for (std::size_t r = 0; r < reps; ++r)
+          shard::transport::copy(st.impl, a, st.buf.src(a), b, st.buf.dst(b), bytes, how, ordering::queues);
+      });
+    }) * 1e6 / static_cast<double>(reps));
+  return figure::of(samples);
+}
+
+/// An SM copy a -> b: a copy kernel on the issuing shard across the peer pointer (NaN when
+/// that shard may not access the other's memory).
+inline cell_result sm_pair(p2p_setup& st, const std::string& key, std::size_t a, std::size_t b, std::size_t bytes, std::size_t reps) {
+  auto& impl = st.impl;
+  const std::size_t on = st.by == issuer::source ? a : b;
+  const std::size_t other = on == a ? b : a;
+  if (!impl.peer_access(on, other)) return {};
+  const std::size_t words = bytes / 8;
+  const std::uint64_t seed = pattern_seed(a, b, bytes, 7);
+  shard::detail::run_and_wait(impl, [&] {
+    st.v.fill(a, st.buf.src(a), words * 8, seed);
+    st.v.fill(b, st.buf.dst(b), words * 8, other_seed(seed));
+  });
+  std::vector<double> samples;
+  for (std::size_t k = 0; k < st.samples; ++k) {
+    const double ms = gated_ms(impl, st.g, on, {a, b}, [&] {
+      for (std::size_t r = 0; r < reps; ++r)
+        shard::detail::launch(impl, on, [&](auto& dev) {
+          shard::detail::primitive::for_each_index(
+              dev, words, copy_words_fn{reinterpret_cast<const std::uint64_t*>(st.buf.src(a)), reinterpret_cast<std::uint64_t*>(st.buf.dst(b))});
+        });
+    });
+    samples.push_back(static_cast<double>(words * 8 * reps) * (a == b ? 2 : 1) / (ms * 1e-3) / 1e9);
+  }
+  return {figure::of(samples), st.v.count_wrong(key, b, st.buf.dst(b), words * 8, seed)};
+}
+
+}  // namespace links_detail
+
+/// The p2p family's settings and host costs (the model reads sync_us and launch_us).
+struct p2p_run {
+  std::vector<link_test> tests;
+  double sync_us = NAN, launch_us = NAN;
+};
+
+inline p2p_run run_p2p(const target& tgt, const options& o) {
+  using namespace links_detail;
+  const auto& ctx = tgt.ctx;
+  auto& impl = ctx.impl();
+  const std::size_t g = ctx.size();
+  const std::size_t bytes =
+      o.p2p_bytes ? o.p2p_bytes : (o.quick ? std::size_t{1} << 20 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{256} << 20);
+  const std::size_t reps = o.p2p_reps ? o.p2p_reps : (o.quick ? 2 : tgt.emulated ? 5 : 10);
+  const std::size_t lat_bytes = o.latency_bytes;
+  const std::size_t lat_reps = o.latency_reps ? o.latency_reps : (o.quick ? 10 : 100);
+  const issuer by = o.direction == "read" ? issuer::destination : issuer::source;
+  const std::string dir = o.direction == "read" ? "reads (the destination pulls)" : "writes (the source pushes)";
+
+  const std::vector<std::string> keys{"p2p_bw_ce", "p2p_bidir_ce", "p2p_bw_sm", "p2p_latency", "p2p_bw_staged",
+                                      "p2p_bidir_staged", "p2p_latency_staged", "all_to_one_ce", "one_to_all_ce"};
+  std::vector<std::string> run;
+  for (auto& k : keys)
+    if (selected(o, k)) run.push_back(k);
+  p2p_run out;
+  if (run.empty()) return out;
+  const bool wide = selected(o, "all_to_one_ce") || selected(o, "one_to_all_ce");
+
+  buffers buf;
+  buf.cap = std::max(bytes, lat_bytes);
+  for (std::size_t s = 0; s < g; ++s) buf.owned.emplace_back(impl, s, (wide ? 2 + g : 2) * buf.cap);
+  gate gt(impl);
+  verifier v(impl, o.verify);
+  p2p_setup st{impl, gt, v, buf, std::max<std::size_t>(o.samples, 1), by, o.quiet};
+  // Warm-up: every pair once (peer mappings, staging chunks, first-use costs).
+  shard::detail::run_and_wait(impl, [&] {
+    for (std::size_t a = 0; a < g; ++a)
+      for (std::size_t b = 0; b < g; ++b) shard::transport::copy(impl, a, buf.src(a), b, buf.dst(b), std::min<std::size_t>(bytes, 4096));
+  });
+
+  std::size_t steps = 0;
+  for (auto& k : run) steps += (k == "all_to_one_ce" || k == "one_to_all_ce") ? g : g * g;
+  progress bar("p2p", steps, o.quiet);
+  const auto labels = shard_labels(g);
+  for (const auto& key : run) {
+    link_test t;
+    t.key = key;
+    for (auto& info : test_list())
+      if (info.key == key) t.description = info.description;
+    const bool staged = key.find("staged") != std::string::npos;
+    const route how = staged ? route::staged : route::automatic;
+    const std::string mode = staged ? "peer access off (staged through pinned host memory)" : "peer access on, " + dir;
+    if (key == "all_to_one_ce" || key == "one_to_all_ce") {
+      const bool to_one = key == "all_to_one_ce";
+      t.bytes = bytes, t.reps = reps;
+      panel p("gbps",
+              to_one ? "All to one: total GB/s into each shard, every other shard writing at once (copy engines)"
+                     : "One to all: total GB/s out of each shard, every other shard reading at once (copy engines)",
+              "GB/s", {"total"}, labels);
+      p.square = false;
+      p.headline = true;
+      for (std::size_t root = 0; root < g; ++root) {
+        std::vector<std::size_t> others;
+        for (std::size_t s = 0; s < g; ++s)
+          if (s != root) others.push_back(s);
+        if (others.empty()) {
+          bar.step();
+          continue;
+        }
+        // Slot k of the root (to_one) or of each reader (to_all) receives from the k-th peer.
+        // The pattern depends on the source and destination; one to all reads one source
+        // buffer, whose pattern names the root alone.
+        auto seed_of = [&](std::size_t from, std::size_t to) { return pattern_seed(from, to_one ? to : from, bytes, 3); };
+        shard::detail::run_and_wait(impl, [&] {
+          for (std::size_t k = 0; k < others.size(); ++k) {
+            const std::size_t from = to_one ? others[k] : root, to = to_one ? root : others[k];
+            v.fill(from, buf.src(from), bytes, seed_of(from, to));
+            v.fill(to, buf.slot(to, k), bytes, other_seed(seed_of(from, to)));
+          }
+        });
+        std::vector<double> samples;
+        for (std::size_t k = 0; k < st.samples; ++k) {
+          const auto spans = gated_all_ms(impl, gt, others, [&](std::size_t s) {
+            const std::size_t slot = static_cast<std::size_t>(std::find(others.begin(), others.end(), s) - others.begin());
+            for (std::size_t r = 0; r < reps; ++r) {
+              if (to_one)  // s writes into the root, on its own queue
+                shard::transport::copy(impl, s, buf.src(s), root, buf.slot(root, slot), bytes, how, ordering::caller, issuer::source);
+              else  // s reads from the root, on its own queue
+                shard::transport::copy(impl, root, buf.src(root), s, buf.slot(s, slot), bytes, how, ordering::caller,
+                                       issuer::destination);
+            }
+          });
+          const double longest = *std::max_element(spans.begin(), spans.end());
+          samples.push_back(static_cast<double>(bytes * reps * others.size()) / (longest * 1e-3) / 1e9);
+        }
+        p.cells[0][root] = figure::of(samples);
+        long long wrong = -1;
+        for (std::size_t k = 0; k < others.size(); ++k) {
+          const std::size_t from = to_one ? others[k] : root, to = to_one ? root : others[k];
+          wrong = add_wrong(wrong, v.count_wrong(key, to, buf.slot(to, k), bytes, seed_of(from, to)));
+        }
+        p.wrong[0][root] = wrong;
+        bar.step();
+      }
+      t.panels.push_back(std::move(p));
+    } else if (key == "p2p_latency" || key == "p2p_latency_staged") {
+      t.bytes = lat_bytes, t.reps = lat_reps;
+      panel dev_p("latency_us", "Latency, us per copy of " + std::to_string(lat_bytes) + " B, behind a blocking kernel, " + mode,
+                  "us", labels, labels);
+      panel host_p("host_latency_us",
+                   "Latency, us per copy, host wall time (enqueue and the final wait included), " + mode, "us", labels, labels);
+      dev_p.higher_is_better = host_p.higher_is_better = false;
+      for (std::size_t a = 0; a < g; ++a)
+        for (std::size_t b = 0; b < g; ++b) {
+          const auto c = ce_pair(st, key, a, b, lat_bytes, lat_reps, how, false, true);
+          dev_p.cells[a][b] = c.f;
+          dev_p.wrong[a][b] = c.wrong;
+          host_p.cells[a][b] = host_latency(st, a, b, lat_bytes, lat_reps, how);
+          host_p.wrong[a][b] = c.wrong;
+          bar.step();
+        }
+      t.panels.push_back(std::move(dev_p));
+      t.panels.push_back(std::move(host_p));
+    } else {
+      const bool bidir = key.find("bidir") != std::string::npos;
+      const bool sm = key == "p2p_bw_sm";
+      t.bytes = sm ? bytes / 8 * 8 : bytes, t.reps = reps;
+      panel p("gbps",
+              std::string(bidir ? "Bidirectional" : "Unidirectional") + " bandwidth, GB/s, " + (sm ? "SM copy kernel, " : "copy engines, ") +
+                  mode + (bidir ? "; diagonal: two copies within the shard, bytes counted x4" : "; diagonal: bytes counted x2"),
+              "GB/s", labels, labels);
+      p.headline = true;
+      for (std::size_t a = 0; a < g; ++a)
+        for (std::size_t b = 0; b < g; ++b) {
+          const auto c = sm ? sm_pair(st, key, a, b, bytes, reps) : ce_pair(st, key, a, b, bytes, reps, how, bidir, false);
+          p.cells[a][b] = c.f;
+          p.wrong[a][b] = c.wrong;
+          bar.step();
+        }
+      t.panels.push_back(std::move(p));
+    }
+    t.settings["direction"] = staged ? "staged" : o.direction;
+    out.tests.push_back(std::move(t));
+  }
+
+  // Host costs of the cost model: one host wait on every shard, one launch on a shard.
+  if (selected(o, "p2p_latency")) {
+    std::vector<double> syncs;
+    for (std::size_t i = 0; i < lat_reps; ++i)
+      syncs.push_back(seconds([&] {
+        shard::detail::on_all_shards(impl, [&](std::size_t s) {
+          shard::transport::copy(impl, s, buf.src(s), s, buf.dst(s), lat_bytes);
+        });
+      }));
+    out.sync_us = figure::of(syncs).value * 1e6;
+    const double ms = gated_ms(impl, gt, 0, {0}, [&] {
+      for (std::size_t i = 0; i < lat_reps; ++i)
+        shard::detail::launch(impl, 0, [&](auto& dev) {
+          shard::detail::primitive::for_each_index(dev, 1, shard::detail::fill_fn<char>{buf.dst(0), char(1)});
+        });
+    });
+    out.launch_us = ms * 1e3 / static_cast<double>(lat_reps);
+  }
+  return out;
+}
+
+/// The host family: host <-> device for each shard alone and all at once.
+inline std::vector<link_test> run_host_links(const target& tgt, const options& o) {
+  using namespace links_detail;
+  const auto& ctx = tgt.ctx;
+  auto& impl = ctx.impl();
+  const std::size_t g = ctx.size();
+  const std::size_t bytes =
+      o.p2p_bytes ? o.p2p_bytes : (o.quick ? std::size_t{1} << 20 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{256} << 20);
+  const std::size_t reps = o.p2p_reps ? o.p2p_reps : (o.quick ? 2 : tgt.emulated ? 5 : 10);
+  const std::size_t samples_n = std::max<std::size_t>(o.samples, 1);
+  const std::vector<std::string> keys{"h2d_ce", "d2h_ce", "h2d_all_ce", "d2h_all_ce", "h2d_sm", "d2h_sm"};
+  std::vector<std::string> run;
+  for (auto& k : keys)
+    if (selected(o, k)) run.push_back(k);
+  std::vector<link_test> out;
+  if (run.empty()) return out;
+
+  // Pinned host memory and device memory per shard (the host buffer is a multiple of 8 bytes).
+  const std::size_t cap = (bytes + 7) / 8 * 8;
+  std::vector<shard::detail::device_buffer<char>> dev_buf;
+  std::vector<char*> host_buf(g, nullptr);
+  struct host_release {
+    shard::detail::context_impl& impl;
+    std::vector<char*>& p;
+    std::size_t bytes;
+    ~host_release() {
+      for (std::size_t s = 0; s < p.size(); ++s)
+        if (p[s]) impl.dev(s).deallocate_host(p[s], bytes);
+    }
+  } release{impl, host_buf, cap};
+  for (std::size_t s = 0; s < g; ++s) {
+    dev_buf.emplace_back(impl, s, cap);
+    host_buf[s] = static_cast<char*>(impl.dev(s).allocate_host(cap));
+  }
+  gate gt(impl);
+  verifier v(impl, o.verify);
+  std::vector<std::size_t> all;
+  for (std::size_t s = 0; s < g; ++s) all.push_back(s);
+
+  progress bar("host", run.size() * g, o.quiet);
+  for (const auto& key : run) {
+    const bool h2d = key.rfind("h2d", 0) == 0;
+    const bool sm = key.find("_sm") != std::string::npos;
+    const bool at_once = key.find("_all_") != std::string::npos;
+    const std::size_t n = sm ? bytes / 8 * 8 : bytes;
+    link_test t;
+    t.key = key;
+    for (auto& info : test_list())
+      if (info.key == key) t.description = info.description;
+    t.bytes = n, t.reps = reps;
+    auto cols = shard_labels(g);
+    if (at_once) cols.push_back("total");
+    panel p("gbps",
+            std::string(h2d ? "Host to device" : "Device to host") + ", GB/s, " + (sm ? "SM copy kernel" : "copy engine") + ", " +
+                (at_once ? "every shard at once (total: all bytes over the longest span)" : "each shard alone"),
+            "GB/s", {h2d ? "host->" : "->host"}, cols);
+    p.square = false;
+    p.headline = true;
+    auto seed_of = [&](std::size_t s) { return pattern_seed(h2d ? g : s, h2d ? s : g, n, sm ? 11 : 5); };
+    auto prepare = [&](std::size_t s) {
+      if (h2d) {
+        verifier::fill_host(host_buf[s], n, seed_of(s));
+        v.fill(s, dev_buf[s].data(), n, other_seed(seed_of(s)));
+      } else {
+        v.fill(s, dev_buf[s].data(), n, seed_of(s));
+        verifier::fill_host(host_buf[s], n, other_seed(seed_of(s)));
+      }
+    };
+    auto body = [&](std::size_t s) {
+      for (std::size_t r = 0; r < reps; ++r) {
+        if (sm) {
+          const auto* from = reinterpret_cast<const std::uint64_t*>(h2d ? host_buf[s] : dev_buf[s].data());
+          auto* to = reinterpret_cast<std::uint64_t*>(h2d ? dev_buf[s].data() : host_buf[s]);
+          shard::detail::launch(impl, s, [&](auto& dev) { shard::detail::primitive::for_each_index(dev, n / 8, copy_words_fn{from, to}); });
+        } else if (h2d) {
+          shard::transport::from_host(impl, s, dev_buf[s].data(), host_buf[s], n);
+        } else {
+          shard::transport::to_host(impl, s, host_buf[s], dev_buf[s].data(), n);
+        }
+      }
+    };
+    auto check = [&](std::size_t s) {
+      return h2d ? v.count_wrong(key, s, dev_buf[s].data(), n, seed_of(s)) : v.count_wrong_host(key, host_buf[s], n, seed_of(s));
+    };
+    if (at_once) {
+      shard::detail::run_and_wait(impl, [&] {
+        for (std::size_t s : all) prepare(s);
+      });
+      std::vector<std::vector<double>> per(g);
+      std::vector<double> total;
+      for (std::size_t k = 0; k < samples_n; ++k) {
+        const auto spans = gated_all_ms(impl, gt, all, body);
+        for (std::size_t s = 0; s < g; ++s) per[s].push_back(static_cast<double>(n * reps) / (spans[s] * 1e-3) / 1e9);
+        total.push_back(static_cast<double>(n * reps * g) / (*std::max_element(spans.begin(), spans.end()) * 1e-3) / 1e9);
+      }
+      long long wrong_all = -1;
+      for (std::size_t s = 0; s < g; ++s) {
+        p.cells[0][s] = figure::of(per[s]);
+        p.wrong[0][s] = check(s);
+        wrong_all = add_wrong(wrong_all, p.wrong[0][s]);
+        bar.step();
+      }
+      p.cells[0][g] = figure::of(total);
+      p.wrong[0][g] = wrong_all;
+    } else {
+      for (std::size_t s = 0; s < g; ++s) {
+        shard::detail::run_and_wait(impl, [&] { prepare(s); });
+        std::vector<double> samples;
+        for (std::size_t k = 0; k < samples_n; ++k) {
+          const double ms = gated_ms(impl, gt, s, {s}, [&] { body(s); });
+          samples.push_back(static_cast<double>(n * reps) / (ms * 1e-3) / 1e9);
+        }
+        p.cells[0][s] = figure::of(samples);
+        p.wrong[0][s] = check(s);
+        bar.step();
+      }
+    }
+    t.panels.push_back(std::move(p));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+inline void print_panel(std::ostream& os, const panel& p, bool verified) {
+  long long wrong = -1;
+  for (auto& row : p.wrong)
+    for (long long w : row) wrong = add_wrong(wrong, w);
+  os << p.title << "  [#wrong: " << (verified ? std::to_string(std::max(wrong, 0LL)) : "not verified") << "]\n";
+  std::vector<std::string> header{p.square ? "from\\to" : ""};
+  for (auto& c : p.cols) header.push_back(c);
+  table t(header);
+  for (std::size_t r = 0; r < p.rows.size(); ++r) {
+    std::vector<std::string> row{p.rows[r]};
+    for (std::size_t c = 0; c < p.cols.size(); ++c)
+      row.push_back(fixed(p.cells[r][c].value, 2) + (p.wrong[r][c] > 0 ? " (" + std::to_string(p.wrong[r][c]) + " wrong)" : ""));
+    t.row(row);
+  }
+  t.print(os);
+  os << '\n';
+}
+
+inline void print_link_tests(std::ostream& os, const std::string& heading, const std::vector<link_test>& tests, bool verified) {
+  if (tests.empty()) return;
+  os << heading << "\n\n";
+  for (auto& t : tests) {
+    os << "-- " << t.key << ": " << human_bytes(static_cast<double>(t.bytes)) << " x " << t.reps << "\n";
+    for (auto& p : t.panels) print_panel(os, p, verified);
+  }
+}
+
+inline json link_test_json(const link_test& t) {
+  json v;
+  v["description"] = t.description;
+  v["bytes"] = t.bytes;
+  v["reps"] = t.reps;
+  for (auto it = t.settings.begin(); it != t.settings.end(); ++it) v[it.key()] = it.value();
+  json& panels = v["panels"] = json::object();
+  for (auto& p : t.panels) {
+    json& e = panels[p.name];
+    e["title"] = p.title;
+    e["unit"] = p.unit;
+    e["rows"] = p.rows;
+    e["cols"] = p.cols;
+    std::vector<std::vector<double>> value, lo, hi, sd;
+    for (auto& row : p.cells) {
+      value.emplace_back(), lo.emplace_back(), hi.emplace_back(), sd.emplace_back();
+      for (auto& f : row) value.back().push_back(f.value), lo.back().push_back(f.min), hi.back().push_back(f.max), sd.back().push_back(f.stdev);
+    }
+    e["matrix"] = matrix_json(value);
+    e["min"] = matrix_json(lo);
+    e["max"] = matrix_json(hi);
+    e["stdev"] = matrix_json(sd);
+    e["wrong"] = p.wrong;
+  }
+  return v;
+}
+
+inline void link_records(const link_test& t, std::vector<record>& out) {
+  for (auto& p : t.panels)
+    for (std::size_t r = 0; r < p.rows.size(); ++r)
+      for (std::size_t c = 0; c < p.cols.size(); ++c) {
+        record rec;
+        rec.test = t.key;
+        rec.label = p.label(r, c);
+        rec.metric = p.name;
+        rec.unit = p.unit;
+        rec.bytes = static_cast<double>(t.bytes);
+        rec.f = p.cells[r][c];
+        rec.wrong = p.wrong[r][c];
+        rec.higher_is_better = p.higher_is_better;
+        // The summary averages links between distinct endpoints (and per-shard host links).
+        rec.headline = p.headline && (!p.square || r != c) && p.cols[c] != "total";
+        out.push_back(rec);
+      }
+}
+
+inline void link_svgs(const std::string& dir, const link_test& t, const std::string& where) {
+  for (std::size_t i = 0; i < t.panels.size(); ++i) {
+    const auto& p = t.panels[i];
+    std::vector<std::vector<double>> m;
+    for (auto& row : p.cells) {
+      m.emplace_back();
+      for (auto& f : row) m.back().push_back(f.value);
+    }
+    const std::string file = dir + "/" + t.key + (i == 0 ? "" : "_" + p.name) + ".svg";
+    svg::save(file, svg::heatmap(t.key + ": " + p.title + where, p.unit, m, p.rows, p.cols));
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,206 @@
+#pragma once
+// shard-bench verification and timing helpers shared by the transfer tests:
+// - patterns: every transferred buffer is filled with bytes that depend on the source, the
+//   destination and the size (pattern_seed), the destination with something else, and the
+//   destination is checked on its device after the timed loop (count_wrong: a kernel
+//   counts the bytes that differ; only the count comes back to the host);
+// - the corruption hook of the tests: SHARD_BENCH_CORRUPT=<test key> flips one byte of the
+//   first buffer that test verifies, which must then report one wrong byte and fail;
+// - the gate: a kernel that spins on a flag in pinned host memory, so that a timed loop is
+//   queued completely before any of it runs (p2pBandwidthLatencyTest's delay kernel): the
+//   figures then exclude the host's enqueue time;
+// - the SM copy: a copy kernel over 8-byte words (an SM copy across peer pointers, or
+//   between device and pinned host memory), next to the copy engines' copies.
+#include "common.hpp"
+
+#include <shard/detail/buffer.hpp>
+#include <shard/detail/functors.hpp>
+#include <shard/detail/primitives/for_each.hpp>
+#include <shard/detail/skeleton/run.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+
+namespace bench {
+
+SHARD_HOST_DEVICE inline std::uint64_t mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+/// Byte i of the pattern `seed`.
+SHARD_HOST_DEVICE inline unsigned char pattern_byte(std::uint64_t seed, std::size_t i) {
+  return static_cast<unsigned char>(mix64(seed + i / 8) >> (8 * (i % 8)));
+}
+
+/// The seed of a transfer from `src` to `dst` of `bytes` bytes in test `salt`.
+inline std::uint64_t pattern_seed(std::size_t src, std::size_t dst, std::size_t bytes, std::uint64_t salt = 0) {
+  return mix64(mix64(mix64(salt) ^ (src + 1)) ^ ((dst + 1) << 20) ^ (static_cast<std::uint64_t>(bytes) << 8));
+}
+
+/// A seed whose pattern differs from `seed`'s in every 8-byte word (what a destination holds
+/// before a transfer).
+inline std::uint64_t other_seed(std::uint64_t seed) { return mix64(seed ^ 0x5555555555555555ull); }
+
+struct pattern_fn {
+  unsigned char* p;
+  std::uint64_t seed;
+  SHARD_HOST_DEVICE void operator()(std::size_t i) const { p[i] = pattern_byte(seed, i); }
+};
+
+SHARD_HOST_DEVICE inline void count_one(unsigned long long* counter) {
+#ifdef __CUDA_ARCH__
+  atomicAdd(counter, 1ull);
+#else
+  std::atomic_ref<unsigned long long>(*counter).fetch_add(1, std::memory_order_relaxed);
+#endif
+}
+
+struct mismatch_fn {
+  const unsigned char* p;
+  std::uint64_t seed;
+  unsigned long long* wrong;
+  SHARD_HOST_DEVICE void operator()(std::size_t i) const {
+    if (p[i] != pattern_byte(seed, i)) count_one(wrong);
+  }
+};
+
+struct flip_fn {
+  unsigned char* p;
+  SHARD_HOST_DEVICE void operator()(std::size_t) const { p[0] = static_cast<unsigned char>(p[0] ^ 0x5a); }
+};
+
+/// dst[i] = src[i] over 8-byte words (an SM copy).
+struct copy_words_fn {
+  const std::uint64_t* src;
+  std::uint64_t* dst;
+  SHARD_HOST_DEVICE void operator()(std::size_t i) const { dst[i] = src[i]; }
+};
+
+/// Spins until *flag != 0, or about `timeout_s` seconds have passed (a guard against a host
+/// that never releases it: the measurement is then wrong, never a hang).
+struct spin_fn {
+  volatile int* flag;
+  double timeout_s;
+  SHARD_HOST_DEVICE void operator()(std::size_t) const {
+#ifdef __CUDA_ARCH__
+    const long long start = clock64();
+    const long long limit = static_cast<long long>(timeout_s * 2e9);  // clocks at ~2 GHz
+    while (*flag == 0 && clock64() - start < limit) {
+    }
+#else
+    const auto start = std::chrono::steady_clock::now();
+    while (*flag == 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_s)
+      std::this_thread::yield();
+#endif
+  }
+};
+
+/// Byte patterns on shards and in host memory, and counting the bytes that differ.
+class verifier {
+ public:
+  verifier(shard::detail::context_impl& impl, bool enabled) : impl_(impl), enabled_(enabled) {
+    const char* corrupt = std::getenv("SHARD_BENCH_CORRUPT");
+    if (corrupt != nullptr) corrupt_ = corrupt;
+    counters_ = static_cast<unsigned long long*>(impl.pinned_slots(impl.size() * sizeof(unsigned long long), 1));
+    for (std::size_t s = 0; s < impl.size(); ++s) device_counters_.emplace_back(impl, s, 1);
+  }
+  bool enabled() const { return enabled_; }
+
+  /// Queues p[0, bytes) = pattern(seed) on shard s.
+  void fill(std::size_t s, void* p, std::size_t bytes, std::uint64_t seed) {
+    if (bytes == 0) return;
+    shard::detail::launch(impl_, s, [&](auto& dev) {
+      shard::detail::primitive::for_each_index(dev, bytes, pattern_fn{static_cast<unsigned char*>(p), seed});
+    });
+  }
+  /// Fills host memory (pinned or not) with pattern(seed) now.
+  static void fill_host(void* p, std::size_t bytes, std::uint64_t seed) {
+    auto* b = static_cast<unsigned char*>(p);
+    for (std::size_t i = 0; i < bytes; ++i) b[i] = pattern_byte(seed, i);
+  }
+
+  /// Bytes of p[0, bytes) on shard s that differ from pattern(seed); waits. -1 when
+  /// verification is off. The corruption hook flips a byte first (once per test key).
+  long long count_wrong(const std::string& test, std::size_t s, const void* p, std::size_t bytes, std::uint64_t seed) {
+    return count_with(test, s, p, bytes, mismatch_fn{static_cast<const unsigned char*>(p), seed, nullptr});
+  }
+  /// Runs `check` (a functor of the index with a member `unsigned long long* wrong` it
+  /// increments for each wrong element) over [0, n) on shard s, and returns the count; the
+  /// corruption hook flips the first byte at `data` first.
+  template <class Check>
+  long long count_with(const std::string& test, std::size_t s, const void* data, std::size_t n, Check check) {
+    if (!enabled_) return -1;
+    unsigned long long* counter = device_counters_[s].data();
+    check.wrong = counter;
+    shard::detail::run_and_wait(impl_, [&] {
+      if (n > 0 && corrupt_now(test))
+        shard::detail::launch(impl_, s, [&](auto& dev) {
+          shard::detail::primitive::for_each_index(dev, 1, flip_fn{static_cast<unsigned char*>(const_cast<void*>(data))});
+        });
+      shard::detail::launch(impl_, s, [&](auto& dev) {
+        shard::detail::primitive::for_each_index(dev, 1, shard::detail::fill_fn<unsigned long long>{counter, 0ull});
+        shard::detail::primitive::for_each_index(dev, n, check);
+      });
+      impl_.dev(s).copy_to_host(counters_ + s, counter, sizeof(unsigned long long));
+    });
+    return static_cast<long long>(counters_[s]);
+  }
+  /// As count_wrong, for host memory the host reads itself (after the copies into it were waited for).
+  long long count_wrong_host(const std::string& test, void* p, std::size_t bytes, std::uint64_t seed) {
+    if (!enabled_) return -1;
+    auto* b = static_cast<unsigned char*>(p);
+    if (bytes > 0 && corrupt_now(test)) b[0] = static_cast<unsigned char>(b[0] ^ 0x5a);
+    long long wrong = 0;
+    for (std::size_t i = 0; i < bytes; ++i) wrong += b[i] != pattern_byte(seed, i);
+    return wrong;
+  }
+  /// Whether the corruption hook asks to corrupt test `key` now (true once per key).
+  bool corrupt_now(const std::string& key) {
+    if (corrupt_ != key || corrupted_[key]) return false;
+    corrupted_[key] = true;
+    return true;
+  }
+
+ private:
+  shard::detail::context_impl& impl_;
+  bool enabled_;
+  std::string corrupt_;
+  std::map<std::string, bool> corrupted_;
+  unsigned long long* counters_;
+  std::vector<shard::detail::device_buffer<unsigned long long>> device_counters_;
+};
+
+/// The blocking kernel of a timed loop: block(s) queues the spin on shard s, release() lets
+/// every blocked shard go. One flag in pinned host memory (portable: every GPU reads it).
+class gate {
+ public:
+  explicit gate(shard::detail::context_impl& impl) : impl_(impl) {
+    flag_ = static_cast<volatile int*>(impl.dev(0).allocate_host(sizeof(int)));
+    *flag_ = 0;
+  }
+  ~gate() { impl_.dev(0).deallocate_host(const_cast<int*>(flag_), sizeof(int)); }
+  gate(const gate&) = delete;
+  gate& operator=(const gate&) = delete;
+
+  void block(std::size_t s) {
+    *flag_ = 0;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    shard::detail::launch(impl_, s, [&](auto& dev) { shard::detail::primitive::for_each_index(dev, 1, spin_fn{flag_, 10.0}); });
+  }
+  void release() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    *flag_ = 1;
+  }
+
+ private:
+  shard::detail::context_impl& impl_;
+  volatile int* flag_;
+};
+
+}  // namespace bench
