@@ -27,7 +27,8 @@ struct prepared_call {
 };
 
 /// An algorithm as the benchmark runs it: its key (-t, JSON), the public call whose time the
-/// stats record, its element type, the bytes of memory it touches per element.
+/// stats record (shard::sort is shard::stable_sort, and records itself under that name), its
+/// element type, the bytes of memory it touches per element.
 struct algorithm_case {
   std::string key, name, call;
   std::string type;
@@ -129,8 +130,8 @@ inline std::vector<algorithm_case> algorithm_cases() {
                    return static_cast<long long>(shard::transform_reduce(*y, expected, std::size_t{0}, shard::plus<>{}, differs_fn{}));
                  }};
        }},
-      {"sort_int32", "sort", "shard::sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false)},
-      {"sort_int64", "sort", "shard::sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false)},
+      {"sort_int32", "sort", "shard::stable_sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false)},
+      {"sort_int64", "sort", "shard::stable_sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false)},
       {"sort_by_key", "sort_by_key", "shard::sort_by_key", "int32 keys, int32 values", 2 * sizeof(std::int32_t),
        sort_case<std::int32_t>(true)},
       {"copy_if", "copy_if", "shard::copy_if", "int32, half kept", sizeof(std::int32_t),
@@ -177,6 +178,9 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
         for (std::size_t r = 0; r < reps * std::max<std::size_t>(o.samples, 1); ++r) {
           ctx.reset_stats();
           call.run();
+          const auto& calls = ctx.stats().calls;
+          if (std::none_of(calls.begin(), calls.end(), [&](const shard::stats::timing& t) { return t.name == c.call; }))
+            throw std::logic_error("shard-bench: the stats recorded no call of " + c.call);
           times.push_back(ctx.stats().call_seconds(c.call));
         }
         algorithm_point p;

@@ -24,7 +24,7 @@ inline void print_test_list(std::ostream& os, const std::string& command) {
   for (auto& info : test_list())
     if (command.empty() || command == "all" || info.command == command) t.row({info.key, info.command, info.description});
   t.print(os);
-  os << "\nRun one or more with -t KEY (repeatable), e.g. shard-bench p2p -t p2p_bw_ce -t p2p_latency.\n";
+  os << "\nRun one or more with -t KEY (repeatable); the keys also name the JSON entries and the pictures.\n";
 }
 
 inline parsed parse_command_line(int argc, char** argv) {
