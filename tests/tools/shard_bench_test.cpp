@@ -506,6 +506,8 @@ TEST_CASE("shard-bench: test selection, nccl-tests' options, samples, directions
   CHECK(read(dir / "v.log").find("shard-bench 0.") != std::string::npos);
   REQUIRE(shard_bench("--help", dir / "h.log") == 0);
   CHECK(read(dir / "h.log").find("collectives") != std::string::npos);
+  REQUIRE(shard_bench("help", dir / "h.log") == 0);
+  CHECK(read(dir / "h.log").find("collectives") != std::string::npos);
   REQUIRE(shard_bench("p2p --help", dir / "h.log") == 0);
   CHECK(read(dir / "h.log").find("--direction") != std::string::npos);
   CHECK(read(dir / "h.log").find("--datatype") == std::string::npos);  // a collectives option

@@ -128,8 +128,12 @@ inline parsed parse_command_line(int argc, char** argv) {
     }
   }
 
+  // "shard-bench help" as the old tool took it, and as git and cmake users type it.
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);
+  if (!args.empty() && args.back() == "help") args.back() = "--help";
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();  // the selected subcommand's help, when --help followed one
     out.exit = exit_ok;

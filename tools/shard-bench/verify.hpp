@@ -107,9 +107,13 @@ class verifier {
   verifier(shard::detail::context_impl& impl, bool enabled) : impl_(impl), enabled_(enabled) {
     const char* corrupt = std::getenv("SHARD_BENCH_CORRUPT");
     if (corrupt != nullptr) corrupt_ = corrupt;
-    counters_ = static_cast<unsigned long long*>(impl.pinned_slots(impl.size() * sizeof(unsigned long long), 1));
+    // Its own pinned memory: the context's pinned slots may be reallocated by the algorithms.
+    counters_ = static_cast<unsigned long long*>(impl.dev(0).allocate_host(impl.size() * sizeof(unsigned long long)));
     for (std::size_t s = 0; s < impl.size(); ++s) device_counters_.emplace_back(impl, s, 1);
   }
+  ~verifier() { impl_.dev(0).deallocate_host(counters_, impl_.size() * sizeof(unsigned long long)); }
+  verifier(const verifier&) = delete;
+  verifier& operator=(const verifier&) = delete;
   bool enabled() const { return enabled_; }
 
   /// Queues p[0, bytes) = pattern(seed) on shard s.
