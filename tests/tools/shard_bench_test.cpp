@@ -7,6 +7,7 @@
 
 #include "collectives.hpp"
 #include "common.hpp"
+#include "links.hpp"
 #include "report.hpp"
 #include "model.hpp"
 #include "svg.hpp"
@@ -188,6 +189,30 @@ TEST_CASE("sizes, counts, sweeps and figures") {
   CHECK(f.max == 10);
   CHECK(f.samples == 4);
   CHECK(f.stdev == doctest::Approx(4.0825).epsilon(1e-3));
+  // A dropped sample (a blocking kernel that timed out) is left out; none left: no figure.
+  const auto g = bench::figure::of({NAN, 2, 4});
+  CHECK(g.value == 3);
+  CHECK(g.samples == 2);
+  CHECK(std::isnan(bench::figure::of({NAN}).value));
+  CHECK(std::isnan(bench::links_detail::longest_of({1.0, NAN})));
+  CHECK(bench::links_detail::longest_of({1.0, 3.0}) == 3.0);
+}
+
+TEST_CASE("collectives' inputs differ between shards, so a wrong source or a skipped reduction shows") {
+  using bench::collectives_detail::input_value;
+  for (std::size_t i : {0, 1, 2, 1000})
+    for (const bool reducing : {true, false}) {
+      CAPTURE(i);
+      CAPTURE(reducing);
+      std::set<int> values;
+      for (std::size_t s = 0; s < 3; ++s) values.insert(input_value<int>(reducing, s, i, 17));
+      CHECK(values.size() == 3);
+    }
+  // The reducing values stay small (1..3): products of 16 shards fit int32.
+  for (std::size_t s = 0; s < 16; ++s) {
+    CHECK(input_value<int>(true, s, 5, 3) >= 1);
+    CHECK(input_value<int>(true, s, 5, 3) <= 3);
+  }
 }
 
 TEST_CASE("summary, CSV and baseline from records") {

@@ -65,12 +65,15 @@ inline kind kind_of(const std::string& name) {
                                                                                                          : name == "all_to_all" ? all_to_all : broadcast;
 }
 
-/// Element i of shard s's input: small values (1..3) for the reducing collectives, so sums
-/// and products of up to 16 shards are exact in every type; else values that differ between
-/// shards and positions.
+/// Element i of shard s's input: small values (1..3) for the reducing collectives, different
+/// on every shard (so a block taken from the wrong shard, or a reduction skipped, shows), and
+/// small enough that sums and products of up to 16 shards are exact in every integer type;
+/// else hashed values below 65521 (exact in float), which differ between shards and
+/// positions without a short period.
 template <class T>
 SHARD_HOST_DEVICE T input_value(bool reducing, std::size_t s, std::size_t i, std::size_t salt) {
-  return reducing ? static_cast<T>(1 + (s * 3 + i * 7 + salt) % 3) : static_cast<T>((s * 131 + i * 7 + salt) % 97);
+  return reducing ? static_cast<T>(1 + (s + i * 7 + salt) % 3)
+                  : static_cast<T>(mix64((static_cast<std::uint64_t>(s) << 40) ^ (i + salt)) % 65521);
 }
 
 template <class T>

@@ -115,8 +115,10 @@ struct figure {
   double value = NAN, min = NAN, max = NAN, stdev = NAN;
   std::size_t samples = 0;
 
+  /// From the samples; non-finite ones (a dropped measurement) are left out.
   static figure of(std::vector<double> v) {
     figure f;
+    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
     if (v.empty()) return f;
     std::sort(v.begin(), v.end());
     const std::size_t n = v.size();

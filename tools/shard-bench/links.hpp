@@ -80,13 +80,23 @@ struct buffers {
   char* slot(std::size_t s, std::size_t k) { return owned[s].data() + (2 + k) * cap; }
 };
 
+/// A timed loop whose blocking kernel timed out measured the host's enqueue too: dropped
+/// (NaN), with a warning.
+inline void warn_timeout(const char* where) {
+  std::cerr << "shard-bench: warning: a blocking kernel timed out before its loop was queued (" << where
+            << "): that sample is dropped; lower --reps or --latency-reps\n";
+}
+
 /// Times `body` (which queues the copies) behind the gate: the gate blocks `first`, every other
-/// shard in `also` waits for the start event, `first` waits for their ends. Returns ms.
+/// shard in `also` waits for the start event, `first` waits for their ends. Returns ms (NaN
+/// when the gate timed out). `gated` false: the same events without the gate (loops too long
+/// for a queue to hold behind a kernel: the staged route's chunked copies).
 inline double gated_ms(shard::detail::context_impl& impl, gate& g, std::size_t first, const std::vector<std::size_t>& also,
-                       const std::function<void()>& body) {
+                       const std::function<void()>& body, bool gated = true) {
   std::shared_ptr<shard::detail::event> start, stop;
   shard::detail::run_and_wait(impl, [&] {
-    g.block(first);
+    gate_release release{g};
+    if (gated) g.block(first);
     start = impl.dev(first).record_timed();
     for (std::size_t s : also)
       if (s != first) impl.dev(s).wait(start);
@@ -94,17 +104,22 @@ inline double gated_ms(shard::detail::context_impl& impl, gate& g, std::size_t f
     for (std::size_t s : also)
       if (s != first) impl.dev(first).wait(impl.dev(s).record());
     stop = impl.dev(first).record_timed();
-    g.release();
   });
+  if (g.take_timeouts() > 0) {
+    warn_timeout("one shard");
+    return NAN;
+  }
   return impl.dev(first).elapsed_ms(*start, *stop);
 }
 
 /// Times `body` with every shard of `shards` gated at once; returns each one's span in ms
-/// (events on one device only: spans of different devices cannot be compared).
+/// (events on one device only: spans of different devices cannot be compared; NaN when a
+/// gate timed out).
 inline std::vector<double> gated_all_ms(shard::detail::context_impl& impl, gate& g, const std::vector<std::size_t>& shards,
                                         const std::function<void(std::size_t)>& body) {
   std::vector<std::shared_ptr<shard::detail::event>> start(shards.size()), stop(shards.size());
   shard::detail::run_and_wait(impl, [&] {
+    gate_release release{g};
     for (std::size_t i = 0; i < shards.size(); ++i) {
       g.block(shards[i]);
       start[i] = impl.dev(shards[i]).record_timed();
@@ -113,11 +128,20 @@ inline std::vector<double> gated_all_ms(shard::detail::context_impl& impl, gate&
       body(shards[i]);
       stop[i] = impl.dev(shards[i]).record_timed();
     }
-    g.release();
   });
   std::vector<double> ms;
-  for (std::size_t i = 0; i < shards.size(); ++i) ms.push_back(impl.dev(shards[i]).elapsed_ms(*start[i], *stop[i]));
+  const bool timed_out = g.take_timeouts() > 0;
+  if (timed_out) warn_timeout("several shards");
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    ms.push_back(timed_out ? NAN : impl.dev(shards[i]).elapsed_ms(*start[i], *stop[i]));
   return ms;
+}
+
+/// The longest span (NaN when any was dropped).
+inline double longest_of(const std::vector<double>& spans) {
+  double longest = 0;
+  for (double x : spans) longest = std::isfinite(x) && std::isfinite(longest) ? std::max(longest, x) : NAN;
+  return longest;
 }
 
 /// What the p2p tests share.
@@ -155,13 +179,16 @@ inline cell_result ce_pair(p2p_setup& st, const std::string& key, std::size_t a,
   const std::size_t first = (how == route::staged || st.by == issuer::destination) ? b : a;
   std::vector<double> samples;
   for (std::size_t k = 0; k < st.samples; ++k) {
-    const double ms = gated_ms(impl, st.g, first, {a, b}, [&] {
-      for (std::size_t r = 0; r < reps; ++r) {
-        copy(a, b);
-        if (bidirectional && a == b) copy(a, a);  // the diagonal: two copies within the shard
-        if (bi) copy(b, a);
-      }
-    });
+    const double ms = gated_ms(
+        impl, st.g, first, {a, b},
+        [&] {
+          for (std::size_t r = 0; r < reps; ++r) {
+            copy(a, b);
+            if (bidirectional && a == b) copy(a, a);  // the diagonal: two copies within the shard
+            if (bi) copy(b, a);
+          }
+        },
+        how != route::staged);
     if (latency) {
       samples.push_back(ms * 1e3 / static_cast<double>(reps));
     } else {
@@ -247,7 +274,7 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
   const bool wide = selected(o, "all_to_one_ce") || selected(o, "one_to_all_ce");
 
   buffers buf;
-  buf.cap = std::max(bytes, lat_bytes);
+  buf.cap = (std::max(bytes, lat_bytes) + 255) / 256 * 256;  // regions aligned for the SM copy's 8-byte words
   for (std::size_t s = 0; s < g; ++s) buf.owned.emplace_back(impl, s, (wide ? 2 + g : 2) * buf.cap);
   gate gt(impl);
   verifier v(impl, o.verify);
@@ -255,10 +282,21 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
   // Every shard's pinned staging chunks exist before any timed loop: allocating pinned
   // memory while a blocking kernel spins could wait for it.
   for (std::size_t s = 0; s < g; ++s) (void)impl.staging(s);
-  // Warm-up: every pair once (peer mappings, first-use costs).
+  // Warm-up, ungated: every pair once in both issuing directions (peer mappings, first-use
+  // costs), and every kernel the gated loops launch (lazy module loading must not happen
+  // while a blocking kernel spins).
   shard::detail::run_and_wait(impl, [&] {
     for (std::size_t a = 0; a < g; ++a)
-      for (std::size_t b = 0; b < g; ++b) shard::transport::copy(impl, a, buf.src(a), b, buf.dst(b), std::min<std::size_t>(bytes, 4096));
+      for (std::size_t b = 0; b < g; ++b)
+        for (const issuer side : {issuer::destination, issuer::source})
+          shard::transport::copy(impl, a, buf.src(a), b, buf.dst(b), std::min<std::size_t>(bytes, 4096), route::automatic,
+                                 ordering::queues, side);
+    for (std::size_t s = 0; s < g; ++s)
+      shard::detail::launch(impl, s, [&](auto& dev) {
+        shard::detail::primitive::for_each_index(
+            dev, 1, copy_words_fn{reinterpret_cast<const std::uint64_t*>(buf.src(s)), reinterpret_cast<std::uint64_t*>(buf.dst(s))});
+        shard::detail::primitive::for_each_index(dev, 1, shard::detail::fill_fn<char>{buf.dst(s), char(1)});
+      });
   });
 
   std::size_t steps = 0;
@@ -286,7 +324,10 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
         std::vector<std::size_t> others;
         for (std::size_t s = 0; s < g; ++s)
           if (s != root) others.push_back(s);
-        if (others.empty()) {
+        // Every other shard's copy must be a peer copy on its own queue (staged copies would
+        // also queue work on the root, outside the timed spans): otherwise no figure.
+        const bool peers = std::all_of(others.begin(), others.end(), [&](std::size_t s) { return impl.peer_access(s, root); });
+        if (others.empty() || !peers) {
           bar.step();
           continue;
         }
@@ -313,8 +354,7 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
                                        issuer::destination);
             }
           });
-          const double longest = *std::max_element(spans.begin(), spans.end());
-          samples.push_back(static_cast<double>(bytes * reps * others.size()) / (longest * 1e-3) / 1e9);
+          samples.push_back(static_cast<double>(bytes * reps * others.size()) / (longest_of(spans) * 1e-3) / 1e9);
         }
         p.cells[0][root] = figure::of(samples);
         long long wrong = -1;
@@ -376,12 +416,16 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
         });
       }));
     out.sync_us = figure::of(syncs).value * 1e6;
-    const double ms = gated_ms(impl, gt, 0, {0}, [&] {
-      for (std::size_t i = 0; i < lat_reps; ++i)
-        shard::detail::launch(impl, 0, [&](auto& dev) {
-          shard::detail::primitive::for_each_index(dev, 1, shard::detail::fill_fn<char>{buf.dst(0), char(1)});
-        });
-    });
+    // A launch as an algorithm pays it: back to back, not behind a gate (host enqueue included).
+    const double ms = gated_ms(
+        impl, gt, 0, {0},
+        [&] {
+          for (std::size_t i = 0; i < lat_reps; ++i)
+            shard::detail::launch(impl, 0, [&](auto& dev) {
+              shard::detail::primitive::for_each_index(dev, 1, shard::detail::fill_fn<char>{buf.dst(0), char(1)});
+            });
+        },
+        false);
     out.launch_us = ms * 1e3 / static_cast<double>(lat_reps);
   }
   return out;
@@ -423,6 +467,17 @@ inline std::vector<link_test> run_host_links(const target& tgt, const options& o
   }
   gate gt(impl);
   verifier v(impl, o.verify);
+  // Warm-up, ungated: each direction once and the SM copy kernel on every shard.
+  shard::detail::run_and_wait(impl, [&] {
+    for (std::size_t s = 0; s < g; ++s) {
+      shard::transport::from_host(impl, s, dev_buf[s].data(), host_buf[s], 8);
+      shard::transport::to_host(impl, s, host_buf[s], dev_buf[s].data(), 8);
+      shard::detail::launch(impl, s, [&](auto& dev) {
+        shard::detail::primitive::for_each_index(
+            dev, 1, copy_words_fn{reinterpret_cast<const std::uint64_t*>(host_buf[s]), reinterpret_cast<std::uint64_t*>(dev_buf[s].data())});
+      });
+    }
+  });
   std::vector<std::size_t> all;
   for (std::size_t s = 0; s < g; ++s) all.push_back(s);
 
@@ -480,7 +535,7 @@ inline std::vector<link_test> run_host_links(const target& tgt, const options& o
       for (std::size_t k = 0; k < samples_n; ++k) {
         const auto spans = gated_all_ms(impl, gt, all, body);
         for (std::size_t s = 0; s < g; ++s) per[s].push_back(static_cast<double>(n * reps) / (spans[s] * 1e-3) / 1e9);
-        total.push_back(static_cast<double>(n * reps * g) / (*std::max_element(spans.begin(), spans.end()) * 1e-3) / 1e9);
+        total.push_back(static_cast<double>(n * reps * g) / (longest_of(spans) * 1e-3) / 1e9);
       }
       for (std::size_t s = 0; s < g; ++s) {
         p.cells[0][s] = figure::of(per[s]);

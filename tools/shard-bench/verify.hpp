@@ -19,6 +19,8 @@
 #include <shard/detail/skeleton/run.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -83,20 +85,33 @@ struct copy_words_fn {
 };
 
 /// Spins until *flag != 0, or about `timeout_s` seconds have passed (a guard against a host
-/// that never releases it: the measurement is then wrong, never a hang).
+/// that never releases it, or a queue too short to hold the whole loop: the measurement is
+/// then dropped, never a hang); a timeout is counted in *timeouts.
 struct spin_fn {
   volatile int* flag;
+  int* timeouts;
   double timeout_s;
   SHARD_HOST_DEVICE void operator()(std::size_t) const {
 #ifdef __CUDA_ARCH__
     const long long start = clock64();
     const long long limit = static_cast<long long>(timeout_s * 2e9);  // clocks at ~2 GHz
-    while (*flag == 0 && clock64() - start < limit) {
+    while (*flag == 0) {
+      if (clock64() - start > limit) {
+        atomicAdd(timeouts, 1);
+        return;
+      }
     }
 #else
+    // The host backend: the flag is written by another host thread; read it atomically.
+    std::atomic_ref<int> f(*const_cast<int*>(flag));
     const auto start = std::chrono::steady_clock::now();
-    while (*flag == 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_s)
+    while (f.load(std::memory_order_acquire) == 0) {
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
+        std::atomic_ref<int>(*timeouts).fetch_add(1);
+        return;
+      }
       std::this_thread::yield();
+    }
 #endif
   }
 };
@@ -181,30 +196,51 @@ class verifier {
 };
 
 /// The blocking kernel of a timed loop: block(s) queues the spin on shard s, release() lets
-/// every blocked shard go. One flag in pinned host memory (portable: every GPU reads it).
+/// every blocked shard go. One flag in pinned host memory (portable: every GPU reads it), and
+/// a count of the spins that timed out (a GPU spins at most 1 s, under the usual display
+/// watchdogs; an emulated device 10 s).
 class gate {
  public:
   explicit gate(shard::detail::context_impl& impl) : impl_(impl) {
-    flag_ = static_cast<volatile int*>(impl.dev(0).allocate_host(sizeof(int)));
-    *flag_ = 0;
+    words_ = static_cast<int*>(impl.dev(0).allocate_host(2 * sizeof(int)));
+    flag_ = words_;
+    std::atomic_ref<int>(words_[0]).store(1);  // open: the warm-up spins return at once
+    std::atomic_ref<int>(words_[1]).store(0);
+    // Load the spin kernel on every shard before any timed loop (lazy module loading).
+    shard::detail::run_and_wait(impl, [&] {
+      for (std::size_t s = 0; s < impl.size(); ++s) launch_spin(s);
+    });
   }
-  ~gate() { impl_.dev(0).deallocate_host(const_cast<int*>(flag_), sizeof(int)); }
+  ~gate() { impl_.dev(0).deallocate_host(words_, 2 * sizeof(int)); }
   gate(const gate&) = delete;
   gate& operator=(const gate&) = delete;
 
   void block(std::size_t s) {
-    *flag_ = 0;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    shard::detail::launch(impl_, s, [&](auto& dev) { shard::detail::primitive::for_each_index(dev, 1, spin_fn{flag_, 10.0}); });
+    std::atomic_ref<int>(words_[0]).store(0, std::memory_order_seq_cst);
+    launch_spin(s);
   }
-  void release() {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    *flag_ = 1;
-  }
+  /// The store is a plain aligned 4-byte store to pinned memory, which a GPU's spinning
+  /// volatile load observes (p2pBandwidthLatencyTest's delay kernel works the same way).
+  void release() { std::atomic_ref<int>(words_[0]).store(1, std::memory_order_seq_cst); }
+  /// Spins that timed out since the last call (read after the queues were waited for).
+  int take_timeouts() { return std::atomic_ref<int>(words_[1]).exchange(0); }
 
  private:
+  void launch_spin(std::size_t s) {
+    const double timeout = impl_.dev(s).kind() == shard::backend::host ? 10.0 : 1.0;
+    shard::detail::launch(impl_, s, [&](auto& dev) {
+      shard::detail::primitive::for_each_index(dev, 1, spin_fn{flag_, words_ + 1, timeout});
+    });
+  }
   shard::detail::context_impl& impl_;
+  int* words_;
   volatile int* flag_;
+};
+
+/// Releases the gate however the scope is left (a throwing enqueue must not leave a spin).
+struct gate_release {
+  gate& g;
+  ~gate_release() { g.release(); }
 };
 
 }  // namespace bench

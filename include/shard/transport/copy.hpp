@@ -7,7 +7,8 @@
 /// Routes between two shards (topology.hpp, link_properties::route()):
 /// - local: both shards on one device: a device-to-device copy on the destination's queue;
 /// - peer: the destination has peer access to the source: the destination pulls the bytes
-///   through the copy engines (cudaMemcpyPeerAsync) on its own queue;
+///   through the copy engines (cudaMemcpyPeerAsync) on its own queue (a measurement may
+///   instead have the source push them, issuer::source, when the source has access);
 /// - staged: no peer access: the source copies a chunk into its pinned host chunks, the
 ///   destination copies it out, chunk after chunk, so the two halves overlap.
 ///
@@ -36,9 +37,10 @@ enum class route { automatic, staged };
 
 /// Whether a shard-to-shard copy orders itself against both shards' queues (`queues`, the
 /// default: it starts after the work queued on both, and later work on both waits for it),
-/// or leaves that to the caller (`caller`: the copy runs on the destination's queue in its
-/// order, and the caller has already made it wait for the source; used to keep back-to-back
-/// copies in flight when measuring links, as p2pBandwidthLatencyTest does).
+/// or leaves that to the caller (`caller`: the copy runs on the issuing queue in its order
+/// (the destination's, or the source's with issuer::source), and the caller has already made
+/// it wait for the other shard; used to keep back-to-back copies in flight when measuring
+/// links, as p2pBandwidthLatencyTest does).
 enum class ordering { queues, caller };
 
 /// Which queue issues a copy between two shards: the destination's (it pulls: a p2p read,
@@ -76,9 +78,13 @@ struct byte_transfer {
 
 namespace detail_copy {
 
-/// Whether a copy between two distinct shards goes through host memory.
-inline bool is_staged(const detail::context_impl& ctx, std::size_t src_shard, std::size_t dst_shard, route how) {
-  return !ctx.same_device(src_shard, dst_shard) && (how == route::staged || !ctx.peer_access(dst_shard, src_shard));
+/// Whether a copy between two distinct shards goes through host memory: forced, or the
+/// issuing side may not access the other's memory (a pull needs the destination's access to
+/// the source, a push the source's access to the destination).
+inline bool is_staged(const detail::context_impl& ctx, std::size_t src_shard, std::size_t dst_shard, route how,
+                      issuer by = issuer::destination) {
+  const bool access = by == issuer::source ? ctx.peer_access(src_shard, dst_shard) : ctx.peer_access(dst_shard, src_shard);
+  return !ctx.same_device(src_shard, dst_shard) && (how == route::staged || !access);
 }
 
 /// One chunk of a staged copy: source -> the source's pinned chunk (the push, on the source's
@@ -149,7 +155,7 @@ inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, 
   auto& source = ctx.dev(t.src_shard);
   if (t.src_shard == t.dst_shard || ctx.same_device(t.src_shard, t.dst_shard)) {
     (by == issuer::source ? source : destination).copy_local(t.dst, t.src, t.bytes);
-  } else if (is_staged(ctx, t.src_shard, t.dst_shard, how)) {
+  } else if (is_staged(ctx, t.src_shard, t.dst_shard, how, by)) {
     staged.add(t.src_shard, static_cast<const char*>(t.src), t.dst_shard, static_cast<char*>(t.dst), t.bytes);
   } else if (by == issuer::source) {
     source.copy_to_peer(destination, t.dst, t.src, t.bytes);
@@ -213,7 +219,7 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
   if (bytes == 0) return;
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
   if (order == ordering::queues) return exchange_bytes(ctx, {t}, how);
-  if (detail_copy::is_staged(ctx, src_shard, dst_shard, how)) (void)ctx.staging(src_shard);  // before queuing
+  if (detail_copy::is_staged(ctx, src_shard, dst_shard, how, by)) (void)ctx.staging(src_shard);  // before queuing
   detail_copy::staged_copies staged(ctx);
   detail_copy::issue(ctx, t, how, staged, by);
   staged.flush();
