@@ -164,11 +164,7 @@ inline json record_json(const record& r) {
   v["metric"] = r.metric;
   v["unit"] = r.unit;
   v["bytes"] = r.bytes;
-  v["value"] = std::isfinite(r.f.value) ? json(r.f.value) : json(nullptr);
-  v["min"] = std::isfinite(r.f.min) ? json(r.f.min) : json(nullptr);
-  v["max"] = std::isfinite(r.f.max) ? json(r.f.max) : json(nullptr);
-  v["stdev"] = std::isfinite(r.f.stdev) ? json(r.f.stdev) : json(nullptr);
-  v["samples"] = r.f.samples;
+  v.update(figure_json(r.f));  // value, min, max, stdev, samples
   v["wrong"] = r.wrong;
   v["higher_is_better"] = r.higher_is_better;
   v["headline"] = r.headline;

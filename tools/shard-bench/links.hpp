@@ -245,6 +245,15 @@ inline cell_result sm_pair(p2p_setup& st, const std::string& key, std::size_t a,
 
 }  // namespace links_detail
 
+/// Bytes per copy and copies per timed loop of the link tests: --bytes and --reps, or the
+/// defaults (256 MiB x 10 on GPUs, 16 MiB x 5 emulated, 1 MiB x 2 with --quick).
+inline std::pair<std::size_t, std::size_t> link_sizes(const target& tgt, const options& o) {
+  const std::size_t bytes =
+      o.p2p_bytes ? o.p2p_bytes : (o.quick ? std::size_t{1} << 20 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{256} << 20);
+  const std::size_t reps = o.p2p_reps ? o.p2p_reps : (o.quick ? 2 : tgt.emulated ? 5 : 10);
+  return {bytes, reps};
+}
+
 /// The p2p family's settings and host costs (the model reads sync_us and launch_us).
 struct p2p_run {
   std::vector<link_test> tests;
@@ -256,9 +265,7 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
   const auto& ctx = tgt.ctx;
   auto& impl = ctx.impl();
   const std::size_t g = ctx.size();
-  const std::size_t bytes =
-      o.p2p_bytes ? o.p2p_bytes : (o.quick ? std::size_t{1} << 20 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{256} << 20);
-  const std::size_t reps = o.p2p_reps ? o.p2p_reps : (o.quick ? 2 : tgt.emulated ? 5 : 10);
+  const std::size_t bytes = link_sizes(tgt, o).first, reps = link_sizes(tgt, o).second;
   const std::size_t lat_bytes = o.latency_bytes;
   const std::size_t lat_reps = o.latency_reps ? o.latency_reps : (o.quick ? 10 : 100);
   const issuer by = o.direction == "read" ? issuer::destination : issuer::source;
@@ -437,9 +444,7 @@ inline std::vector<link_test> run_host_links(const target& tgt, const options& o
   const auto& ctx = tgt.ctx;
   auto& impl = ctx.impl();
   const std::size_t g = ctx.size();
-  const std::size_t bytes =
-      o.p2p_bytes ? o.p2p_bytes : (o.quick ? std::size_t{1} << 20 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{256} << 20);
-  const std::size_t reps = o.p2p_reps ? o.p2p_reps : (o.quick ? 2 : tgt.emulated ? 5 : 10);
+  const std::size_t bytes = link_sizes(tgt, o).first, reps = link_sizes(tgt, o).second;
   const std::size_t samples_n = std::max<std::size_t>(o.samples, 1);
   const std::vector<std::string> keys{"h2d_ce", "d2h_ce", "h2d_all_ce", "d2h_all_ce", "h2d_sm", "d2h_sm"};
   std::vector<std::string> run;
