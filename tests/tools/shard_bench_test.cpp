@@ -509,6 +509,14 @@ TEST_CASE("shard-bench: test selection, nccl-tests' options, samples, directions
     CHECK(wrong_of(doc.at("tests").at(name)) == 0);
   }
   CHECK(doc.at("settings").at("iters") == 2);
+  for (const char* name : {"all_reduce", "broadcast"}) {
+    const auto& t = doc.at("tests").at(name);
+    CHECK(t.at("iters") == 2);
+    CHECK(t.at("warmup_iters") == 0);
+    CHECK(t.at("stepfactor") == 2);
+    CHECK(t.at("min_bytes") == 1024);
+    CHECK(t.at("max_bytes") == 4096);
+  }
   CHECK(read(dir / "c.log").find("root 1") != std::string::npos);
   for (const char* type : {"int32", "uint64", "double"})
     for (const char* op : {"sum", "min", "max"}) {

@@ -151,6 +151,17 @@ inline std::vector<algorithm_case> algorithm_cases() {
 /// Key of a case in tables, JSON and pictures: "sort (int32 keys)".
 inline std::string case_name(const algorithm_case& c) { return c.name + " (" + c.type + ")"; }
 
+/// The algorithms' sweep with the backend's defaults resolved (iters: calls per size).
+inline sweep_settings algorithm_settings(const target& tgt, const options& o) {
+  sweep_settings s;
+  s.lo = o.min_elements ? o.min_elements : (o.quick ? 1024 : std::size_t{1} << 16);
+  s.hi = o.max_elements ? o.max_elements : (o.quick ? std::size_t{1} << 14 : tgt.emulated ? std::size_t{1} << 22 : std::size_t{1} << 28);
+  s.factor = o.step_factor ? o.step_factor : 4;
+  s.iters = o.iters ? o.iters : (o.quick ? 2 : tgt.emulated ? 5 : 20);
+  s.warmup = o.warmup_given ? o.warmup : 1;
+  return s;
+}
+
 inline std::vector<algorithm_point> run_algorithms(const target& tgt, const options& o) {
   const std::size_t G = tgt.ctx.size();
   std::vector<algorithm_case> cases;
@@ -158,13 +169,10 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
     if (selected(o, c.key)) cases.push_back(c);
   std::vector<algorithm_point> out;
   if (cases.empty()) return out;
-  const std::size_t lo = o.min_elements ? o.min_elements : (o.quick ? 1024 : std::size_t{1} << 16);
-  const std::size_t hi = o.max_elements ? o.max_elements
-                                        : (o.quick ? std::size_t{1} << 14 : tgt.emulated ? std::size_t{1} << 22 : std::size_t{1} << 28);
-  const std::size_t reps = o.iters ? o.iters : (o.quick ? 2 : tgt.emulated ? 5 : 20);
-  const std::size_t warmup = o.warmup_given ? o.warmup : 1;
+  const sweep_settings set = algorithm_settings(tgt, o);
+  const std::size_t lo = set.lo, hi = set.hi, reps = set.iters, warmup = set.warmup;
   if (lo > hi) throw usage_error("algorithms: --min-elements is larger than --max-elements");
-  const auto sizes = sweep(lo, hi, o.step_factor ? o.step_factor : 4);
+  const auto sizes = sweep(lo, hi, set.factor);
   progress bar("algorithms", cases.size() * G * sizes.size(), o.quiet);
   for (std::size_t g = 1; g <= G; ++g) {
     shard::context ctx = g == G ? tgt.ctx : tgt.with(g);
@@ -242,8 +250,8 @@ inline void print_algorithms(std::ostream& os, const std::vector<algorithm_point
   }
 }
 
-inline json algorithms_json(const std::vector<algorithm_point>& points, const std::string& key) {
-  json v;
+inline json algorithms_json(const std::vector<algorithm_point>& points, const std::string& key, const sweep_settings& set) {
+  json v = set.to_json("elements");
   json& list = v["points"] = json::array();
   for (auto& p : points) {
     if (p.key != key) continue;

@@ -98,12 +98,12 @@ inline parsed parse_command_line(int argc, char** argv) {
       sub->add_option("--reps", p2p_reps, "copies per timed loop (default 10 on GPUs, 5 emulated)");
       sub->add_option("--direction", o.direction, "p2p copies: write (the source pushes; default) or read (the destination pulls)")
           ->check(CLI::IsMember({"read", "write"}));
-      sub->add_option("--latency-bytes", lat_bytes, "bytes per latency copy (default 4)");
+      sub->add_option("--latency-bytes", lat_bytes, "bytes per latency copy (default 16: one int4, as p2pBandwidthLatencyTest)");
       sub->add_option("--latency-reps", lat_reps, "copies per latency loop (default 100)");
     }
     if (c.sweep || c.algorithms) {
-      sub->add_option("-n,--iters", iters, "timed iterations (collectives: queued back to back, one wait; default 20 on GPUs)");
-      sub->add_option("-w,--warmup_iters,--warmup", warmup, "warm-up iterations (default 5 on GPUs, 1 emulated)");
+      sub->add_option("-n,--iters", iters, "collectives: timed iterations queued back to back with one wait; algorithms: calls per size (default 20 on GPUs, 5 emulated)");
+      sub->add_option("-w,--warmup_iters,--warmup", warmup, "warm-up iterations (collectives: 5 on GPUs, 1 emulated; algorithms: 1)");
       sub->add_option("-f,--stepfactor", factor, "size multiplier between steps of the sweep (default 4)");
     }
     if (c.sweep) {

@@ -210,6 +210,17 @@ collective_point measure(shard::detail::context_impl& impl, verifier& v, const o
 
 }  // namespace collectives_detail
 
+/// The collectives' sweep with the backend's defaults resolved.
+inline sweep_settings collective_settings(const target& tgt, const options& o) {
+  sweep_settings s;
+  s.lo = o.min_bytes ? o.min_bytes : 1024;
+  s.hi = o.max_bytes ? o.max_bytes : (o.quick ? std::size_t{64} << 10 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{1} << 30);
+  s.factor = o.step_factor ? o.step_factor : 4;
+  s.iters = o.iters ? o.iters : (o.quick ? 2 : tgt.emulated ? 5 : 20);
+  s.warmup = o.warmup_given ? o.warmup : (o.quick ? 1 : tgt.emulated ? 1 : 5);
+  return s;
+}
+
 inline std::vector<collective_point> run_collectives(const target& tgt, const options& o) {
   using namespace collectives_detail;
   const auto& ctx = tgt.ctx;
@@ -220,11 +231,8 @@ inline std::vector<collective_point> run_collectives(const target& tgt, const op
     if (selected(o, n)) names.push_back(n);
   std::vector<collective_point> out;
   if (names.empty()) return out;
-  const std::size_t lo = o.min_bytes ? o.min_bytes : 1024;
-  const std::size_t hi = o.max_bytes ? o.max_bytes : (o.quick ? std::size_t{64} << 10 : tgt.emulated ? std::size_t{16} << 20 : std::size_t{1} << 30);
-  const std::size_t factor = o.step_factor ? o.step_factor : 4;
-  const std::size_t iters = o.iters ? o.iters : (o.quick ? 2 : tgt.emulated ? 5 : 20);
-  const std::size_t warmup = o.warmup_given ? o.warmup : (o.quick ? 1 : tgt.emulated ? 1 : 5);
+  const sweep_settings set = collective_settings(tgt, o);
+  const std::size_t lo = set.lo, hi = set.hi, factor = set.factor, iters = set.iters, warmup = set.warmup;
   if (lo > hi) throw usage_error("collectives: -b/--minbytes is larger than -e/--maxbytes");
   if (o.root >= g) throw usage_error("-r/--root: " + std::to_string(o.root) + " is not a shard (there are " + std::to_string(g) + ")");
   const auto sizes = sweep(lo, hi, factor);
@@ -247,7 +255,7 @@ inline std::vector<collective_point> run_collectives(const target& tgt, const op
         for (std::size_t bytes : sizes) {
           bar.step();
           const bool reducing = name == "all_reduce" || name == "reduce_scatter";
-          // NCCL reduces sums only (shard's own engine runs every operator).
+          // shard's NCCL engine reduces sums only (its own engine runs every operator).
           if (reducing && how == shard::transport::engine::nccl && o.op != "sum") continue;
           // Sizes below one element per shard mean nothing for the split collectives.
           if (bytes / sizeof(T) < g) continue;
@@ -294,8 +302,8 @@ inline void print_collectives(std::ostream& os, const std::vector<collective_poi
   }
 }
 
-inline json collectives_json(const std::vector<collective_point>& points, const std::string& name) {
-  json v;
+inline json collectives_json(const std::vector<collective_point>& points, const std::string& name, const sweep_settings& set) {
+  json v = set.to_json("bytes");
   json& list = v["points"] = json::array();
   for (auto& p : points) {
     if (p.collective != name) continue;

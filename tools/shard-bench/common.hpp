@@ -49,7 +49,7 @@ struct options {
   std::size_t samples = 1;             // --samples: each figure measured this many times (median kept)
   // p2p and host links
   std::string direction = "write";     // write: the source pushes; read: the destination pulls
-  std::size_t p2p_bytes = 0, p2p_reps = 0, latency_bytes = 4, latency_reps = 0;
+  std::size_t p2p_bytes = 0, p2p_reps = 0, latency_bytes = 16, latency_reps = 0;
   // collectives (nccl-tests' -b -e -f -n -w -d -o -r) and algorithms
   std::size_t min_bytes = 0, max_bytes = 0, step_factor = 0, iters = 0, warmup = 1, root = 0;
   std::string datatype = "float", op = "sum";
@@ -288,6 +288,16 @@ double seconds(F&& f) {
   f();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+/// The sweep a run used, its defaults resolved: sizes (bytes or elements), step factor, timed
+/// iterations (or calls) and warm-ups. Written into each test's JSON entry.
+struct sweep_settings {
+  std::size_t lo = 0, hi = 0, factor = 4, iters = 0, warmup = 0;
+  json to_json(const char* unit) const {
+    return json{{std::string("min_") + unit, lo}, {std::string("max_") + unit, hi}, {"stepfactor", factor},
+                {"iters", iters}, {"warmup_iters", warmup}};
+  }
+};
 
 /// Sizes lo, lo*factor, ... up to hi (hi included).
 inline std::vector<std::size_t> sweep(std::size_t lo, std::size_t hi, std::size_t factor = 4) {

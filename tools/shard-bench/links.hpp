@@ -409,7 +409,10 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
         }
       t.panels.push_back(std::move(p));
     }
-    t.settings["direction"] = staged ? "staged" : o.direction;
+    t.settings["direction"] = staged                      ? "staged"
+                              : key == "all_to_one_ce" ? "write"
+                              : key == "one_to_all_ce" ? "read"
+                                                       : o.direction;
     out.tests.push_back(std::move(t));
   }
 

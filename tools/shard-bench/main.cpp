@@ -162,13 +162,13 @@ int run(const bench::options& o) {
   const auto collective_points = bench::run_collectives(tgt, o);
   bench::print_collectives(os, collective_points, g, o);
   for (const auto& name : bench::collective_names())
-    if (bench::selected(o, name)) tests[name] = bench::collectives_json(collective_points, name);
+    if (bench::selected(o, name)) tests[name] = bench::collectives_json(collective_points, name, bench::collective_settings(tgt, o));
   bench::collective_records(collective_points, records);
   if (!o.svg_dir.empty()) bench::collectives_svg(o.svg_dir, collective_points, where);
   const auto algorithms = bench::run_algorithms(tgt, o);
   bench::print_algorithms(os, algorithms);
   for (const auto& c : bench::algorithm_cases())
-    if (bench::selected(o, c.key)) tests[c.key] = bench::algorithms_json(algorithms, c.key);
+    if (bench::selected(o, c.key)) tests[c.key] = bench::algorithms_json(algorithms, c.key, bench::algorithm_settings(tgt, o));
   bench::algorithm_records(algorithms, records);
   if (!o.svg_dir.empty()) bench::algorithms_svg(o.svg_dir, algorithms, where);
 

@@ -71,7 +71,7 @@ inline json settings_json(const options& o) {
   v["maxbytes"] = o.max_bytes;
   v["stepfactor"] = o.step_factor;
   v["iters"] = o.iters;
-  v["warmup_iters"] = o.warmup;
+  v["warmup_iters"] = o.warmup_given ? o.warmup : 0;
   v["datatype"] = o.datatype;
   v["op"] = o.op;
   v["root"] = o.root;
@@ -79,7 +79,16 @@ inline json settings_json(const options& o) {
   v["max_elements"] = o.max_elements;
   v["min_bw_gbps"] = o.min_bw;
   v["baseline"] = o.baseline_path;
-  v["note"] = "0 = the default for the backend (docs/interconnect.md lists them)";
+  v["json"] = o.json_path;
+  v["csv"] = o.csv_path;
+  v["svg"] = o.svg_dir;
+  v["quiet"] = o.quiet;
+  v["preset"] = o.preset;
+  v["machine"] = o.machine_path;
+  v["from_measured"] = o.from_measured;
+  v["elements"] = o.model_elements;
+  v["out"] = o.out_path;
+  v["note"] = "0 = the default for the backend; the values used are in each test's entry (bytes, reps, iters, warmup_iters, sizes)";
   return v;
 }
 
