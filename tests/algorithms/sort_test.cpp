@@ -1,6 +1,7 @@
 // sort, stable_sort, sort_by_key, merge, is_sorted, lower_bound and upper_bound against std::,
 // on inputs that break naive splitters, with their communication figures.
 #include "../support/test_support.hpp"
+#include <shard/detail/merge_tree.hpp>
 #include <shard/merge.hpp>
 #include <shard/sort.hpp>
 
@@ -255,6 +256,52 @@ TEST_CASE_TEMPLATE("lower_bound and upper_bound give std::'s global positions" *
       want[i] = static_cast<std::size_t>(std::upper_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
     CHECK(result.to_host() == want);
   });
+}
+
+TEST_CASE("merge_tree: ceil(log2 R) levels that cover every run, the last writing the output" * doctest::test_suite("sort")) {
+  // The plan both backends' merge_runs execute; checked by merging with it, level by level,
+  // as the CUDA backend does (two-way merges, a lone run copied), against std::stable_sort.
+  for (std::size_t runs = 0; runs <= 17; ++runs) {
+    CAPTURE(runs);
+    std::vector<std::size_t> offsets{0};
+    std::vector<std::pair<int, std::size_t>> in;  // (key, original position): stability shows
+    for (std::size_t r = 0; r < runs; ++r) {
+      const std::size_t len = (r * 7) % 5;  // some runs empty
+      std::vector<int> keys;
+      for (std::size_t i = 0; i < len; ++i) keys.push_back(static_cast<int>((r * 31 + i * 17) % 6));
+      std::sort(keys.begin(), keys.end());
+      for (int k : keys) in.emplace_back(k, in.size());
+      offsets.push_back(in.size());
+    }
+    const auto plan = shard::detail::merge_tree(offsets);
+    std::size_t levels = 0;
+    for (std::size_t r = runs; r > 1; r = (r + 1) / 2) ++levels;
+    REQUIRE(plan.size() == levels);
+    if (!plan.empty()) CHECK(plan.back().into_out);
+    const auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+    std::vector<std::pair<int, std::size_t>> out(in.size()), scratch(in.size());
+    const std::vector<std::pair<int, std::size_t>>* src = &in;
+    for (std::size_t l = 0; l < plan.size(); ++l) {
+      if (l > 0) CHECK(plan[l].into_out != plan[l - 1].into_out);  // ping-pong
+      auto& dst = plan[l].into_out ? out : scratch;
+      std::size_t covered = 0;
+      for (const auto& m : plan[l].steps) {
+        CHECK(m.lo == covered);
+        CHECK(m.lo <= m.mid);
+        CHECK(m.mid <= m.hi);
+        covered = m.hi;
+        std::merge(src->begin() + static_cast<std::ptrdiff_t>(m.lo), src->begin() + static_cast<std::ptrdiff_t>(m.mid),
+                   src->begin() + static_cast<std::ptrdiff_t>(m.mid), src->begin() + static_cast<std::ptrdiff_t>(m.hi),
+                   dst.begin() + static_cast<std::ptrdiff_t>(m.lo), by_key);
+      }
+      CHECK(covered == in.size());
+      src = &dst;
+    }
+    auto expected = in;
+    std::stable_sort(expected.begin(), expected.end(), by_key);
+    CHECK(*src == expected);
+    if (!plan.empty()) CHECK(src == &out);
+  }
 }
 
 TEST_CASE("sort, merge and the searches reject bad arguments and leave the inputs intact" * doctest::test_suite("sort")) {

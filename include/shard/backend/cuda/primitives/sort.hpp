@@ -13,6 +13,7 @@
 #include <shard/backend/cuda/error.hpp>
 #include <shard/backend/cuda/primitives/temp_storage.hpp>
 #include <shard/detail/functors.hpp>
+#include <shard/detail/merge_tree.hpp>
 
 #include <cub/device/device_for.cuh>
 #include <cub/device/device_merge.cuh>
@@ -107,40 +108,33 @@ template <class K, class Comp>
 void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
   const std::size_t n = offsets.back();
   if constexpr (std::is_integral_v<K> && shard::detail::radix_order<Comp, K> != 0) {
-    if (offsets.size() > 2) {
-      // Pairwise merges of adjacent runs, level by level, between a scratch buffer and `out`,
-      // arranged so that the last level writes `out`.
-      std::size_t levels = 0;
-      for (std::size_t runs = offsets.size() - 1; runs > 1; runs = (runs + 1) / 2) ++levels;
+    const auto plan = shard::detail::merge_tree(offsets);
+    if (!plan.empty()) {
+      // The levels of detail::merge_tree (tested on the host): pairwise merges of adjacent
+      // runs between a scratch buffer and `out`, the last level writing `out`.
       device_guard g(d.ordinal());
-      K* scratch = static_cast<K*>(d.allocate(n * sizeof(K)));
+      K* scratch = plan.size() > 1 ? static_cast<K*>(d.allocate(n * sizeof(K))) : nullptr;
       try {
         const K* src = in;
-        K* dst = levels % 2 == 1 ? out : scratch;
-        while (offsets.size() > 2) {
-          std::vector<std::size_t> next{0};
-          for (std::size_t r = 0; r + 1 < offsets.size(); r += 2) {
-            const std::size_t lo = offsets[r], mid = offsets[r + 1];
-            const std::size_t hi = r + 2 < offsets.size() ? offsets[r + 2] : mid;
-            if (hi == mid) {
-              detail_sort::copy_async(d, dst + lo, src + lo, mid - lo);
+        for (const auto& level : plan) {
+          K* dst = level.into_out ? out : scratch;
+          for (const auto& m : level.steps) {
+            if (m.hi == m.mid) {
+              detail_sort::copy_async(d, dst + m.lo, src + m.lo, m.mid - m.lo);
             } else {
               with_temp_storage(d, "cub::DeviceMerge::MergeKeys", [&](void* temp, std::size_t& bytes) {
-                return cub::DeviceMerge::MergeKeys(temp, bytes, src + lo, static_cast<std::int64_t>(mid - lo), src + mid,
-                                                   static_cast<std::int64_t>(hi - mid), dst + lo, comp, d.stream());
+                return cub::DeviceMerge::MergeKeys(temp, bytes, src + m.lo, static_cast<std::int64_t>(m.mid - m.lo), src + m.mid,
+                                                   static_cast<std::int64_t>(m.hi - m.mid), dst + m.lo, comp, d.stream());
               });
             }
-            next.push_back(hi);
           }
-          offsets = std::move(next);
           src = dst;
-          dst = dst == out ? scratch : out;
         }
       } catch (...) {
-        d.deallocate(scratch, n * sizeof(K));
+        if (scratch) d.deallocate(scratch, n * sizeof(K));
         throw;
       }
-      d.deallocate(scratch, n * sizeof(K));  // stream-ordered: after the merges
+      if (scratch) d.deallocate(scratch, n * sizeof(K));  // stream-ordered: after the merges
       return;
     }
   }

@@ -7,6 +7,7 @@
 #include <shard/backend/host/device.hpp>
 #include <shard/backend/host/radix_sort.hpp>
 #include <shard/detail/functors.hpp>
+#include <shard/detail/merge_tree.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -67,48 +68,38 @@ void merge2(const K* a, const V* av, std::size_t na, const K* b, const V* bv, st
   }
 }
 
-/// Merges adjacent runs pairwise, level by level, between a scratch buffer and `out` (the
-/// first level reads `in`, the last writes `out`), so every element is copied ceil(log2 R)
-/// times and equal keys keep run order.
+/// Merges adjacent runs pairwise, level by level, between a scratch buffer and `out` as
+/// detail::merge_tree plans it (the first level reads `in`, the last writes `out`), so every
+/// element is copied ceil(log2 R) times and equal keys keep run order.
 template <class K, class V, class Comp>
-void merge_runs(const K* in, const V* vin, std::vector<std::size_t> offsets, K* out, V* vout, Comp comp) {
+void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offsets, K* out, V* vout, Comp comp) {
   constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t n = offsets.back();
-  std::size_t levels = 0;
-  for (std::size_t runs = offsets.size() - 1; runs > 1; runs = (runs + 1) / 2) ++levels;
-  if (levels == 0) {
+  const auto plan = detail::merge_tree(offsets);
+  if (plan.empty()) {
     std::copy(in, in + n, out);
     if constexpr (pairs) std::copy(vin, vin + n, vout);
     return;
   }
   using VV = std::conditional_t<pairs, V, char>;
-  std::vector<K> key_scratch(levels > 1 ? n : 0);
-  std::vector<VV> value_scratch(pairs && levels > 1 ? n : 0);
+  std::vector<K> key_scratch(plan.size() > 1 ? n : 0);
+  std::vector<VV> value_scratch(pairs && plan.size() > 1 ? n : 0);
   const K* src = in;
   const VV* vsrc = nullptr;
   if constexpr (pairs) vsrc = vin;
-  K* dst = levels % 2 == 1 ? out : key_scratch.data();
-  VV* vdst = nullptr;
-  if constexpr (pairs) vdst = levels % 2 == 1 ? vout : value_scratch.data();
-  while (offsets.size() > 2) {
-    std::vector<std::size_t> next{0};
-    for (std::size_t r = 0; r + 1 < offsets.size(); r += 2) {
-      const std::size_t lo = offsets[r], mid = offsets[r + 1];
-      const std::size_t hi = r + 2 < offsets.size() ? offsets[r + 2] : mid;
+  for (const auto& level : plan) {
+    K* dst = level.into_out ? out : key_scratch.data();
+    VV* vdst = nullptr;
+    if constexpr (pairs) vdst = level.into_out ? vout : value_scratch.data();
+    for (const auto& m : level.steps) {
       if constexpr (pairs) {
-        merge2<K, V>(src + lo, vsrc + lo, mid - lo, src + mid, vsrc + mid, hi - mid, dst + lo, vdst + lo, comp);
+        merge2<K, V>(src + m.lo, vsrc + m.lo, m.mid - m.lo, src + m.mid, vsrc + m.mid, m.hi - m.mid, dst + m.lo, vdst + m.lo, comp);
       } else {
-        merge2<K, V>(src + lo, nullptr, mid - lo, src + mid, nullptr, hi - mid, dst + lo, nullptr, comp);
+        merge2<K, V>(src + m.lo, nullptr, m.mid - m.lo, src + m.mid, nullptr, m.hi - m.mid, dst + m.lo, nullptr, comp);
       }
-      next.push_back(hi);
     }
-    offsets = std::move(next);
     src = dst;
-    dst = dst == out ? key_scratch.data() : out;
-    if constexpr (pairs) {
-      vsrc = vdst;
-      vdst = vdst == vout ? value_scratch.data() : vout;
-    }
+    if constexpr (pairs) vsrc = vdst;
   }
 }
 
