@@ -51,7 +51,7 @@ struct options {
   std::string direction = "write";     // write: the source pushes; read: the destination pulls
   std::size_t p2p_bytes = 0, p2p_reps = 0, latency_bytes = 16, latency_reps = 0;
   // collectives (nccl-tests' -b -e -f -n -w -d -o -r) and algorithms
-  std::size_t min_bytes = 0, max_bytes = 0, step_factor = 0, iters = 0, warmup = 1, root = 0;
+  std::size_t min_bytes = 0, max_bytes = 0, step_factor = 0, iters = 0, warmup = 0, root = 0;
   std::string datatype = "float", op = "sum";
   std::size_t min_elements = 0, max_elements = 0;
   // model
@@ -384,6 +384,14 @@ inline bool selected(const options& o, const std::string& key) {
       return o.tests.empty() || std::find(o.tests.begin(), o.tests.end(), key) != o.tests.end();
     }
   return false;
+}
+
+/// The tests of `command` (in test_list order) that run in this invocation.
+inline std::vector<test_info> selected_tests(const options& o, const std::string& command) {
+  std::vector<test_info> out;
+  for (const auto& t : test_list())
+    if (t.command == command && selected(o, t.key)) out.push_back(t);
+  return out;
 }
 
 }  // namespace bench

@@ -265,17 +265,14 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
   const auto& ctx = tgt.ctx;
   auto& impl = ctx.impl();
   const std::size_t g = ctx.size();
-  const std::size_t bytes = link_sizes(tgt, o).first, reps = link_sizes(tgt, o).second;
+  const auto sizes = link_sizes(tgt, o);
+  const std::size_t bytes = sizes.first, reps = sizes.second;
   const std::size_t lat_bytes = o.latency_bytes;
   const std::size_t lat_reps = o.latency_reps ? o.latency_reps : (o.quick ? 10 : 100);
   const issuer by = o.direction == "read" ? issuer::destination : issuer::source;
   const std::string dir = o.direction == "read" ? "reads (the destination pulls)" : "writes (the source pushes)";
 
-  const std::vector<std::string> keys{"p2p_bw_ce", "p2p_bidir_ce", "p2p_bw_sm", "p2p_latency", "p2p_bw_staged",
-                                      "p2p_bidir_staged", "p2p_latency_staged", "all_to_one_ce", "one_to_all_ce"};
-  std::vector<std::string> run;
-  for (auto& k : keys)
-    if (selected(o, k)) run.push_back(k);
+  const auto run = selected_tests(o, "p2p");
   p2p_run out;
   if (run.empty()) return out;
   const bool wide = selected(o, "all_to_one_ce") || selected(o, "one_to_all_ce");
@@ -307,14 +304,14 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
   });
 
   std::size_t steps = 0;
-  for (auto& k : run) steps += (k == "all_to_one_ce" || k == "one_to_all_ce") ? g : g * g;
+  for (auto& t : run) steps += (t.key == "all_to_one_ce" || t.key == "one_to_all_ce") ? g : g * g;
   progress bar("p2p", steps, o.quiet);
   const auto labels = shard_labels(g);
-  for (const auto& key : run) {
+  for (const auto& info : run) {
+    const std::string& key = info.key;
     link_test t;
     t.key = key;
-    for (auto& info : test_list())
-      if (info.key == key) t.description = info.description;
+    t.description = info.description;
     const bool staged = key.find("staged") != std::string::npos;
     const route how = staged ? route::staged : route::automatic;
     const std::string mode = staged ? "peer access off (staged through pinned host memory)" : "peer access on, " + dir;
@@ -447,12 +444,10 @@ inline std::vector<link_test> run_host_links(const target& tgt, const options& o
   const auto& ctx = tgt.ctx;
   auto& impl = ctx.impl();
   const std::size_t g = ctx.size();
-  const std::size_t bytes = link_sizes(tgt, o).first, reps = link_sizes(tgt, o).second;
+  const auto sizes = link_sizes(tgt, o);
+  const std::size_t bytes = sizes.first, reps = sizes.second;
   const std::size_t samples_n = std::max<std::size_t>(o.samples, 1);
-  const std::vector<std::string> keys{"h2d_ce", "d2h_ce", "h2d_all_ce", "d2h_all_ce", "h2d_sm", "d2h_sm"};
-  std::vector<std::string> run;
-  for (auto& k : keys)
-    if (selected(o, k)) run.push_back(k);
+  const auto run = selected_tests(o, "host");
   std::vector<link_test> out;
   if (run.empty()) return out;
 
@@ -490,15 +485,15 @@ inline std::vector<link_test> run_host_links(const target& tgt, const options& o
   for (std::size_t s = 0; s < g; ++s) all.push_back(s);
 
   progress bar("host", run.size() * g, o.quiet);
-  for (const auto& key : run) {
+  for (const auto& info : run) {
+    const std::string& key = info.key;
     const bool h2d = key.rfind("h2d", 0) == 0;
     const bool sm = key.find("_sm") != std::string::npos;
     const bool at_once = key.find("_all_") != std::string::npos;
     const std::size_t n = sm ? bytes / 8 * 8 : bytes;
     link_test t;
     t.key = key;
-    for (auto& info : test_list())
-      if (info.key == key) t.description = info.description;
+    t.description = info.description;
     t.bytes = n, t.reps = reps;
     auto cols = shard_labels(g);
     if (at_once) cols.push_back("total");

@@ -65,13 +65,12 @@ bench::json topology_json(const shard::topology& t, const bench::target& tgt) {
   return v;
 }
 
-void write_file(const std::string& path, const std::string& what, const std::function<void(std::ostream&)>& body) {
+void write_file(const std::string& path, const std::function<void(std::ostream&)>& body) {
   std::ofstream out(path);
   if (!out) throw std::runtime_error("cannot write " + path);
   body(out);
   out.flush();
   if (!out) throw std::runtime_error("cannot write " + path);
-  (void)what;
 }
 
 int run(const bench::options& o) {
@@ -99,7 +98,7 @@ int run(const bench::options& o) {
     else if (!o.machine_path.empty()) m = bench::machine_from_json(bench::read_json_file(o.machine_path));
     else m = bench::machine_from_p2p(bench::read_json_file(o.from_measured), "measured: " + o.from_measured);
     if (!o.out_path.empty()) {
-      write_file(o.out_path, "machine", [&](std::ostream& out) { out << bench::machine_json(m).dump(2) << '\n'; });
+      write_file(o.out_path, [&](std::ostream& out) { out << bench::machine_json(m).dump(2) << '\n'; });
       os << "machine written to " << o.out_path << "\n\n";
     }
     const std::size_t n = o.model_elements ? o.model_elements : (o.quick ? std::size_t{1} << 16 : std::size_t{1} << 24);
@@ -107,7 +106,7 @@ int run(const bench::options& o) {
     bench::print_model(os, r);
     doc["model"] = bench::model_json(r);
     if (json_to_stdout) std::cout << doc.dump(2) << '\n';
-    else if (!o.json_path.empty()) write_file(o.json_path, "JSON", [&](std::ostream& out) { out << doc.dump(2) << '\n'; });
+    else if (!o.json_path.empty()) write_file(o.json_path, [&](std::ostream& out) { out << doc.dump(2) << '\n'; });
     return bench::exit_ok;
   }
 
@@ -215,13 +214,13 @@ int run(const bench::options& o) {
     doc["baseline"] = json{{"path", o.baseline_path}, {"comparison", comparison}};
   }
   if (!o.csv_path.empty()) {
-    write_file(o.csv_path, "CSV", [&](std::ostream& out) { bench::write_csv(out, records); });
+    write_file(o.csv_path, [&](std::ostream& out) { bench::write_csv(out, records); });
     os << "rows written to " << o.csv_path << '\n';
   }
   if (json_to_stdout) {
     std::cout << doc.dump(2) << '\n';
   } else if (!o.json_path.empty()) {
-    write_file(o.json_path, "JSON", [&](std::ostream& out) { out << doc.dump(2) << '\n'; });
+    write_file(o.json_path, [&](std::ostream& out) { out << doc.dump(2) << '\n'; });
     os << "figures written to " << o.json_path << '\n';
   }
   if (!o.svg_dir.empty()) os << "pictures written to " << o.svg_dir << "/\n";

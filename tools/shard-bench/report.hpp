@@ -71,7 +71,7 @@ inline json settings_json(const options& o) {
   v["maxbytes"] = o.max_bytes;
   v["stepfactor"] = o.step_factor;
   v["iters"] = o.iters;
-  v["warmup_iters"] = o.warmup_given ? o.warmup : 0;
+  v["warmup_iters"] = o.warmup;  // 0 unless -w was given
   v["datatype"] = o.datatype;
   v["op"] = o.op;
   v["root"] = o.root;
