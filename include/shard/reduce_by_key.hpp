@@ -9,9 +9,9 @@
 #include <shard/detail/skeleton/checks.hpp>
 #include <shard/detail/skeleton/compact.hpp>
 #include <shard/detail/skeleton/metadata.hpp>
+#include <shard/detail/skeleton/run.hpp>
 #include <shard/functional.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -28,9 +28,9 @@ SHARD_NAMESPACE_BEGIN
 /// first and last run's key and value (all_gather, one host sync); the host joins runs that
 /// cross a boundary (op folds their parts in shard order) and sends each joined value to the
 /// shard that keeps it; two exchanges (keys, values) in one wait rebalance (one host sync).
-/// `values` laid out unlike `keys` is exchanged into the keys' layout first. Floating-point order: within a shard, the
-/// backend's; a run split over shards: the parts' results folded left to right. Throws
-/// invalid_argument for different sizes or contexts.
+/// `values` laid out unlike `keys` is exchanged into the keys' layout first. Floating-point
+/// order: within a shard, the backend's; a run split over shards: the parts' results folded
+/// left to right. Throws invalid_argument for different sizes or contexts.
 template <class K, class V, class Op>
 std::size_t reduce_by_key(const vector<K>& keys, const vector<V>& values, vector<K>& keys_out, vector<V>& values_out,
                           Op op) {

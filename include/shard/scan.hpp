@@ -3,10 +3,10 @@
 /// shard::inclusive_scan, shard::exclusive_scan
 #include <shard/config.hpp>
 #include <shard/detail/skeleton/checks.hpp>
+#include <shard/detail/skeleton/run.hpp>
 #include <shard/detail/skeleton/scan.hpp>
 #include <shard/functional.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <optional>
 #include <type_traits>
@@ -19,10 +19,10 @@ SHARD_NAMESPACE_BEGIN
 ///
 /// Reduce-then-scan: three passes over the data (reduce, then scan from a carry read from
 /// device memory), one host sync, and one value from each shard but the last non-empty one
-/// to every other shard (at most (G-1)^2 values) when the vectors are aligned. Floating-point order: each shard's
-/// elements continue from the shard-order fold of the earlier shards' reductions
-/// (docs/design.md, "Scans"). `op` must be callable on the device in a CUDA translation unit.
-/// Throws invalid_argument for different sizes or contexts.
+/// to every other shard (at most (G-1)^2 values) when the vectors are aligned. Floating-point
+/// order: each shard's elements continue from the shard-order fold of the earlier shards'
+/// reductions (docs/design.md, "Scans"). `op` must be callable on the device in a CUDA
+/// translation unit. Throws invalid_argument for different sizes or contexts.
 template <class T, class Op>
 void inclusive_scan(const vector<T>& in, vector<T>& out, Op op) {
   detail::require_same_context("shard::inclusive_scan", in, out);

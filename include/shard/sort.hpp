@@ -6,10 +6,10 @@
 #include <shard/detail/primitives/sort.hpp>
 #include <shard/detail/skeleton/checks.hpp>
 #include <shard/detail/skeleton/elementwise.hpp>
+#include <shard/detail/skeleton/run.hpp>
 #include <shard/detail/skeleton/sort.hpp>
 #include <shard/functional.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <optional>
 #include <vector>

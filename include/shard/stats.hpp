@@ -40,8 +40,9 @@ struct stats {
     std::uint64_t calls = 0;
   };
   using phase = timing;
-  /// Wall time of every public algorithm call ("shard::sort", "shard::reduce", ...), in the
-  /// order first seen. A call made by another (sort_by_key's copy back) counts under both.
+  /// Wall time of every public algorithm call ("shard::reduce", "shard::stable_sort", ...;
+  /// shard::sort is recorded as shard::stable_sort), in the order first seen. A call made by
+  /// another (sort_by_key's copy back) counts under both.
   std::vector<timing> calls;
   /// Wall time of the phases of the algorithms that report them (sort: "sort.local",
   /// "sort.splitters", "sort.exchange_merge"; see docs/sort.md), in the order first seen.
