@@ -128,7 +128,10 @@ class context {
   /// Zeroes the counters (peak bytes restart from the bytes allocated now).
   void reset_stats() { impl_->reset(); }
   /// Waits until every shard is idle; throws the first failure of queued work.
-  void synchronize() const { impl_->synchronize_all(); }
+  void synchronize() const {
+    const auto turn = impl_->exclusive();
+    impl_->synchronize_all();
+  }
 
   /// How long one wait of the host on the shards may take before shard::timeout; zero means
   /// no deadline. The default is SHARD_WAIT_TIMEOUT seconds from the environment, or 600 s.

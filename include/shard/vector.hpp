@@ -7,7 +7,9 @@
 #include <shard/distribution.hpp>
 #include <shard/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -48,6 +50,9 @@ class vector {
   vector(const context& ctx, std::size_t n, const T& value, distribution d = distribution::even());
   /// A copy of host memory (host -> shards: n * sizeof(T) bytes, all shards at once).
   vector(const context& ctx, std::span<const T> host, distribution d = distribution::even());
+  /// A copy of a std::vector, as from its span; also std::vector<bool> (which has no
+  /// contiguous data: it is unpacked first).
+  vector(const context& ctx, const std::vector<T>& host, distribution d = distribution::even());
 
   /// Deep copy, same context and distribution (local device copies only).
   vector(const vector& other);
@@ -107,6 +112,30 @@ class vector {
 };
 
 namespace detail {
+/// A std::vector's elements as one contiguous array: its own data(), or for std::vector<bool>
+/// (bit-packed) an unpacked copy.
+template <class T>
+class contiguous_copy {
+ public:
+  explicit contiguous_copy(const std::vector<T>& v) : view_(v.data(), v.size()) {}
+  std::span<const T> span() const noexcept { return view_; }
+
+ private:
+  std::span<const T> view_;
+};
+template <>
+class contiguous_copy<bool> {
+ public:
+  explicit contiguous_copy(const std::vector<bool>& v) : data_(new bool[v.size()]), size_(v.size()) {
+    std::copy(v.begin(), v.end(), data_.get());
+  }
+  std::span<const bool> span() const noexcept { return {data_.get(), size_}; }
+
+ private:
+  std::unique_ptr<bool[]> data_;
+  std::size_t size_;
+};
+
 /// For algorithms that produce a vector whose elements they write themselves (copy_if, unique):
 /// a vector of uninitialised elements laid out by `sizes`.
 struct vector_access {

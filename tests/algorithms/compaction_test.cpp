@@ -59,7 +59,7 @@ std::vector<std::size_t> kept_per_shard(const std::vector<T>& host, const std::v
 
 TEST_CASE_TEMPLATE("copy_if and remove_if are std::copy_if and std::remove_if, evenly rebalanced" *
                        doctest::test_suite("compaction"),
-                   T, std::int32_t, std::uint64_t, float, double, test::point) {
+                   T, bool, std::int32_t, std::uint64_t, float, double, test::point) {
   test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const auto host = test::random_data<T>(n, seed);
     shard::vector<T> in(ctx, host, d), out(ctx, 3);

@@ -40,7 +40,7 @@ TEST_CASE("distributions reject input that does not fit, naming the problem" * d
 }
 
 TEST_CASE_TEMPLATE("vector constructors lay out and hold the right elements" * doctest::test_suite("vector"), T,
-                   std::int32_t, std::uint64_t, float, double, test::point) {
+                   bool, std::int32_t, std::uint64_t, float, double, test::point) {
   test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
     const std::size_t g = ctx.size();
     const auto host = test::random_data<T>(n, seed);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -86,7 +87,10 @@ shard::distribution pick_distribution(source& in, std::size_t n, std::size_t g) 
 template <class T>
 outcome run_typed(source& in, std::size_t g, std::size_t n, std::string& log) {
   constexpr bool all_ops = std::is_unsigned_v<T>;
-  auto ctx = shard::context::host(g);
+  shard::host_options options;  // with SHARD_TEST_CUDA_SEMANTICS=1, the GPU's freedoms of order
+  const char* mode = std::getenv("SHARD_TEST_CUDA_SEMANTICS");
+  options.cuda_semantics = mode != nullptr && std::string(mode) == "1";
+  auto ctx = shard::context::host(g, options);
   std::vector<T> model(n);
   const std::uint64_t range = 1 + in.below(1000);
   for (auto& x : model) {

@@ -68,11 +68,28 @@ inline bool backend_enabled(const char* name) {
 
 inline int gpu_count() { return shard::context::cuda_device_count(); }
 
+/// Whether the host contexts of the tests take the GPU's freedoms
+/// (host_options::cuda_semantics): SHARD_TEST_CUDA_SEMANTICS=1. ctest runs every algorithm
+/// suite once without and once with it (the *_cuda_semantics tests).
+inline bool cuda_semantics() {
+  const char* e = std::getenv("SHARD_TEST_CUDA_SEMANTICS");
+  return e != nullptr && std::string(e) == "1";
+}
+
+/// Whether `ctx` computes in the host backend's documented sequential orders (a host context
+/// without cuda_semantics), so that tests may compare floating-point results bit for bit
+/// against that order.
+inline bool sequential_order(const shard::context& ctx) {
+  return ctx.kind() == shard::backend::host && !cuda_semantics();
+}
+
 /// The host backend as the algorithm tests use it: emulating a GPU's rule that host copies
-/// need pinned memory, so that a path that would hand pageable memory to a GPU fails here.
+/// need pinned memory, so that a path that would hand pageable memory to a GPU fails here,
+/// and with SHARD_TEST_CUDA_SEMANTICS=1 the GPU's freedoms of order (cuda_semantics()).
 inline shard::host_options gpu_like() {
   shard::host_options o;
   o.require_pinned_host_memory = true;
+  o.cuda_semantics = cuda_semantics();
   return o;
 }
 
@@ -118,8 +135,10 @@ template <class T>
 std::vector<T> random_data(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<T> out(n);
-  for (auto& x : out) {
-    if constexpr (std::is_same_v<T, point>) {
+  for (auto&& x : out) {  // auto&&: std::vector<bool>'s proxy references
+    if constexpr (std::is_same_v<T, bool>) {
+      x = rng() % 2 == 0;
+    } else if constexpr (std::is_same_v<T, point>) {
       x = point{static_cast<std::int32_t>(rng() % 1000) - 500, static_cast<float>(rng() % 1000) / 8.0f};
     } else if constexpr (std::is_floating_point_v<T>) {
       x = static_cast<T>(std::uniform_real_distribution<double>(-100.0, 100.0)(rng));

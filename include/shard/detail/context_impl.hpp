@@ -97,11 +97,17 @@ class context_impl {
     return *staging_[shard];
   }
 
+  /// Serialises the calls on this context: every public call (and every phase, every host
+  /// transfer) holds it, so that two host threads using one context take turns instead of
+  /// sharing its pinned slots, staging chunks and queues mid-call. Recursive: a call that
+  /// makes other calls holds it once more. A call waits for the other thread's call to finish.
+  std::unique_lock<std::recursive_mutex> exclusive() { return std::unique_lock<std::recursive_mutex>(call_mutex_); }
+
   /// At least `bytes` of pinned host memory owned by the context, for small transfers such as
   /// the partials of a reduction (copied from every shard at once, without blocking the host).
-  /// Valid until the next call for the same `area`; a context is driven by one host thread at
-  /// a time. Two areas, so that one phase can upload from one (area 1: values the host sends
-  /// to the shards) while it gathers into the other (area 0).
+  /// Valid until the next call for the same `area`; the caller holds exclusive(). Two areas,
+  /// so that one phase can upload from one (area 1: values the host sends to the shards)
+  /// while it gathers into the other (area 0).
   void* pinned_slots(std::size_t bytes, int area = 0) {
     if (bytes > pinned_slots_bytes_[area]) {
       const std::size_t grown = std::max<std::size_t>(bytes, 4096);
@@ -335,6 +341,7 @@ class context_impl {
   std::chrono::nanoseconds wait_timeout_{0};
   bool usable_ = true;
   std::string unusable_reason_;
+  std::recursive_mutex call_mutex_;
   mutable std::mutex mutex_;
   stats counters_;
   std::vector<std::uint64_t> in_use_;

@@ -92,6 +92,13 @@ struct maybe_op {
   }
 };
 
+/// *slot = value, present: where reduce_in_order stores a scan partial.
+template <class T>
+struct store_present_fn {
+  maybe<T>* slot;
+  SHARD_DETAIL_HOST_DEVICE void operator()(const T& value) const { *slot = maybe<T>{value, true}; }
+};
+
 /// f(i) as a present maybe<U>.
 template <class U, class F>
 struct present_fn {

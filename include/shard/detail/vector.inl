@@ -7,7 +7,9 @@
 #include <shard/transport/host.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 SHARD_NAMESPACE_BEGIN
@@ -56,6 +58,10 @@ vector<T>::vector(const context& ctx, std::span<const T> host, shard::distributi
   transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(host.data())),
                            transport::host_direction::from_host);
 }
+
+template <class T>
+vector<T>::vector(const context& ctx, const std::vector<T>& host, shard::distribution d)
+    : vector(ctx, detail::contiguous_copy<T>(host).span(), std::move(d)) {}
 
 template <class T>
 vector<T>::vector(const vector& other) : vector(uninitialized_tag{}, other.ctx_, other.sizes_, other.policy_) {
@@ -140,9 +146,16 @@ std::size_t vector<T>::shard_of(std::size_t i) const {
 
 template <class T>
 std::vector<T> vector<T>::to_host() const {
-  std::vector<T> out(size_);
-  transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, out.data()), transport::host_direction::to_host);
-  return out;
+  if constexpr (std::is_same_v<T, bool>) {
+    // std::vector<bool> is bit-packed: unpack through a plain array.
+    const std::unique_ptr<bool[]> plain(new bool[size_]);
+    transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, plain.get()), transport::host_direction::to_host);
+    return std::vector<bool>(plain.get(), plain.get() + size_);
+  } else {
+    std::vector<T> out(size_);
+    transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, out.data()), transport::host_direction::to_host);
+    return out;
+  }
 }
 
 template <class T>

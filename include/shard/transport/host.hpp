@@ -139,6 +139,7 @@ inline std::size_t stream_blocks(detail::context_impl& ctx, const std::vector<ho
 /// at once, and waits for them: one host sync. Throws what the shards' work throws (after
 /// every shard is idle), or shard::timeout past the context's deadline.
 inline void host_transfer(detail::context_impl& ctx, const std::vector<host_block>& blocks, host_direction dir) {
+  const auto turn = ctx.exclusive();  // the staging chunks are the context's
   ctx.require_usable();
   const auto deadline = ctx.deadline();
   std::vector<host_block> streamed, small;

@@ -27,6 +27,14 @@ struct host_options {
   /// transfers take the path they take on GPUs (pinned chunks, one host thread per shard),
   /// and makes any copy from pageable memory an error, so tests catch it without a GPU.
   bool require_pinned_host_memory = false;
+  /// Whether each primitive takes every freedom its CUB counterpart documents, so that code
+  /// right on the host only by the host's sequential order fails without a GPU: reductions
+  /// combine operands in a permuted, commuted order (cub::DeviceReduce does not support
+  /// non-commutative operators); scans and reduce-by-key associate in tiles (decoupled
+  /// look-back); for_each and transform visit elements out of order (cub::DeviceFor); the
+  /// integer-key merge takes ties in either order (cub::DeviceMerge is unstable). The list,
+  /// with what each emulates, is in docs/testing.md. Results stay deterministic.
+  bool cuda_semantics = false;
 };
 
 namespace host_backend {
@@ -37,7 +45,8 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
   auto pinned = options.require_pinned_host_memory ? std::make_shared<pinned_registry>() : nullptr;
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < shards; ++s)
-    devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned));
+    devices.push_back(
+        std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned, options.cuda_semantics));
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

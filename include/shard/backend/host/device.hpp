@@ -103,9 +103,11 @@ class device final : public detail::device {
   static constexpr std::size_t alignment = 256;  // what cudaMalloc guarantees
 
   /// `capacity`: bytes of memory, 0 = unlimited. `pinned`: when not null, host copies must
-  /// use pinned memory registered there (the rule a GPU imposes; checked).
-  device(int shard, std::size_t capacity, std::shared_ptr<pinned_registry> pinned = nullptr)
-      : shard_(shard), capacity_(capacity), pinned_(std::move(pinned)) {
+  /// use pinned memory registered there (the rule a GPU imposes; checked). `cuda_semantics`:
+  /// the primitives take the freedoms their CUB counterparts document (gpu_order.hpp).
+  device(int shard, std::size_t capacity, std::shared_ptr<pinned_registry> pinned = nullptr,
+         bool cuda_semantics = false)
+      : shard_(shard), capacity_(capacity), pinned_(std::move(pinned)), cuda_semantics_(cuda_semantics) {
     worker_ = std::thread([this] { run(); });
   }
   ~device() override {
@@ -122,6 +124,9 @@ class device final : public detail::device {
   device& operator=(const device&) = delete;
 
   backend kind() const noexcept override { return backend::host; }
+  /// Whether the primitives emulate the orders and instabilities a GPU's CUB calls may show
+  /// (host_options::cuda_semantics).
+  bool cuda_semantics() const noexcept { return cuda_semantics_; }
   int shard() const noexcept override { return shard_; }
   int ordinal() const noexcept override { return shard_; }
   device_properties properties() const override {
@@ -406,6 +411,7 @@ class device final : public detail::device {
   const int shard_;
   const std::size_t capacity_;
   const std::shared_ptr<pinned_registry> pinned_;
+  const bool cuda_semantics_;
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;

@@ -3,7 +3,10 @@
 /// Primitive family "reduce": reduce(dev, in, n, out, init, op) writes
 /// *out = init op in[0] op ... op in[n-1]; transform_reduce_index(dev, n, out, init, rop, f)
 /// writes *out = init rop f(0) rop ... rop f(n-1). `out` is shard memory. Queued. The
-/// association order is the backend's (docs/design.md).
+/// operator must be commutative as well as associative: the order of the operands is the
+/// backend's (docs/design.md; cub::DeviceReduce "does not support non-commutative operators").
+/// reduce_in_order(dev, in, n, op, store), n >= 1, calls store(in[0] op ... op in[n-1]) on the
+/// device with the operands in order (any associative operator; CUB's scan on a GPU).
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/reduce.hpp>
 #include <shard/detail/primitives/dispatch.hpp>
@@ -15,5 +18,6 @@ SHARD_NAMESPACE_BEGIN
 namespace detail {
 SHARD_DETAIL_PRIMITIVE(reduce)
 SHARD_DETAIL_PRIMITIVE(transform_reduce_index)
+SHARD_DETAIL_PRIMITIVE(reduce_in_order)
 }  // namespace detail
 SHARD_NAMESPACE_END

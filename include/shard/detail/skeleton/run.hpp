@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -54,6 +55,7 @@ void launch(context_impl& ctx, std::size_t shard, F&& f) {
 /// an unusable context.
 template <class F>
 void run_and_wait(context_impl& ctx, F&& enqueue) {
+  const auto turn = ctx.exclusive();
   ctx.require_usable();
   try {
     enqueue();
@@ -114,10 +116,14 @@ class phase_timer : public timed_range {
   phase_timer(context_impl& ctx, std::string name) : timed_range(ctx, phase, std::move(name)) {}
 };
 
-/// Times a public algorithm call (stats::calls) and marks it for profilers.
+/// Times a public algorithm call (stats::calls), marks it for profilers, and holds the
+/// context for the call (context_impl::exclusive: calls from several host threads take turns).
 class call_scope : public timed_range {
  public:
-  call_scope(context_impl& ctx, const char* name) : timed_range(ctx, call, name) {}
+  call_scope(context_impl& ctx, const char* name) : timed_range(ctx, call, name), turn_(ctx.exclusive()) {}
+
+ private:
+  std::unique_lock<std::recursive_mutex> turn_;
 };
 
 /// run_and_wait over `enqueue(shard)` for every shard.

@@ -1,6 +1,8 @@
 #pragma once
 /// @file detail/skeleton/scan.hpp
-/// Scan skeleton, reduce-then-scan: every shard but the last reduces its segment (pass 1);
+/// Scan skeleton, reduce-then-scan: every shard but the last reduces its segment (pass 1: a
+/// sum through the reduce primitive, any other operator through reduce_in_order, which keeps
+/// the operands' order, since a scan's operator need not be commutative);
 /// the partials are all-gathered on the shards (metadata.hpp); every shard folds the
 /// partials of the shards before it into its carry, in shard order, on the device; and every
 /// shard scans its segment starting from that carry, read from device memory when the scan
@@ -59,8 +61,9 @@ void scan(context_impl& ctx, const std::vector<const T*>& in, const std::vector<
             } else if constexpr (plain) {
               primitive::reduce(dev, in[s], sizes[s], slot, T{}, op);
             } else {
-              primitive::transform_reduce_index(dev, sizes[s], slot, P{T{}, false}, maybe_op<Op>{op},
-                                                present_fn<T, read_fn<T, identity_fn>>{{in[s], {}}});
+              // The operator need not be commutative: a reduction in operand order (a scan
+              // on a GPU; cub::DeviceReduce would reorder the operands).
+              primitive::reduce_in_order(dev, in[s], sizes[s], op, store_present_fn<T>{slot});
             }
           });
           return true;

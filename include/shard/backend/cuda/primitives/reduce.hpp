@@ -1,15 +1,21 @@
 #pragma once
 /// @file backend/cuda/primitives/reduce.hpp
 /// The CUDA backend's "reduce" family (detail/primitives/reduce.hpp): cub::DeviceReduce on the
-/// shard's stream, temporary storage from the shard's pool.
+/// shard's stream, temporary storage from the shard's pool. reduce_in_order is an inclusive
+/// scan (CUB's scan supports non-commutative operators; its reduce does not) whose output
+/// iterator keeps the last value only: a thrust::tabulate_output_iterator that stores the
+/// element at index n - 1 and drops the rest, so no n-element buffer is written.
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/primitives/temp_storage.hpp>
 
 #include <cub/device/device_reduce.cuh>
+#include <cub/device/device_scan.cuh>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/tabulate_output_iterator.h>
 
 #include <cstddef>
+#include <cstdint>
 
 SHARD_NAMESPACE_BEGIN
 namespace cuda_backend {
@@ -26,6 +32,31 @@ void transform_reduce_index(device& d, std::size_t n, U* out, U init, Rop rop, F
   with_temp_storage(d, "cub::DeviceReduce::TransformReduce", [&](void* temp, std::size_t& bytes) {
     return cub::DeviceReduce::TransformReduce(temp, bytes, thrust::counting_iterator<std::size_t>(0), out, n, rop, f,
                                               init, d.stream());
+  });
+}
+
+namespace detail_reduce {
+/// The tabulate_output_iterator's function: store(value) for the element at index `last`.
+template <class Store>
+struct store_last_fn {
+  std::int64_t last;
+  Store store;
+  template <class Index, class T>
+  __host__ __device__ void operator()(Index i, const T& value) const {
+    if (static_cast<std::int64_t>(i) == last) store(value);
+  }
+};
+}  // namespace detail_reduce
+
+template <class T, class Op, class Store>
+void reduce_in_order(device& d, const T* in, std::size_t n, Op op, Store store) {
+  if (n == 0) return;
+  using offset_t = cub::detail::choose_offset_t<std::int64_t>;
+  const auto out = thrust::make_tabulate_output_iterator(
+      detail_reduce::store_last_fn<Store>{static_cast<std::int64_t>(n - 1), store});
+  using dispatch = cub::DispatchScan<const T*, decltype(out), Op, cub::NullType, offset_t, T>;
+  with_temp_storage(d, "cub::DispatchScan (reduce_in_order)", [&](void* temp, std::size_t& bytes) {
+    return dispatch::Dispatch(temp, bytes, in, out, op, cub::NullType{}, static_cast<offset_t>(n), d.stream());
   });
 }
 

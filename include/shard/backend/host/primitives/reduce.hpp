@@ -5,9 +5,13 @@
 /// left-to-right fold of floats cannot be): `lanes` running sums, lane j adding elements
 /// j, j + lanes, j + 2 lanes, ... of the whole blocks; then init + lane 0 + lane 1 + ... + lane
 /// (lanes-1), then the leftover tail left to right. Every other operator folds left to right.
-/// Both orders are fixed, so results repeat exactly (docs/design.md).
+/// Both orders are fixed, so results repeat exactly (docs/design.md). Under
+/// host_options::cuda_semantics every operator combines in cub::DeviceReduce's freedom instead
+/// (permuted_reduce: permuted and commuted). reduce_in_order keeps the operands' order
+/// (left to right; per tile under cuda_semantics, as CUB's scan that computes it on a GPU).
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
+#include <shard/backend/host/gpu_order.hpp>
 #include <shard/detail/functors.hpp>
 
 #include <cstddef>
@@ -35,6 +39,10 @@ T blocked_sum(const T* in, std::size_t n, T init) {
 
 template <class T, class Op>
 void reduce(device& d, const T* in, std::size_t n, T* out, T init, Op op) {
+  if (d.cuda_semantics()) {
+    d.launch([=] { *out = permuted_reduce<T>(n, init, op, [in](std::size_t i) { return in[i]; }); });
+    return;
+  }
   d.launch([=] {
     if constexpr (detail::is_arithmetic_plus<Op, T>) {
       *out = blocked_sum(in, n, init);
@@ -48,10 +56,29 @@ void reduce(device& d, const T* in, std::size_t n, T* out, T init, Op op) {
 
 template <class U, class Rop, class F>
 void transform_reduce_index(device& d, std::size_t n, U* out, U init, Rop rop, F f) {
+  if (d.cuda_semantics()) {
+    d.launch([=] { *out = permuted_reduce<U>(n, init, rop, f); });
+    return;
+  }
   d.launch([=] {
     U acc = init;
     for (std::size_t i = 0; i < n; ++i) acc = rop(acc, f(i));
     *out = acc;
+  });
+}
+
+/// store(in[0] op in[1] op ... op in[n-1]), n >= 1, the operands in order.
+template <class T, class Op, class Store>
+void reduce_in_order(device& d, const T* in, std::size_t n, Op op, Store store) {
+  const bool gpu = d.cuda_semantics();
+  d.launch([=] {
+    if (gpu) {
+      store(tiled_run_fold(in, 0, n, op));
+      return;
+    }
+    T acc = in[0];
+    for (std::size_t i = 1; i < n; ++i) acc = static_cast<T>(op(acc, in[i]));
+    store(acc);
   });
 }
 

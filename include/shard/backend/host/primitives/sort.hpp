@@ -2,7 +2,9 @@
 /// @file backend/host/primitives/sort.hpp
 /// The host backend's "sort" family (detail/primitives/sort.hpp): radix sort
 /// (backend/host/radix_sort.hpp) for arithmetic keys under less/greater, std::stable_sort
-/// otherwise; merges by std::merge in a balanced tree of pairs of adjacent runs.
+/// otherwise; merges in a balanced tree of pairs of adjacent runs (detail::merge_tree); under
+/// host_options::cuda_semantics the integer-key merge takes ties in the other order, as
+/// cub::DeviceMerge may.
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
 #include <shard/backend/host/radix_sort.hpp>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -42,12 +45,14 @@ void stable_sort(K* keys, V* values, std::size_t n, Comp comp) {
 }
 
 /// Stable merge of [a, a + na) and [b, b + nb) (ties: a first) into out, with values.
+/// With `b_on_ties` (cuda_semantics, integer keys: cub::DeviceMerge is unstable), b's key goes
+/// first among equivalent keys.
 template <class K, class V, class Comp>
 void merge2(const K* a, const V* av, std::size_t na, const K* b, const V* bv, std::size_t nb, K* out, V* outv,
-            Comp comp) {
+            Comp comp, bool b_on_ties = false) {
   std::size_t i = 0, j = 0, o = 0;
   while (i < na && j < nb) {
-    if (comp(b[j], a[i])) {
+    if (b_on_ties ? !comp(a[i], b[j]) : comp(b[j], a[i])) {
       out[o] = b[j];
       if constexpr (!std::is_void_v<V>) outv[o] = bv[j];
       ++j;
@@ -72,7 +77,8 @@ void merge2(const K* a, const V* av, std::size_t na, const K* b, const V* bv, st
 /// detail::merge_tree plans it (the first level reads `in`, the last writes `out`), so every
 /// element is copied ceil(log2 R) times and equal keys keep run order.
 template <class K, class V, class Comp>
-void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offsets, K* out, V* vout, Comp comp) {
+void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offsets, K* out, V* vout, Comp comp,
+                bool b_on_ties = false) {
   constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t n = offsets.back();
   const auto plan = detail::merge_tree(offsets);
@@ -93,9 +99,11 @@ void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offse
     if constexpr (pairs) vdst = level.into_out ? vout : value_scratch.data();
     for (const auto& m : level.steps) {
       if constexpr (pairs) {
-        merge2<K, V>(src + m.lo, vsrc + m.lo, m.mid - m.lo, src + m.mid, vsrc + m.mid, m.hi - m.mid, dst + m.lo, vdst + m.lo, comp);
+        merge2<K, V>(src + m.lo, vsrc + m.lo, m.mid - m.lo, src + m.mid, vsrc + m.mid, m.hi - m.mid, dst + m.lo,
+                     vdst + m.lo, comp, b_on_ties);
       } else {
-        merge2<K, V>(src + m.lo, nullptr, m.mid - m.lo, src + m.mid, nullptr, m.hi - m.mid, dst + m.lo, nullptr, comp);
+        merge2<K, V>(src + m.lo, nullptr, m.mid - m.lo, src + m.mid, nullptr, m.hi - m.mid, dst + m.lo, nullptr, comp,
+                     b_on_ties);
       }
     }
     src = dst;
@@ -117,7 +125,10 @@ void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
 
 template <class K, class Comp>
 void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
-  d.launch([=] { detail_sort::merge_runs<K, void>(in, nullptr, offsets, out, nullptr, comp); });
+  // The CUDA backend merges exactly these keys with cub::DeviceMerge (unstable); the rest it
+  // re-sorts stably.
+  const bool b_on_ties = d.cuda_semantics() && std::is_integral_v<K> && detail::radix_order<Comp, K> != 0;
+  d.launch([=] { detail_sort::merge_runs<K, void>(in, nullptr, offsets, out, nullptr, comp, b_on_ties); });
 }
 
 template <class K, class V, class Comp>
