@@ -157,6 +157,20 @@ TEST_CASE_TEMPLATE("sort is std::stable_sort on inputs that break naive splitter
   });
 }
 
+TEST_CASE("sort and is_sorted of bool masks" * doctest::test_suite("sort")) {
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    auto host = test::random_data<bool>(n, seed);
+    shard::vector<bool> v(ctx, host, d);
+    const std::size_t moved = moved_by_sort(host, d.sizes(n, ctx.size()), shard::less<>{});
+    ctx.reset_stats();
+    shard::sort(v);
+    CHECK(ctx.stats().bytes_between_shards() == moved * sizeof(bool));
+    std::stable_sort(host.begin(), host.end());
+    CHECK(v.to_host() == host);
+    CHECK(shard::is_sorted(v));
+  });
+}
+
 TEST_CASE_TEMPLATE("sort with greater<> and stable_sort with a user comparator" * doctest::test_suite("sort"), T,
                    std::int32_t, double) {
   test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {

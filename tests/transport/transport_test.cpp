@@ -4,6 +4,7 @@
 #include "../support/test_support.hpp"
 
 #include <shard/detail/skeleton/collectives.hpp>
+#include <shard/detail/skeleton/metadata.hpp>
 #include <shard/testing.hpp>
 #include <shard/transport/collectives.hpp>
 #include <shard/transport/host.hpp>
@@ -257,6 +258,46 @@ TEST_CASE("transport: all_gather and broadcast reach every shard") {
       }
     }
   });
+}
+
+TEST_CASE("metadata all_gather seen by the shards gives T{} for absent producers") {
+  for (std::size_t g : {std::size_t{3}, std::size_t{5}}) {
+    CAPTURE(g);
+    auto ctx = shard::context::host(g);
+    auto& impl = ctx.impl();
+    constexpr std::size_t k = 3;
+    auto gather = [&](auto present) {
+      std::vector<std::vector<std::uint32_t>> seen(g);
+      shard::detail::run_and_wait(impl, [&] {
+        auto got = shard::detail::all_gather<std::uint32_t>(
+            impl, k,
+            [&](std::size_t s, std::uint32_t* slot) {
+              if (!present(s)) return false;
+              shard::detail::launch(impl, s, [&](auto& dev) {
+                shard::detail::primitive::for_each_index(
+                    dev, k, shard::detail::fill_fn<std::uint32_t>{slot, static_cast<std::uint32_t>(0xabc0 + s)});
+              });
+              return true;
+            },
+            shard::detail::seen_by::shards);
+        for (std::size_t d = 0; d < g; ++d) {
+          seen[d].resize(g * k);
+          impl.dev(d).copy_to_host(seen[d].data(), got.shards.data(d), g * k * sizeof(std::uint32_t));
+        }
+        impl.synchronize_all();  // the copies read `got`, freed when this scope ends
+      });
+      return seen;
+    };
+    (void)gather([](std::size_t) { return true; });  // leaves non-zero values in freed memory
+    const auto seen = gather([](std::size_t s) { return s % 2 == 1; });
+    for (std::size_t d = 0; d < g; ++d)
+      for (std::size_t i = 0; i < g * k; ++i) {
+        CAPTURE(d);
+        CAPTURE(i);
+        const std::size_t s = i / k;
+        CHECK(seen[d][i] == (s % 2 == 1 ? 0xabc0 + s : 0));
+      }
+  }
 }
 
 TEST_CASE("transport: all_gather in place does not copy a shard's own block") {

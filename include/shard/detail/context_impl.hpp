@@ -121,8 +121,8 @@ class context_impl {
 
   /// State of a collective library (NCCL communicators), kept for the context's life; its
   /// `poll`, called over and over while the host waits for the shards, throws when the library
-  /// reports an asynchronous error (after aborting its work, so the queues drain); its
-  /// `abort` ends its work when the context gives up waiting. Type-erased so that this header
+  /// reports an asynchronous error (the wait then aborts the library's work through
+  /// abort_collective_engine, so the queues drain); its `abort` ends its work, and may block. Type-erased so that this header
   /// does not depend on the library.
   void set_collective_engine(std::shared_ptr<void> engine, std::function<void()> poll,
                              std::function<void()> abort) {
@@ -306,14 +306,16 @@ class context_impl {
       bool done = false;
       if (poll_) {
         // With a collective library in use, poll it while waiting: a failed collective would
-        // otherwise leave the stream waiting forever. A poll that throws has aborted the
-        // library's work, so the queue still drains.
+        // otherwise leave the stream waiting forever. After a poll that throws, the library's
+        // work is aborted with the same bound as a deadline's abort (the abort itself may
+        // wait on a stuck stream), and the engine dropped, so the queue drains.
         while (!(done = d.wait_until(std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(1))))) {
           if (std::chrono::steady_clock::now() >= deadline) break;
           try {
             if (poll_) poll_();
           } catch (...) {
             if (!first) first = std::current_exception();
+            abort_collective_engine();
           }
         }
       } else {

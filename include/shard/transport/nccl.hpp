@@ -8,10 +8,17 @@
 /// - Every ncclResult_t is checked; a failure becomes shard::error naming the call, the
 ///   shard, the device and NCCL's message.
 /// - NCCL work is queued on the shards' streams like any other; the context's wait polls
-///   ncclCommGetAsyncError while the streams run: an asynchronous error aborts every
-///   communicator (ncclCommAbort) instead of leaving a stream hanging, and throws; the next
-///   collective creates new communicators. A wait past the context's deadline aborts them too
-///   (context_impl::give_up).
+///   ncclCommGetAsyncError while the streams run: an asynchronous error throws, and the wait
+///   then aborts every communicator (ncclCommAbort) through the context's bounded abort
+///   (context_impl::abort_collective_engine: on a thread of its own, waited for at most 5 s,
+///   since ncclCommAbort can wait on a stuck stream) instead of leaving a stream hanging; the
+///   next collective creates new communicators. A wait past the context's deadline aborts
+///   them the same way (context_impl::give_up).
+/// - NCCL's calls that set the current device themselves (ncclCommInitAll, a blocking
+///   ncclGroupEnd, ncclCommDestroy, ncclCommAbort) save and restore it with cudaGetDevice /
+///   cudaSetDevice, which would replace a caller's non-primary context, or create GPU 0's
+///   primary context on a thread that has none. They run under a device_guard, which saves
+///   and restores the caller's context itself.
 #include <shard/config.hpp>
 
 #if SHARD_HAS_NCCL
@@ -24,6 +31,7 @@
 
 #  include <cstdint>
 #  include <memory>
+#  include <new>
 #  include <set>
 #  include <string>
 #  include <type_traits>
@@ -59,7 +67,11 @@ class communicators {
     std::vector<int> ordinals;
     for (std::size_t s = 0; s < ctx.size(); ++s) ordinals.push_back(ctx.dev(s).ordinal());
     comms_.assign(ctx.size(), nullptr);
-    const ncclResult_t status = ncclCommInitAll(comms_.data(), static_cast<int>(comms_.size()), ordinals.data());
+    ncclResult_t status = ncclSuccess;
+    {
+      const cuda_backend::device_guard guard(ordinals[0]);
+      status = ncclCommInitAll(comms_.data(), static_cast<int>(comms_.size()), ordinals.data());
+    }
     if (status != ncclSuccess) {
       comms_.clear();
       throw_nccl(status, "ncclCommInitAll", -1, -1, nullptr);
@@ -67,9 +79,13 @@ class communicators {
     for (std::size_t s = 0; s < ctx.size(); ++s) devices_.push_back(ordinals[s]);
   }
   ~communicators() {
-    if (aborted_) return;
+    if (aborted_ || comms_.empty()) return;
+    // One thread owns every rank: their destruction is one group (NCCL's documentation).
     // Errors cannot be reported from a destructor.
+    const cuda_backend::device_guard guard(devices_[0], std::nothrow);
+    if (ncclGroupStart() != ncclSuccess) return;
     for (ncclComm_t c : comms_) (void)ncclCommDestroy(c);
+    (void)ncclGroupEnd();
   }
   communicators(const communicators&) = delete;
   communicators& operator=(const communicators&) = delete;
@@ -78,15 +94,18 @@ class communicators {
   std::size_t size() const noexcept { return comms_.size(); }
   bool aborted() const noexcept { return aborted_; }
 
-  /// Aborts every communicator: their pending work ends, the streams drain.
+  /// Aborts every communicator: their pending work ends, the streams drain. May block on a
+  /// stuck stream: the context calls it through its bounded abort.
   void abort() noexcept {
     if (aborted_) return;
     aborted_ = true;
+    if (comms_.empty()) return;
+    const cuda_backend::device_guard guard(devices_[0], std::nothrow);
     for (ncclComm_t c : comms_) (void)ncclCommAbort(c);
   }
 
-  /// Called while the host waits: throws (after abort()) when a communicator reports an
-  /// asynchronous error.
+  /// Called while the host waits: throws when a communicator reports an asynchronous error;
+  /// the waiting context then aborts the communicators through its bounded abort.
   void poll() {
     if (aborted_) return;
     for (std::size_t r = 0; r < comms_.size(); ++r) {
@@ -96,7 +115,6 @@ class communicators {
       if (status == ncclSuccess || status == ncclInProgress) continue;
       const std::string message = std::string("NCCL error ") + std::to_string(static_cast<int>(status)) + " (" +
                                   ncclGetErrorString(status) + "); the context's communicators were aborted";
-      abort();
       throw error(message, static_cast<int>(r), devices_[r], "ncclCommGetAsyncError");
     }
   }
@@ -143,7 +161,11 @@ void group(detail::context_impl& ctx, Issue&& issue) {
     c.abort();
     throw;
   }
-  status = ncclGroupEnd();
+  {
+    // A blocking ncclGroupEnd sets devices itself; the guard keeps the caller's context.
+    const cuda_backend::device_guard guard(ctx.dev(0).ordinal());
+    status = ncclGroupEnd();
+  }
   if (status != ncclSuccess && status != ncclInProgress) {
     const int device = ctx.dev(0).ordinal();
     c.abort();

@@ -8,13 +8,17 @@
 /// shards (upload below); all_gather is then the one function that changes.
 #include <shard/config.hpp>
 #include <shard/detail/buffer.hpp>
+#include <shard/detail/functors.hpp>
+#include <shard/detail/primitives/for_each.hpp>
 #include <shard/detail/segmented_buffer.hpp>
 #include <shard/detail/skeleton/plan.hpp>
 #include <shard/detail/skeleton/run.hpp>
 #include <shard/transport/copy.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -27,10 +31,36 @@ enum class seen_by {
   shards  ///< every shard's memory: all_gather queues an exchange and returns at once
 };
 
+/// Gathered bools on the host, one bool per element (std::vector<bool> packs bits and has no
+/// data(), which the skeletons read keys through).
+class unpacked_bools {
+ public:
+  void assign(std::size_t n, bool value) {
+    data_.reset(new bool[n]);
+    size_ = n;
+    std::fill(data_.get(), data_.get() + n, value);
+  }
+  bool* data() noexcept { return data_.get(); }
+  const bool* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  bool& operator[](std::size_t i) noexcept { return data_[i]; }
+  const bool& operator[](std::size_t i) const noexcept { return data_[i]; }
+  const bool* begin() const noexcept { return data_.get(); }
+  const bool* end() const noexcept { return data_.get() + size_; }
+
+ private:
+  std::unique_ptr<bool[]> data_;
+  std::size_t size_ = 0;
+};
+
+/// The host container of gathered values: std::vector<T>, or unpacked_bools for bool.
+template <class T>
+using host_values = std::conditional_t<std::is_same_v<T, bool>, unpacked_bools, std::vector<T>>;
+
 /// The G*k gathered values: on the host (seen_by::host) or on every shard (seen_by::shards).
 template <class T>
 struct gathered {
-  std::vector<T> host;
+  host_values<T> host;
   segmented_buffer<T> shards;
 };
 
@@ -41,8 +71,10 @@ struct gathered {
 /// [s*k, (s+1)*k)).
 /// - seen_by::host: queues every producer, copies the slots into pinned host memory and waits
 ///   once; k*sizeof(T) bytes per shard move to the host.
-/// - seen_by::shards: queued (the caller waits): every shard receives the others' values
-///   through one exchange, (G-1)*k*sizeof(T) bytes into each shard; no host sync.
+/// - seen_by::shards: queued (the caller waits): every shard receives the present producers'
+///   values through one exchange, (G-1)*k*sizeof(T) bytes into each shard at most, and fills
+///   the absent producers' values with T{} (one launch per shard and run of absent
+///   producers); no host sync.
 ///
 /// `prepare()`, when given, is called first, inside the same wait: work the producers depend
 /// on (an upload, a local sort) is queued there.
@@ -55,10 +87,27 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
     prepare();
     out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
     std::vector<transfer> plan;
+    std::vector<char> present(g, 0);
     for (std::size_t s = 0; s < g; ++s) {
       if (!produce(s, out.shards.data(s) + s * k)) continue;
+      present[s] = 1;
       for (std::size_t d = 0; d < g; ++d)
         if (d != s) plan.push_back(transfer{s, s * k, d, s * k, k});
+    }
+    // The absent producers' values are T{} on every shard: one fill per shard and run of
+    // consecutive absent producers (no copy writes there, so it races with nothing).
+    for (std::size_t a = 0; a < g && k != 0;) {
+      if (present[a]) {
+        ++a;
+        continue;
+      }
+      std::size_t b = a;
+      while (b < g && !present[b]) ++b;
+      for (std::size_t d = 0; d < g; ++d)
+        launch(ctx, d, [&](auto& dev) {
+          primitive::for_each_index(dev, (b - a) * k, fill_fn<T>{out.shards.data(d) + a * k, T{}});
+        });
+      a = b;
     }
     const auto p = out.shards.pointers();
     transport::exchange(ctx, plan, std::vector<const T*>(p.begin(), p.end()), p);
@@ -99,7 +148,7 @@ void upload(context_impl& ctx, const std::vector<std::vector<T>>& values, const 
   std::size_t at = 0;
   for (std::size_t s = 0; s < values.size(); ++s) {
     if (values[s].empty()) continue;
-    std::memcpy(pinned + at, values[s].data(), values[s].size() * sizeof(T));
+    std::copy(values[s].begin(), values[s].end(), pinned + at);  // also std::vector<bool>
     transport::from_host(ctx, s, dst[s], pinned + at, values[s].size() * sizeof(T));
     at += values[s].size();
   }

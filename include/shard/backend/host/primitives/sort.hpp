@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -88,15 +89,16 @@ void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offse
     return;
   }
   using VV = std::conditional_t<pairs, V, char>;
-  std::vector<K> key_scratch(plan.size() > 1 ? n : 0);
-  std::vector<VV> value_scratch(pairs && plan.size() > 1 ? n : 0);
+  // Plain arrays, not std::vector: std::vector<bool> has no data().
+  const std::unique_ptr<K[]> key_scratch(plan.size() > 1 ? new K[n] : nullptr);
+  const std::unique_ptr<VV[]> value_scratch(pairs && plan.size() > 1 ? new VV[n] : nullptr);
   const K* src = in;
   const VV* vsrc = nullptr;
   if constexpr (pairs) vsrc = vin;
   for (const auto& level : plan) {
-    K* dst = level.into_out ? out : key_scratch.data();
+    K* dst = level.into_out ? out : key_scratch.get();
     VV* vdst = nullptr;
-    if constexpr (pairs) vdst = level.into_out ? vout : value_scratch.data();
+    if constexpr (pairs) vdst = level.into_out ? vout : value_scratch.get();
     for (const auto& m : level.steps) {
       if constexpr (pairs) {
         merge2<K, V>(src + m.lo, vsrc + m.lo, m.mid - m.lo, src + m.mid, vsrc + m.mid, m.hi - m.mid, dst + m.lo,

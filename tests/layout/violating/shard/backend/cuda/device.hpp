@@ -1,0 +1,3 @@
+#pragma once
+// A fixture of the include-order test.
+#include <shard/config.hpp>
