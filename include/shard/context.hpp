@@ -3,8 +3,8 @@
 /// shard::context: the shards an application computes on (GPUs, or emulated devices).
 #include <shard/config.hpp>
 #include <shard/backend/host/context.hpp>
-#include <shard/detail/context_impl.hpp>
-#include <shard/detail/device.hpp>
+#include <shard/core/context_impl.hpp>
+#include <shard/core/device.hpp>
 #include <shard/error.hpp>
 #include <shard/stats.hpp>
 #include <shard/topology.hpp>

@@ -2,9 +2,9 @@
 /// @file copy.hpp
 /// shard::copy between vectors (any two distributions) and between host memory and vectors.
 #include <shard/config.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/plan.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/plan.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/transport/copy.hpp>
 #include <shard/transport/host.hpp>
 #include <shard/vector.hpp>

@@ -2,14 +2,15 @@
 /// @file copy_if.hpp
 /// shard::copy_if, shard::remove_if, shard::unique
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/compact.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
+#include <shard/skeleton/compact.hpp>
+#include <shard/skeleton/metadata.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -28,9 +29,12 @@ std::size_t copy_if(const vector<T>& in, vector<T>& out, Pred pred) {
   const detail::call_scope scope(in.get_context().impl(), "shard::copy_if");
   const auto p = detail::pointers(in);
   const auto f = detail::callable(pred);
-  out = detail::compact<T>(
-      in.get_context(), p, in.segment_sizes(),
-      [&](std::size_t s) { return detail::keep_fn<T, detail::callable_t<Pred>>{p[s], f, true}; }, [] {});
+  out = detail::vector_access::adopt(
+      in.get_context(),
+      detail::compact<T>(
+          in.get_context().impl(), p, in.segment_sizes(),
+          [&](std::size_t s) { return detail::keep_fn<T, detail::callable_t<Pred>>{p[s], f, true}; }, [] {}),
+      distribution::even());
   return out.size();
 }
 
@@ -41,9 +45,12 @@ std::size_t remove_if(vector<T>& v, Pred pred) {
   const detail::call_scope scope(v.get_context().impl(), "shard::remove_if");
   const auto p = detail::pointers(std::as_const(v));
   const auto f = detail::callable(pred);
-  v = detail::compact<T>(
-      v.get_context(), p, v.segment_sizes(),
-      [&](std::size_t s) { return detail::keep_fn<T, detail::callable_t<Pred>>{p[s], f, false}; }, [] {});
+  v = detail::vector_access::adopt(
+      v.get_context(),
+      detail::compact<T>(
+          v.get_context().impl(), p, v.segment_sizes(),
+          [&](std::size_t s) { return detail::keep_fn<T, detail::callable_t<Pred>>{p[s], f, false}; }, [] {}),
+      distribution::even());
   return v.size();
 }
 
@@ -63,8 +70,8 @@ std::size_t unique(vector<T>& v) {
     if (sizes[s] != 0) last = s;
   }
   detail::gathered<T> lasts;
-  v = detail::compact<T>(
-      v.get_context(), p, sizes,
+  auto kept = detail::compact<T>(
+      ctx, p, sizes,
       [&](std::size_t s) {
         const T* before = previous[s] == sizes.size() ? nullptr : lasts.shards.data(s) + previous[s];
         return detail::run_start_fn<T>{p[s], before};
@@ -81,6 +88,7 @@ std::size_t unique(vector<T>& v) {
             },
             detail::seen_by::shards);
       });
+  v = detail::vector_access::adopt(v.get_context(), std::move(kept), distribution::even());
   return v.size();
 }
 

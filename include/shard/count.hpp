@@ -2,11 +2,11 @@
 /// @file count.hpp
 /// shard::count, shard::count_if
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/skeleton/reduce.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
 #include <shard/functional.hpp>
+#include <shard/skeleton/reduce.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <cstddef>
 #include <type_traits>

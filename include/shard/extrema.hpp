@@ -2,11 +2,11 @@
 /// @file extrema.hpp
 /// shard::min_element, shard::max_element
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/skeleton/reduce.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
 #include <shard/functional.hpp>
+#include <shard/skeleton/reduce.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <cstddef>
 

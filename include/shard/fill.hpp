@@ -2,11 +2,11 @@
 /// @file fill.hpp
 /// shard::fill, shard::iota
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/skeleton/elementwise.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/skeleton/elementwise.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <type_traits>
 

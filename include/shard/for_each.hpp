@@ -2,11 +2,11 @@
 /// @file for_each.hpp
 /// shard::for_each
 #include <shard/config.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/skeleton/elementwise.hpp>
+#include <shard/core/run.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/skeleton/elementwise.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 SHARD_NAMESPACE_BEGIN
 

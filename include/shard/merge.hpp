@@ -2,18 +2,19 @@
 /// @file merge.hpp
 /// shard::merge, shard::is_sorted, shard::lower_bound, shard::upper_bound
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/primitives/reduce.hpp>
-#include <shard/detail/primitives/sort.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/collectives.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
-#include <shard/detail/skeleton/sort.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
+#include <shard/primitive/reduce.hpp>
+#include <shard/primitive/sort.hpp>
+#include <shard/skeleton/collectives.hpp>
+#include <shard/skeleton/metadata.hpp>
+#include <shard/skeleton/sort.hpp>
 #include <shard/sort.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <cstddef>
 #include <vector>

@@ -2,10 +2,10 @@
 /// @file reduce.hpp
 /// shard::reduce
 #include <shard/config.hpp>
-#include <shard/detail/skeleton/reduce.hpp>
+#include <shard/core/run.hpp>
 #include <shard/functional.hpp>
+#include <shard/skeleton/reduce.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <vector>
 

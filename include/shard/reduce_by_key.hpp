@@ -2,15 +2,16 @@
 /// @file reduce_by_key.hpp
 /// shard::reduce_by_key
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/primitives/select.hpp>
-#include <shard/detail/segmented_buffer.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/compact.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/core/segmented_buffer.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
+#include <shard/primitive/select.hpp>
+#include <shard/skeleton/compact.hpp>
+#include <shard/skeleton/metadata.hpp>
 #include <shard/vector.hpp>
 
 #include <cstddef>

@@ -2,10 +2,10 @@
 /// @file scan.hpp
 /// shard::inclusive_scan, shard::exclusive_scan
 #include <shard/config.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/run.hpp>
-#include <shard/detail/skeleton/scan.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/skeleton/scan.hpp>
 #include <shard/vector.hpp>
 
 #include <optional>

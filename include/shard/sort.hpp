@@ -3,12 +3,12 @@
 /// shard::sort, shard::stable_sort, shard::sort_by_key
 #include <shard/config.hpp>
 #include <shard/copy.hpp>
-#include <shard/detail/primitives/sort.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/elementwise.hpp>
-#include <shard/detail/skeleton/run.hpp>
-#include <shard/detail/skeleton/sort.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/sort.hpp>
+#include <shard/skeleton/elementwise.hpp>
+#include <shard/skeleton/sort.hpp>
 #include <shard/vector.hpp>
 
 #include <optional>

@@ -2,12 +2,12 @@
 /// @file transform.hpp
 /// shard::transform (unary and binary)
 #include <shard/config.hpp>
-#include <shard/detail/primitives/transform.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/elementwise.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/transform.hpp>
+#include <shard/skeleton/elementwise.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <optional>
 

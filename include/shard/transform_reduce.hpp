@@ -2,12 +2,12 @@
 /// @file transform_reduce.hpp
 /// shard::transform_reduce (unary and binary)
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/skeleton/checks.hpp>
-#include <shard/detail/skeleton/reduce.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/detail/checks.hpp>
 #include <shard/functional.hpp>
+#include <shard/skeleton/reduce.hpp>
 #include <shard/vector.hpp>
-#include <shard/detail/skeleton/run.hpp>
 
 #include <optional>
 

@@ -3,7 +3,7 @@
 /// shard::vector<T>: a sequence split into one contiguous segment per shard.
 #include <shard/config.hpp>
 #include <shard/context.hpp>
-#include <shard/detail/segmented_buffer.hpp>
+#include <shard/core/segmented_buffer.hpp>
 #include <shard/distribution.hpp>
 #include <shard/error.hpp>
 
@@ -142,6 +142,15 @@ struct vector_access {
   template <class T>
   static vector<T> uninitialized(const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy) {
     return vector<T>(typename vector<T>::uninitialized_tag{}, ctx, std::move(sizes), std::move(policy));
+  }
+  /// A vector that takes over `storage` (memory of ctx's shards, written by the caller), with
+  /// `policy` as its rule for resize().
+  template <class T>
+  static vector<T> adopt(const context& ctx, segmented_buffer<T> storage, shard::distribution policy) {
+    vector<T> v(typename vector<T>::uninitialized_tag{}, ctx, std::vector<std::size_t>(ctx.size(), 0),
+                std::move(policy));
+    v.adopt(std::move(storage));
+    return v;
   }
 };
 

@@ -1,7 +1,7 @@
 // sort, stable_sort, sort_by_key, merge, is_sorted, lower_bound and upper_bound against std::,
 // on inputs that break naive splitters, with their communication figures.
 #include "../support/test_support.hpp"
-#include <shard/detail/merge_tree.hpp>
+#include <shard/core/merge_tree.hpp>
 #include <shard/merge.hpp>
 #include <shard/sort.hpp>
 

@@ -1,6 +1,6 @@
 // A backend without a primitive: calling it must fail with a static_assert that names the
 // primitive (with SHARD_CONTROL the backend has it, and this compiles).
-#include <shard/detail/primitives/transform.hpp>
+#include <shard/primitive/transform.hpp>
 
 namespace other_backend {
 struct device {};

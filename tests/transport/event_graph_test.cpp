@@ -7,7 +7,7 @@
 // one's shards) shows up here as a longer path.
 #include "../support/test_support.hpp"
 
-#include <shard/detail/skeleton/plan.hpp>
+#include <shard/core/plan.hpp>
 #include <shard/transport/collectives.hpp>
 
 #include <algorithm>

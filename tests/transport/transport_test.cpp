@@ -3,8 +3,8 @@
 // the bytes the stats counted, pair by pair.
 #include "../support/test_support.hpp"
 
-#include <shard/detail/skeleton/collectives.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
+#include <shard/skeleton/collectives.hpp>
+#include <shard/skeleton/metadata.hpp>
 #include <shard/testing.hpp>
 #include <shard/transport/collectives.hpp>
 #include <shard/transport/host.hpp>

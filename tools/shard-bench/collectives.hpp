@@ -16,9 +16,9 @@
 #include "svg.hpp"
 #include "verify.hpp"
 
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/segmented_buffer.hpp>
-#include <shard/detail/skeleton/collectives.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/segmented_buffer.hpp>
+#include <shard/skeleton/collectives.hpp>
 #include <shard/transport/collectives.hpp>
 
 #include <map>

@@ -18,9 +18,9 @@
 #include "svg.hpp"
 #include "verify.hpp"
 
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/run.hpp>
+#include <shard/primitive/for_each.hpp>
 #include <shard/transport/copy.hpp>
 
 #include <functional>

@@ -13,10 +13,10 @@
 //   between device and pinned host memory), next to the copy engines' copies.
 #include "common.hpp"
 
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/primitive/for_each.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -1,8 +1,8 @@
 #pragma once
-/// @file detail/buffer.hpp
+/// @file core/buffer.hpp
 /// Owning, move-only memory of one shard, counted in the context's peak-bytes figure.
 #include <shard/config.hpp>
-#include <shard/detail/context_impl.hpp>
+#include <shard/core/context_impl.hpp>
 
 #include <cstddef>
 #include <utility>

@@ -1,11 +1,11 @@
 #pragma once
-/// @file detail/context_impl.hpp
+/// @file core/context_impl.hpp
 /// What a context handle shares: the shards' devices, the topology, the communication
 /// counters, the pinned host memory of its transfers, the collective engine, and the deadline
 /// of its waits. The counters are fed by the backend-agnostic layer only.
 #include <shard/config.hpp>
-#include <shard/detail/device.hpp>
-#include <shard/detail/staging.hpp>
+#include <shard/core/device.hpp>
+#include <shard/core/staging.hpp>
 #include <shard/error.hpp>
 #include <shard/stats.hpp>
 #include <shard/topology.hpp>

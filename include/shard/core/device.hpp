@@ -1,9 +1,10 @@
 #pragma once
-/// @file detail/device.hpp
+/// @file core/device.hpp
 /// The backend-neutral face of one shard: memory, copies, ordering, waiting. Template
 /// primitives (transform, reduce, ...) are free functions of each backend instead, because a
 /// virtual function cannot take a user's function object.
 #include <shard/config.hpp>
+#include <shard/backend.hpp>
 #include <shard/topology.hpp>
 
 #include <algorithm>
@@ -14,9 +15,6 @@
 #include <thread>
 
 SHARD_NAMESPACE_BEGIN
-
-/// The backend a context runs on.
-enum class backend { host, cuda };
 
 namespace detail {
 

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/functors.hpp
+/// @file core/functors.hpp
 /// Small function objects the skeletons hand to the backends' primitives. They are plain
 /// structs (not lambdas) so that library code needs no extended-lambda support and runs on
 /// both backends unchanged. Those that call a caller's function object sit inside the

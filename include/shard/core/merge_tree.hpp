@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/merge_tree.hpp
+/// @file core/merge_tree.hpp
 /// The plan of a balanced merge tree over R adjacent sorted runs (the backends' merge_runs):
 /// level by level, pairs of adjacent runs are merged (a lone last run is copied), between a
 /// scratch buffer and the output, arranged so that the last level writes the output. The

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/plan.hpp
+/// @file core/plan.hpp
 /// Exchange plans: which ranges go from which shard to which, to move a global index range
 /// from one segmentation to another. Pure functions of sizes, the same on every backend.
 #include <shard/config.hpp>

@@ -1,15 +1,11 @@
 #pragma once
-/// @file detail/skeleton/run.hpp
-/// The two moves every algorithm is made of: launch a primitive on one shard (dispatched to
-/// the shard's backend and counted), and run a phase on all shards then wait once.
+/// @file core/run.hpp
+/// Running a phase on all shards then waiting once (run_and_wait), and the timed spans of
+/// calls and phases. Launching a primitive on one shard is primitive/launch.hpp.
 #include <shard/config.hpp>
-#include <shard/backend/host/device.hpp>
-#include <shard/detail/context_impl.hpp>
+#include <shard/core/context_impl.hpp>
 #include <shard/error.hpp>
 
-#if SHARD_HAS_CUDA
-#  include <shard/backend/cuda/device.hpp>
-#endif
 #if SHARD_HAS_CUDA && !defined(SHARD_DISABLE_NVTX)
 #  include <nvtx3/nvToolsExt.h>
 #  define SHARD_DETAIL_NVTX 1
@@ -25,28 +21,6 @@
 
 SHARD_NAMESPACE_BEGIN
 namespace detail {
-
-/// Calls `f(dev)` with the shard's concrete device (host_backend::device or
-/// cuda_backend::device), so `f` can call the backend's overload of a primitive. Counts one
-/// launch on that shard.
-template <class F>
-void launch(context_impl& ctx, std::size_t shard, F&& f) {
-  ctx.count_launch(shard);
-  device& d = ctx.dev(shard);
-  switch (d.kind()) {
-    case backend::host:
-      f(static_cast<host_backend::device&>(d));
-      return;
-    case backend::cuda:
-#if SHARD_HAS_CUDA
-      f(static_cast<cuda_backend::device&>(d));
-      return;
-#else
-      break;
-#endif
-  }
-  throw error("a CUDA shard reached code compiled without CUDA", static_cast<int>(shard), d.ordinal(), "launch");
-}
 
 /// Runs `enqueue()` (which queues work on any shards), then waits for all shards: one host
 /// sync. When anything throws, at enqueue time or in queued work, it still waits for every

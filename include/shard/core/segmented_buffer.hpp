@@ -1,11 +1,11 @@
 #pragma once
-/// @file detail/segmented_buffer.hpp
+/// @file core/segmented_buffer.hpp
 /// Owning memory with one segment per shard (the storage of shard::vector and of the
 /// skeletons' scratch buffers), and the per-shard pointer lists the transport and the
 /// skeletons take.
 #include <shard/config.hpp>
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/context_impl.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/context_impl.hpp>
 
 #include <cstddef>
 #include <utility>

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/staging.hpp
+/// @file core/staging.hpp
 /// The pinned host buffers that one shard's host traffic goes through: its outgoing
 /// shard-to-shard copies without peer access, and its whole-vector transfers from and to
 /// pageable host memory (transport/host.hpp). Each shard has its own pool, so transfers of
@@ -8,7 +8,7 @@
 /// Each chunk remembers the event after which its last copy out of it finished, so a chunk is
 /// never refilled early.
 #include <shard/config.hpp>
-#include <shard/detail/device.hpp>
+#include <shard/core/device.hpp>
 
 #include <cstddef>
 #include <memory>

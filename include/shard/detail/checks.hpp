@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/checks.hpp
+/// @file detail/checks.hpp
 /// Argument checks shared by the algorithms; each names the algorithm and what was wrong.
 #include <shard/config.hpp>
 #include <shard/error.hpp>

@@ -1,8 +1,8 @@
 #pragma once
 // Definitions of shard::vector<T> (declared in <shard/vector.hpp>).
-#include <shard/detail/skeleton/elementwise.hpp>
-#include <shard/detail/skeleton/plan.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/plan.hpp>
+#include <shard/core/run.hpp>
+#include <shard/skeleton/elementwise.hpp>
 #include <shard/transport/copy.hpp>
 #include <shard/transport/host.hpp>
 

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/primitives/dispatch.hpp
+/// @file primitive/dispatch.hpp
 /// How the skeletons reach a backend's primitive. Each backend defines its primitives as
 /// overloads on its own device type, in its own namespace (`host_backend::transform(
 /// host_backend::device&, ...)`, `cuda_backend::transform(cuda_backend::device&, ...)`);

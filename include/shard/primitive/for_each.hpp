@@ -1,10 +1,10 @@
 #pragma once
-/// @file detail/primitives/for_each.hpp
+/// @file primitive/for_each.hpp
 /// Primitive family "for": for_each(dev, p, n, f) calls f(p[i]) for i < n (f may modify the
 /// element); for_each_index(dev, n, f) calls f(i) for i < n. Queued on the shard.
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/for_each.hpp>
-#include <shard/detail/primitives/dispatch.hpp>
+#include <shard/primitive/dispatch.hpp>
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/primitives/for_each.hpp>
 #endif

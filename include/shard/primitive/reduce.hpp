@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/primitives/reduce.hpp
+/// @file primitive/reduce.hpp
 /// Primitive family "reduce": reduce(dev, in, n, out, init, op) writes
 /// *out = init op in[0] op ... op in[n-1]; transform_reduce_index(dev, n, out, init, rop, f)
 /// writes *out = init rop f(0) rop ... rop f(n-1). `out` is shard memory. Queued. The
@@ -9,7 +9,7 @@
 /// device with the operands in order (any associative operator; CUB's scan on a GPU).
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/reduce.hpp>
-#include <shard/detail/primitives/dispatch.hpp>
+#include <shard/primitive/dispatch.hpp>
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/primitives/reduce.hpp>
 #endif

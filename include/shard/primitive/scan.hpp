@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/primitives/scan.hpp
+/// @file primitive/scan.hpp
 /// Primitive family "scan": inclusive_scan(dev, in, out, n, op, carry) writes
 /// out[i] = carry op in[0] op ... op in[i], or in[0] op ... op in[i] when `carry` is null;
 /// exclusive_scan(dev, in, out, n, op, init) writes out[0] = *init, out[i] = *init op in[0]
@@ -9,7 +9,7 @@
 /// host; CUB's decoupled look-back on a GPU.
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/scan.hpp>
-#include <shard/detail/primitives/dispatch.hpp>
+#include <shard/primitive/dispatch.hpp>
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/primitives/scan.hpp>
 #endif

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/primitives/select.hpp
+/// @file primitive/select.hpp
 /// Primitive family "select", stable, queued:
 /// - select_flagged(dev, in, n, flag, out, count): copies in[i] for every i < n with flag(i)
 ///   true to out, in order, and writes their number to *count (shard memory);
@@ -8,7 +8,7 @@
 ///   *count = the number of runs.
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/select.hpp>
-#include <shard/detail/primitives/dispatch.hpp>
+#include <shard/primitive/dispatch.hpp>
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/primitives/select.hpp>
 #endif

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/primitives/sort.hpp
+/// @file primitive/sort.hpp
 /// Primitive family "sort", all stable (equivalent keys keep their order), all queued:
 /// - sort(dev, keys, n, comp): keys[0, n) sorted in place;
 /// - sort_pairs(dev, keys, values, n, comp): the same, values moved with their keys;
@@ -14,7 +14,7 @@
 /// backends; other comparators through a comparison sort.
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/sort.hpp>
-#include <shard/detail/primitives/dispatch.hpp>
+#include <shard/primitive/dispatch.hpp>
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/primitives/sort.hpp>
 #endif

@@ -1,10 +1,10 @@
 #pragma once
-/// @file detail/primitives/transform.hpp
+/// @file primitive/transform.hpp
 /// Primitive family "transform": transform(dev, in, out, n, op) writes out[i] = op(in[i]);
 /// transform(dev, a, b, out, n, op) writes out[i] = op(a[i], b[i]), for i < n. Queued.
 #include <shard/config.hpp>
 #include <shard/backend/host/primitives/transform.hpp>
-#include <shard/detail/primitives/dispatch.hpp>
+#include <shard/primitive/dispatch.hpp>
 #if SHARD_HAS_CUDA
 #  include <shard/backend/cuda/primitives/transform.hpp>
 #endif

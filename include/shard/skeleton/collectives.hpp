@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/collectives.hpp
+/// @file skeleton/collectives.hpp
 /// Reducing collectives over per-shard buffers: reduce-scatter and all-reduce. On the
 /// copies engine they are an all-to-all of blocks (transport/collectives.hpp) followed by a
 /// fold of the G blocks on each shard in shard order, so the result is the same on every run
@@ -9,12 +9,12 @@
 /// ncclAllReduce, in transport/); floating-point sums only when the caller asks for
 /// engine::nccl (transport::nccl_sum_allowed), since NCCL's order is not shard's.
 #include <shard/config.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/segmented_buffer.hpp>
-#include <shard/detail/skeleton/elementwise.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/core/segmented_buffer.hpp>
 #include <shard/functional.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/skeleton/elementwise.hpp>
 #include <shard/transport/collectives.hpp>
 
 #include <cstddef>

@@ -1,13 +1,14 @@
 #pragma once
-/// @file detail/skeleton/elementwise.hpp
+/// @file skeleton/elementwise.hpp
 /// The per-segment loop of every element-wise operation, written once: one launch on every
 /// shard whose segment is not empty, then (elementwise) one wait for all shards. Moves no
 /// bytes.
 #include <shard/config.hpp>
-#include <shard/detail/context_impl.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/context_impl.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
 
 #include <cstddef>
 #include <vector>

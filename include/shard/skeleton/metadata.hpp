@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/metadata.hpp
+/// @file skeleton/metadata.hpp
 /// How shards share metadata (counts, partials, splitters, boundary elements): through
 /// all_gather alone, whose contract is "each shard contributes k values, every shard sees all
 /// of them, in shard order". Decisions the host takes from them are deterministic functions
@@ -7,12 +7,13 @@
 /// GPU), every process takes the same decision from its own copy and uploads it to its own
 /// shards (upload below); all_gather is then the one function that changes.
 #include <shard/config.hpp>
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/segmented_buffer.hpp>
-#include <shard/detail/skeleton/plan.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/plan.hpp>
+#include <shard/core/run.hpp>
+#include <shard/core/segmented_buffer.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
 #include <shard/transport/copy.hpp>
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/reduce.hpp
+/// @file skeleton/reduce.hpp
 /// Reduction skeleton: one partial per non-empty segment, computed on its shard, copied to
 /// the host (all_gather), and combined there in shard order: init op p0 op p1 op ... The
 /// order is fixed, so the result does not change from run to run. Every shard's kernel is
@@ -7,11 +7,12 @@
 /// so no copy blocks the host and the shards reduce at the same time. Moves one partial per
 /// shard to the host; one host sync.
 #include <shard/config.hpp>
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/reduce.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/primitive/launch.hpp>
+#include <shard/primitive/reduce.hpp>
+#include <shard/skeleton/metadata.hpp>
 #include <shard/transport/copy.hpp>
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/scan.hpp
+/// @file skeleton/scan.hpp
 /// Scan skeleton, reduce-then-scan: every shard but the last reduces its segment (pass 1: a
 /// sum through the reduce primitive, any other operator through reduce_in_order, which keeps
 /// the operands' order, since a scan's operator need not be commutative);
@@ -15,14 +15,15 @@
 /// scan. The host backend's order is fixed, so its results repeat exactly; CUB's scan on a
 /// GPU is not bit-reproducible for floating-point sums (CUB's documentation).
 #include <shard/config.hpp>
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/primitives/reduce.hpp>
-#include <shard/detail/primitives/scan.hpp>
-#include <shard/detail/segmented_buffer.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/run.hpp>
+#include <shard/core/segmented_buffer.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
+#include <shard/primitive/reduce.hpp>
+#include <shard/primitive/scan.hpp>
+#include <shard/skeleton/metadata.hpp>
 
 #include <cstddef>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-/// @file detail/skeleton/sort.hpp
+/// @file skeleton/sort.hpp
 /// Merge skeleton, the heart of sort, stable_sort, sort_by_key and merge: R sorted runs (each
 /// on one shard, in stability order) become one sorted sequence laid out by the output's
 /// segment sizes, stable (equivalent keys keep run order, then position).
@@ -19,14 +19,15 @@
 ///    its run's shard is not its destination.
 /// 3. On every shard, a stable merge of the received runs (primitive merge_runs).
 #include <shard/config.hpp>
-#include <shard/detail/buffer.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/primitives/for_each.hpp>
-#include <shard/detail/primitives/sort.hpp>
-#include <shard/detail/segmented_buffer.hpp>
-#include <shard/detail/skeleton/metadata.hpp>
-#include <shard/detail/skeleton/plan.hpp>
-#include <shard/detail/skeleton/run.hpp>
+#include <shard/core/buffer.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/plan.hpp>
+#include <shard/core/run.hpp>
+#include <shard/core/segmented_buffer.hpp>
+#include <shard/primitive/for_each.hpp>
+#include <shard/primitive/launch.hpp>
+#include <shard/primitive/sort.hpp>
+#include <shard/skeleton/metadata.hpp>
 #include <shard/transport/copy.hpp>
 
 #include <algorithm>

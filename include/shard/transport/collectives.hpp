@@ -1,7 +1,7 @@
 #pragma once
 /// @file transport/collectives.hpp
 /// Collectives over a context's shards: all-to-all(v), all-gather, broadcast, and NCCL's
-/// reduce-scatter / all-reduce (sum) for detail/skeleton/collectives.hpp, which folds on the
+/// reduce-scatter / all-reduce (sum) for skeleton/collectives.hpp, which folds on the
 /// copies engine itself. Every NCCL call of shard is in this layer, with its byte accounting.
 /// Each collective runs on one of two engines:
 /// - copies: shard-to-shard copies (transport/copy.hpp: local, peer or staged per pair),
@@ -14,12 +14,12 @@
 /// both engines the work is queued on the shards and the caller waits once
 /// (detail::run_and_wait), which polls NCCL's asynchronous errors when NCCL is in use.
 #include <shard/config.hpp>
-#include <shard/detail/context_impl.hpp>
-#include <shard/detail/skeleton/plan.hpp>
+#include <shard/core/context_impl.hpp>
+#include <shard/core/plan.hpp>
 #include <shard/error.hpp>
 #include <shard/functional.hpp>
 #include <shard/transport/copy.hpp>
-#include <shard/transport/nccl.hpp>
+#include <shard/transport/engines/nccl.hpp>
 
 #include <cstddef>
 #include <string>

@@ -19,8 +19,8 @@
 /// same exchange: an all-to-all of G shards takes G-1 steps, each destination receiving one
 /// block after another, all destinations at once.
 #include <shard/config.hpp>
-#include <shard/detail/context_impl.hpp>
-#include <shard/detail/skeleton/plan.hpp>
+#include <shard/core/context_impl.hpp>
+#include <shard/core/plan.hpp>
 #include <shard/stats.hpp>
 
 #include <algorithm>

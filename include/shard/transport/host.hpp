@@ -4,15 +4,15 @@
 /// shards at once. A GPU copies pageable memory only by blocking the calling thread until its
 /// queue reaches the copy (cudaMemcpyAsync), so shards would take turns and the wait would
 /// have no deadline. Instead each shard streams its block through its own pinned chunks
-/// (detail/staging.hpp): the device copies chunks while the host moves finished ones between
+/// (core/staging.hpp): the device copies chunks while the host moves finished ones between
 /// the chunks and the caller's memory. Every shard's copies are in flight at once; when two
 /// or more shards have a large block, each of those gets a host thread of its own for the
 /// memcpys, so the transfer approaches the sum of the shards' host links.
 /// Pinned host memory, and devices that need no pinned memory (the host backend by default),
 /// take the direct path: one queued copy per shard. Every byte is counted once; one host sync.
 #include <shard/config.hpp>
-#include <shard/detail/context_impl.hpp>
-#include <shard/detail/staging.hpp>
+#include <shard/core/context_impl.hpp>
+#include <shard/core/staging.hpp>
 #include <shard/stats.hpp>
 
 #include <algorithm>

@@ -4,7 +4,7 @@
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/error.hpp>
-#include <shard/detail/context_impl.hpp>
+#include <shard/core/context_impl.hpp>
 #include <shard/error.hpp>
 
 #include <cuda_runtime_api.h>

@@ -4,7 +4,7 @@
 /// the context, shared by the shards on that GPU), events for cross-shard ordering.
 #include <shard/config.hpp>
 #include <shard/backend/cuda/error.hpp>
-#include <shard/detail/device.hpp>
+#include <shard/core/device.hpp>
 
 #include <cuda.h>
 #include <cuda_runtime_api.h>
@@ -62,8 +62,8 @@ class device_guard {
   /// For destructors and other no-throw paths: failures are reported, not thrown.
   device_guard(int ordinal, std::nothrow_t) noexcept : ordinal_(ordinal) {
     save();
-    SHARD_DETAIL_CUDA_ASSERT(cudaGetDevice(&previous_));
-    SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(ordinal));
+    SHARD_DETAIL_CUDA_REPORT(cudaGetDevice(&previous_));
+    SHARD_DETAIL_CUDA_REPORT(cudaSetDevice(ordinal));
   }
   ~device_guard() {
     const auto& api = driver();
@@ -74,7 +74,7 @@ class device_guard {
     }
     if (previous_ < 0 || previous_ == ordinal_) return;
     if (saved_known_ && !primary_context_exists(previous_)) return;
-    SHARD_DETAIL_CUDA_ASSERT(cudaSetDevice(previous_));
+    SHARD_DETAIL_CUDA_REPORT(cudaSetDevice(previous_));
   }
   device_guard(const device_guard&) = delete;
   device_guard& operator=(const device_guard&) = delete;
@@ -124,7 +124,7 @@ class memory_pool {
   }
   ~memory_pool() {
     device_guard g(ordinal_, std::nothrow);
-    SHARD_DETAIL_CUDA_ASSERT(cudaMemPoolDestroy(pool_));
+    SHARD_DETAIL_CUDA_REPORT(cudaMemPoolDestroy(pool_));
   }
   memory_pool(const memory_pool&) = delete;
   memory_pool& operator=(const memory_pool&) = delete;
@@ -151,7 +151,7 @@ class cuda_event final : public detail::event {
   cuda_event(cudaEvent_t e, int ordinal) : event_(e), ordinal_(ordinal) {}
   ~cuda_event() override {
     device_guard g(ordinal_, std::nothrow);
-    SHARD_DETAIL_CUDA_ASSERT(cudaEventDestroy(event_));
+    SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(event_));
   }
   cudaEvent_t get() const noexcept { return event_; }
   bool reached() const override {
@@ -179,7 +179,7 @@ class device final : public detail::device {
     // Never waits: the context has already waited for the stream (with its deadline) or
     // abandoned it. cudaStreamDestroy returns at once; a stream still busy (a hung kernel) is
     // released by the driver when its work ends, and its stream-ordered frees with it.
-    SHARD_DETAIL_CUDA_ASSERT(cudaStreamDestroy(stream_));
+    SHARD_DETAIL_CUDA_REPORT(cudaStreamDestroy(stream_));
   }
   device(const device&) = delete;
   device& operator=(const device&) = delete;
@@ -219,7 +219,7 @@ class device final : public detail::device {
   void deallocate_host(void* p, std::size_t) noexcept override {
     if (p == nullptr) return;
     device_guard g(ordinal_, std::nothrow);
-    SHARD_DETAIL_CUDA_ASSERT(cudaFreeHost(p));
+    SHARD_DETAIL_CUDA_REPORT(cudaFreeHost(p));
   }
 
   void* allocate(std::size_t bytes) override {
@@ -233,7 +233,7 @@ class device final : public detail::device {
   void deallocate(void* p, std::size_t) noexcept override {
     if (p == nullptr) return;
     device_guard g(ordinal_, std::nothrow);
-    SHARD_DETAIL_CUDA_ASSERT(cudaFreeAsync(p, stream_));
+    SHARD_DETAIL_CUDA_REPORT(cudaFreeAsync(p, stream_));
   }
 
   void copy_from_host(void* dst, const void* src, std::size_t bytes) override {

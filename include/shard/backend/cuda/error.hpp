@@ -2,7 +2,7 @@
 /// @file backend/cuda/error.hpp
 /// Checking CUDA calls, in two forms with distinct jobs (stdexec's throw and assert): the
 /// throwing form, SHARD_DETAIL_CUDA_THROW, on every path that may throw, and the logging form,
-/// SHARD_DETAIL_CUDA_ASSERT, in destructors and other no-throw paths, where a failure is
+/// SHARD_DETAIL_CUDA_REPORT, in destructors and other no-throw paths, where a failure is
 /// reported on stderr and the work goes on. Code that must release something before it
 /// throws, or knows the bytes an allocation asked for, keeps the cudaError_t and calls the
 /// function behind the throwing form, throw_cuda_error, afterwards (stdexec's third job:
@@ -75,7 +75,7 @@ SHARD_NAMESPACE_END
   } while (0)
 
 /// For destructors and other no-throw paths: reports a failure on stderr and goes on.
-#define SHARD_DETAIL_CUDA_ASSERT(expr)                                                               \
+#define SHARD_DETAIL_CUDA_REPORT(expr)                                                               \
   do {                                                                                               \
     const cudaError_t shard_detail_status = (expr);                                                  \
     if (shard_detail_status != cudaSuccess) ::shard::cuda_backend::report_cuda_error(shard_detail_status, #expr); \

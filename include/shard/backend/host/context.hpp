@@ -3,7 +3,7 @@
 /// Building a host-backend context: emulated devices, their topology and options.
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
-#include <shard/detail/context_impl.hpp>
+#include <shard/core/context_impl.hpp>
 #include <shard/error.hpp>
 #include <shard/topology.hpp>
 

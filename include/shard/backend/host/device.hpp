@@ -4,7 +4,7 @@
 /// memory with an optional capacity, and hooks that make it fail the way a GPU fails: a
 /// failed kernel, a sticky device fault, a kernel that never finishes.
 #include <shard/config.hpp>
-#include <shard/detail/device.hpp>
+#include <shard/core/device.hpp>
 #include <shard/error.hpp>
 
 #include <chrono>

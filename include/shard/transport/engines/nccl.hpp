@@ -1,5 +1,5 @@
 #pragma once
-/// @file transport/nccl.hpp
+/// @file transport/engines/nccl.hpp
 /// NCCL as an engine of the transport's collectives, for contexts whose shards are distinct
 /// GPUs (NCCL rejects two ranks on one GPU). Compiled only with SHARD_HAS_NCCL.
 ///
@@ -24,7 +24,7 @@
 #if SHARD_HAS_NCCL
 #  include <shard/backend/cuda/device.hpp>
 #  include <shard/backend/cuda/error.hpp>
-#  include <shard/detail/context_impl.hpp>
+#  include <shard/core/context_impl.hpp>
 #  include <shard/error.hpp>
 
 #  include <nccl.h>

@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/cuda/primitives/for_each.hpp
-/// The CUDA backend's "for" family (detail/primitives/for_each.hpp): cub::DeviceFor on the
+/// The CUDA backend's "for" family (primitive/for_each.hpp): cub::DeviceFor on the
 /// shard's stream. A function object that cannot run on the device fails to compile in CUB's
 /// kernel ("calling a __host__ function ... from a __device__ function is not allowed").
 #include <shard/config.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/cuda/primitives/reduce.hpp
-/// The CUDA backend's "reduce" family (detail/primitives/reduce.hpp): cub::DeviceReduce on the
+/// The CUDA backend's "reduce" family (primitive/reduce.hpp): cub::DeviceReduce on the
 /// shard's stream, temporary storage from the shard's pool. reduce_in_order is an inclusive
 /// scan (CUB's scan supports non-commutative operators; its reduce does not) whose output
 /// iterator keeps the last value only: a thrust::tabulate_output_iterator that stores the

@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/cuda/primitives/scan.hpp
-/// The CUDA backend's "scan" family (detail/primitives/scan.hpp): cub::DeviceScan on the
+/// The CUDA backend's "scan" family (primitive/scan.hpp): cub::DeviceScan on the
 /// shard's stream, the carry read from device memory when the scan runs (cub::FutureValue),
 /// so the host never waits for it. Scans from a carry go through CUB's dispatch layer with
 /// InputValue<T, const T*>: DeviceScan::InclusiveScanInit takes its initial value by value

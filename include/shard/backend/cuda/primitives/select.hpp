@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/cuda/primitives/select.hpp
-/// The CUDA backend's "select" family (detail/primitives/select.hpp): cub::DeviceSelect::Flagged
+/// The CUDA backend's "select" family (primitive/select.hpp): cub::DeviceSelect::Flagged
 /// with the flags computed on the fly (a transform iterator over the indices), and CUB's
 /// reduce-by-key dispatch (DeviceReduce::ReduceByKey's) with shard::equal_to<> for the keys
 /// and the operator wrapped in detail::value_op: both sit in the device-check region, so a
@@ -9,7 +9,7 @@
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/primitives/temp_storage.hpp>
-#include <shard/detail/functors.hpp>
+#include <shard/core/functors.hpp>
 #include <shard/functional.hpp>
 
 #include <cub/device/device_reduce.cuh>

@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/cuda/primitives/sort.hpp
-/// The CUDA backend's "sort" family (detail/primitives/sort.hpp): cub::DeviceRadixSort for
+/// The CUDA backend's "sort" family (primitive/sort.hpp): cub::DeviceRadixSort for
 /// arithmetic keys under less/greater (stable; -0.0 and +0.0 equivalent), otherwise
 /// cub::DeviceMergeSort's stable sorts. cub::DeviceMerge is documented as unstable (equivalent
 /// keys of the two inputs in any order). That is unobservable for integer keys alone under
@@ -12,8 +12,8 @@
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/error.hpp>
 #include <shard/backend/cuda/primitives/temp_storage.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/merge_tree.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/merge_tree.hpp>
 
 #include <cub/device/device_for.cuh>
 #include <cub/device/device_merge.cuh>

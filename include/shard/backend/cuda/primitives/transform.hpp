@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/cuda/primitives/transform.hpp
-/// The CUDA backend's "transform" family (detail/primitives/transform.hpp):
+/// The CUDA backend's "transform" family (primitive/transform.hpp):
 /// cub::DeviceTransform on the shard's stream.
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>

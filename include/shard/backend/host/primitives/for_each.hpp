@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/host/primitives/for_each.hpp
-/// The host backend's "for" family (detail/primitives/for_each.hpp): one task on the
+/// The host backend's "for" family (primitive/for_each.hpp): one task on the
 /// emulated device's queue running the sequential loop (from the last index down under
 /// host_options::cuda_semantics: cub::DeviceFor visits in no particular order). Function
 /// objects are copied into it.

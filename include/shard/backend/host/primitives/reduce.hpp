@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/host/primitives/reduce.hpp
-/// The host backend's "reduce" family (detail/primitives/reduce.hpp). Addition over an
+/// The host backend's "reduce" family (primitive/reduce.hpp). Addition over an
 /// arithmetic type runs in a fixed blocked order that the compiler can vectorise (a strict
 /// left-to-right fold of floats cannot be): `lanes` running sums, lane j adding elements
 /// j, j + lanes, j + 2 lanes, ... of the whole blocks; then init + lane 0 + lane 1 + ... + lane
@@ -12,7 +12,7 @@
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
 #include <shard/backend/host/gpu_order.hpp>
-#include <shard/detail/functors.hpp>
+#include <shard/core/functors.hpp>
 
 #include <cstddef>
 

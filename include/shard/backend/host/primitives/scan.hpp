@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/host/primitives/scan.hpp
-/// The host backend's "scan" family (detail/primitives/scan.hpp): one left-to-right pass, or
+/// The host backend's "scan" family (primitive/scan.hpp): one left-to-right pass, or
 /// under host_options::cuda_semantics CUB's association per tile (gpu_order.hpp).
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>

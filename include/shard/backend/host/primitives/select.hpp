@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/host/primitives/select.hpp
-/// The host backend's "select" family (detail/primitives/select.hpp): one pass each; the
+/// The host backend's "select" family (primitive/select.hpp): one pass each; the
 /// values of a run are folded left to right, or per tile under host_options::cuda_semantics
 /// (CUB's reduce-by-key is a scan by key: gpu_order.hpp).
 #include <shard/config.hpp>

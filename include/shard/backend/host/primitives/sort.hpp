@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/host/primitives/sort.hpp
-/// The host backend's "sort" family (detail/primitives/sort.hpp): radix sort
+/// The host backend's "sort" family (primitive/sort.hpp): radix sort
 /// (backend/host/radix_sort.hpp) for arithmetic keys under less/greater, std::stable_sort
 /// otherwise; merges in a balanced tree of pairs of adjacent runs (detail::merge_tree); under
 /// host_options::cuda_semantics the integer-key merge takes ties in the other order, as
@@ -8,8 +8,8 @@
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
 #include <shard/backend/host/radix_sort.hpp>
-#include <shard/detail/functors.hpp>
-#include <shard/detail/merge_tree.hpp>
+#include <shard/core/functors.hpp>
+#include <shard/core/merge_tree.hpp>
 
 #include <algorithm>
 #include <cstddef>

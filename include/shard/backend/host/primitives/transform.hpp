@@ -1,6 +1,6 @@
 #pragma once
 /// @file backend/host/primitives/transform.hpp
-/// The host backend's "transform" family (detail/primitives/transform.hpp): from the last
+/// The host backend's "transform" family (primitive/transform.hpp): from the last
 /// index down under host_options::cuda_semantics (cub::DeviceTransform's order is unspecified).
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>

@@ -1,0 +1,41 @@
+#pragma once
+/// @file primitive/launch.hpp
+/// Launching a primitive on one shard: dispatched to the shard's backend and counted.
+#include <shard/config.hpp>
+#include <shard/backend/host/device.hpp>
+#include <shard/core/context_impl.hpp>
+#include <shard/error.hpp>
+
+#if SHARD_HAS_CUDA
+#  include <shard/backend/cuda/device.hpp>
+#endif
+
+#include <cstddef>
+
+SHARD_NAMESPACE_BEGIN
+namespace detail {
+
+/// Calls `f(dev)` with the shard's concrete device (host_backend::device or
+/// cuda_backend::device), so `f` can call the backend's overload of a primitive. Counts one
+/// launch on that shard.
+template <class F>
+void launch(context_impl& ctx, std::size_t shard, F&& f) {
+  ctx.count_launch(shard);
+  device& d = ctx.dev(shard);
+  switch (d.kind()) {
+    case backend::host:
+      f(static_cast<host_backend::device&>(d));
+      return;
+    case backend::cuda:
+#if SHARD_HAS_CUDA
+      f(static_cast<cuda_backend::device&>(d));
+      return;
+#else
+      break;
+#endif
+  }
+  throw error("a CUDA shard reached code compiled without CUDA", static_cast<int>(shard), d.ordinal(), "launch");
+}
+
+}  // namespace detail
+SHARD_NAMESPACE_END
