@@ -70,232 +70,338 @@ inline std::size_t highest(const std::vector<std::size_t>& pos, std::size_t belo
 
 /// Runs grouped by shard (indices into the run list), in run order.
 template <class Run>
-std::vector<std::vector<std::size_t>> runs_by_shard(const std::vector<Run>& runs, std::size_t g) {
-  std::vector<std::vector<std::size_t>> out(g);
+std::vector<std::vector<std::size_t>> runs_by_shard(const std::vector<Run>& runs, std::size_t shards) {
+  std::vector<std::vector<std::size_t>> out(shards);
   for (std::size_t j = 0; j < runs.size(); ++j) out[runs[j].shard].push_back(j);
   return out;
+}
+
+/// What every phase works on: the runs, the output ranks to split at, and the answer so far
+/// (split[t][j]: run j's elements before target t).
+template <class K, class V, class Comp>
+struct problem {
+  context_impl& ctx;
+  const std::vector<sorted_run<K, V>>& runs;
+  const std::vector<std::size_t>& targets;
+  Comp comp;
+  std::vector<std::vector<std::size_t>> by_shard;  // runs_by_shard
+  std::vector<std::vector<std::size_t>> split;
+  bool equivalent(const K& a, const K& b) const { return !comp(a, b) && !comp(b, a); }
+};
+
+/// Fills the splits that need no search (a target at 0 or at the total, or a single run) and
+/// returns the targets left open.
+template <class P>
+std::vector<std::size_t> settle_trivial(P& pb) {
+  std::size_t total = 0;
+  for (const auto& r : pb.runs) total += r.size;
+  std::vector<std::size_t> open;
+  for (std::size_t t = 0; t < pb.targets.size(); ++t) {
+    if (pb.targets[t] == 0) continue;
+    if (pb.targets[t] >= total) {
+      for (std::size_t j = 0; j < pb.runs.size(); ++j) pb.split[t][j] = pb.runs[j].size;
+    } else if (pb.runs.size() == 1) {
+      pb.split[t][0] = pb.targets[t];
+    } else {
+      open.push_back(t);
+    }
+  }
+  return open;
+}
+
+/// Phase a: each run's regular samples and their positions in the run.
+template <class K>
+struct run_samples {
+  std::vector<std::vector<K>> keys;                 // per run
+  std::vector<std::vector<std::size_t>> positions;  // per run, ascending
+};
+
+/// Gathers m = samples_per_run(largest run) samples of every run, at positions i * size / m,
+/// on the host (one host sync; `prepare()` is queued first, inside the same wait).
+template <class K, class V, class Comp, class Prepare>
+run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) {
+  const std::size_t run_count = pb.runs.size();
+  std::size_t largest = 0;
+  for (const auto& r : pb.runs) largest = std::max(largest, r.size);
+  const std::size_t per_run = samples_per_run(largest);
+  std::vector<std::size_t> count(run_count), slot_offset(run_count);
+  std::size_t per_shard = 0;  // the gather's k: the most samples one shard contributes
+  for (const auto& runs_here : pb.by_shard) {
+    std::size_t here = 0;
+    for (auto j : runs_here) {
+      count[j] = std::min(per_run, pb.runs[j].size);
+      slot_offset[j] = here;
+      here += count[j];
+    }
+    per_shard = std::max(per_shard, here);
+  }
+  const auto gathered = all_gather<K>(
+                            pb.ctx, per_shard,
+                            [&](std::size_t s, K* slot) {
+                              if (pb.by_shard[s].empty()) return false;
+                              launch(pb.ctx, s, [&](auto& dev) {
+                                for (auto j : pb.by_shard[s]) {
+                                  const auto& run = pb.runs[j];
+                                  if (count[j] != 0)
+                                    primitive::for_each_index(
+                                        dev, count[j], sample_fn<K>{run.keys, run.size, count[j], slot + slot_offset[j]});
+                                }
+                              });
+                              return true;
+                            },
+                            seen_by::host, prepare)
+                            .host;
+  run_samples<K> out{std::vector<std::vector<K>>(run_count), std::vector<std::vector<std::size_t>>(run_count)};
+  for (std::size_t j = 0; j < run_count; ++j) {
+    const K* first = gathered.data() + pb.runs[j].shard * per_shard + slot_offset[j];
+    out.keys[j].assign(first, first + count[j]);
+    for (std::size_t i = 0; i < count[j]; ++i) out.positions[j].push_back(i * pb.runs[j].size / count[j]);
+  }
+  return out;
+}
+
+/// Phase b, on the host: the distinct sample keys, sorted, with bounds on each one's exact
+/// ranks from the samples alone: at least `before_at_least` elements are ordered before it,
+/// at most `not_after_at_most` are not ordered after it.
+template <class K>
+struct candidates {
+  std::vector<K> keys;
+  std::vector<std::size_t> before_at_least;
+  std::vector<std::size_t> not_after_at_most;
+};
+
+template <class K, class V, class Comp>
+candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<K>& samples) {
+  candidates<K> c;
+  for (const auto& keys : samples.keys) c.keys.insert(c.keys.end(), keys.begin(), keys.end());
+  std::stable_sort(c.keys.begin(), c.keys.end(), pb.comp);
+  c.keys.erase(std::unique(c.keys.begin(), c.keys.end(), [&](const K& a, const K& b) { return pb.equivalent(a, b); }),
+               c.keys.end());
+  c.before_at_least.assign(c.keys.size(), 0);
+  c.not_after_at_most.assign(c.keys.size(), 0);
+  for (std::size_t i = 0; i < c.keys.size(); ++i)
+    for (std::size_t j = 0; j < pb.runs.size(); ++j) {
+      const auto& keys = samples.keys[j];
+      const auto below = static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), c.keys[i], pb.comp) - keys.begin());
+      const auto not_after =
+          static_cast<std::size_t>(std::upper_bound(keys.begin(), keys.end(), c.keys[i], pb.comp) - keys.begin());
+      c.before_at_least[i] += lowest(samples.positions[j], below);
+      c.not_after_at_most[i] += highest(samples.positions[j], not_after, pb.runs[j].size);
+    }
+  return c;
+}
+
+/// The candidates whose exact ranks phase b queries: for each open target r, those from the
+/// last one surely at or before r to the first one surely after it.
+struct query_plan {
+  std::vector<std::size_t> first, last;  // per open target: the candidate range to look at
+  std::vector<std::size_t> candidate;    // the queried candidates, ascending
+  std::vector<std::size_t> index_of;     // per candidate: its index in `candidate`
+};
+
+template <class K>
+query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& targets,
+                        const std::vector<std::size_t>& open) {
+  const std::size_t count = c.keys.size();
+  query_plan plan{std::vector<std::size_t>(open.size()), std::vector<std::size_t>(open.size()), {},
+                  std::vector<std::size_t>(count, 0)};
+  std::vector<char> queried(count, 0);
+  for (std::size_t o = 0; o < open.size(); ++o) {
+    const std::size_t rank = targets[open[o]];
+    std::size_t first = 0, last = count - 1;
+    for (std::size_t i = 0; i < count; ++i)
+      if (c.not_after_at_most[i] <= rank) first = i;
+    for (std::size_t i = count; i-- > 0;)
+      if (c.before_at_least[i] > rank) last = i;
+    if (last < first) last = first;
+    plan.first[o] = first;
+    plan.last[o] = last;
+    for (std::size_t i = first; i <= last; ++i) queried[i] = 1;
+  }
+  for (std::size_t i = 0; i < count; ++i)
+    if (queried[i]) plan.index_of[i] = plan.candidate.size(), plan.candidate.push_back(i);
+  return plan;
+}
+
+/// Phase b's answer: per run, the exact number of its elements before a queried candidate
+/// (lower bound) and not after it (upper bound).
+struct exact_ranks {
+  std::vector<std::size_t> counts;    // gathered: per shard, per run there, lower then upper bounds
+  std::vector<std::size_t> run_slot;  // per run: where its bounds start in `counts`
+  std::size_t queries = 0;
+  std::vector<std::size_t> index_of;  // query_plan::index_of
+  std::size_t before(std::size_t run, std::size_t candidate) const { return counts[run_slot[run] + index_of[candidate]]; }
+  std::size_t not_after(std::size_t run, std::size_t candidate) const {
+    return counts[run_slot[run] + queries + index_of[candidate]];
+  }
+};
+
+/// Uploads the queried keys to every shard with runs and searches them in each run there
+/// (primitive bounds), gathering the results on the host (one host sync).
+template <class K, class V, class Comp>
+exact_ranks rank_queries(const problem<K, V, Comp>& pb, const candidates<K>& c, const query_plan& plan) {
+  const std::size_t shards = pb.ctx.size();
+  std::vector<K> keys;
+  for (auto i : plan.candidate) keys.push_back(c.keys[i]);
+  const std::size_t queries = keys.size();
+  std::size_t most_runs = 0;
+  for (const auto& runs_here : pb.by_shard) most_runs = std::max(most_runs, runs_here.size());
+  const std::size_t per_run = 2 * queries;  // lower bounds, then upper bounds
+  segmented_buffer<K> on_shard;
+  exact_ranks out;
+  out.queries = queries;
+  out.index_of = plan.index_of;
+  out.counts = all_gather<std::size_t>(
+                   pb.ctx, per_run * most_runs,
+                   [&](std::size_t s, std::size_t* slot) {
+                     if (pb.by_shard[s].empty()) return false;
+                     launch(pb.ctx, s, [&](auto& dev) {
+                       const auto* needles = static_cast<const K*>(on_shard.data(s));
+                       for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i) {
+                         const auto& run = pb.runs[pb.by_shard[s][i]];
+                         primitive::bounds(dev, run.keys, run.size, needles, queries, slot + per_run * i, pb.comp, false);
+                         primitive::bounds(dev, run.keys, run.size, needles, queries, slot + per_run * i + queries,
+                                           pb.comp, true);
+                       }
+                     });
+                     return true;
+                   },
+                   seen_by::host,
+                   [&] {
+                     std::vector<std::size_t> sizes(shards, 0);
+                     std::vector<std::vector<K>> values(shards);
+                     for (std::size_t s = 0; s < shards; ++s)
+                       if (!pb.by_shard[s].empty()) sizes[s] = queries, values[s] = keys;
+                     on_shard = segmented_buffer<K>(pb.ctx, sizes);
+                     upload(pb.ctx, values, on_shard.pointers());
+                   })
+                   .host;
+  out.run_slot.assign(pb.runs.size(), 0);
+  for (std::size_t s = 0; s < shards; ++s)
+    for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i)
+      out.run_slot[pb.by_shard[s][i]] = s * (per_run * most_runs) + per_run * i;
+  return out;
+}
+
+/// A target that no candidate settles: its boundary lies strictly between two neighbouring
+/// candidates, in the run elements [lo[j], hi[j]) of each run j.
+struct window {
+  std::size_t target;                // index into the open targets
+  std::vector<std::size_t> lo, hi;  // per run
+  std::size_t before;                // elements before the window
+};
+
+/// Settles every open target whose boundary key is a queried candidate (everything before
+/// it, then its ties in run order), and returns a window for each of the others.
+template <class K, class V, class Comp>
+std::vector<window> settle_at_candidates(problem<K, V, Comp>& pb, const std::vector<std::size_t>& open,
+                                         const query_plan& plan, const exact_ranks& ranks, std::size_t candidate_count) {
+  const std::size_t run_count = pb.runs.size();
+  std::vector<window> windows;
+  for (std::size_t o = 0; o < open.size(); ++o) {
+    const std::size_t rank = pb.targets[open[o]];
+    bool settled = false;
+    std::size_t below = candidate_count, above = candidate_count;  // none yet
+    for (std::size_t i = plan.first[o]; i <= plan.last[o] && !settled; ++i) {
+      std::size_t before = 0, not_after = 0;
+      for (std::size_t j = 0; j < run_count; ++j) before += ranks.before(j, i), not_after += ranks.not_after(j, i);
+      if (before <= rank && rank < not_after) {
+        std::size_t ties_left = rank - before;
+        for (std::size_t j = 0; j < run_count; ++j) {
+          const std::size_t ties = std::min(ranks.not_after(j, i) - ranks.before(j, i), ties_left);
+          pb.split[open[o]][j] = ranks.before(j, i) + ties;
+          ties_left -= ties;
+        }
+        settled = true;
+      } else if (not_after <= rank) {
+        below = i;
+      } else if (before > rank && above == candidate_count) {
+        above = i;
+      }
+    }
+    if (settled) continue;
+    window w{o, std::vector<std::size_t>(run_count), std::vector<std::size_t>(run_count), 0};
+    for (std::size_t j = 0; j < run_count; ++j) {
+      w.lo[j] = below == candidate_count ? 0 : ranks.not_after(j, below);
+      w.hi[j] = above == candidate_count ? pb.runs[j].size : ranks.before(j, above);
+      w.before += w.lo[j];
+    }
+    windows.push_back(std::move(w));
+  }
+  return windows;
+}
+
+/// Phase c: gathers the windows' elements on the host (one host sync) and ranks them there:
+/// the first (target - before) of them in (key, run, position) order go before the boundary.
+template <class K, class V, class Comp>
+void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& open, const std::vector<window>& windows) {
+  const std::size_t run_count = pb.runs.size();
+  std::vector<std::size_t> slot_offset(windows.size() * run_count), shard_need(pb.ctx.size(), 0);
+  for (std::size_t w = 0; w < windows.size(); ++w)
+    for (std::size_t j = 0; j < run_count; ++j) {
+      slot_offset[w * run_count + j] = shard_need[pb.runs[j].shard];
+      shard_need[pb.runs[j].shard] += windows[w].hi[j] - windows[w].lo[j];
+    }
+  const std::size_t per_shard = *std::max_element(shard_need.begin(), shard_need.end());
+  const auto elements = all_gather<K>(
+                            pb.ctx, per_shard,
+                            [&](std::size_t s, K* slot) {
+                              if (shard_need[s] == 0) return false;
+                              for (std::size_t w = 0; w < windows.size(); ++w)
+                                for (auto j : pb.by_shard[s]) {
+                                  const std::size_t length = windows[w].hi[j] - windows[w].lo[j];
+                                  if (length != 0)
+                                    pb.ctx.dev(s).copy_local(slot + slot_offset[w * run_count + j],
+                                                             pb.runs[j].keys + windows[w].lo[j], length * sizeof(K));
+                                }
+                              return true;
+                            },
+                            seen_by::host)
+                            .host;
+  for (std::size_t w = 0; w < windows.size(); ++w) {
+    const auto& win = windows[w];
+    std::vector<std::pair<std::size_t, const K*>> items;  // (run, element), in run order
+    for (std::size_t j = 0; j < run_count; ++j) {
+      const K* first = elements.data() + pb.runs[j].shard * per_shard + slot_offset[w * run_count + j];
+      for (std::size_t i = 0; i < win.hi[j] - win.lo[j]; ++i) items.emplace_back(j, first + i);
+    }
+    std::stable_sort(items.begin(), items.end(),
+                     [&](const auto& x, const auto& y) { return pb.comp(*x.second, *y.second); });
+    const std::size_t take = pb.targets[open[win.target]] - win.before;
+    auto& split = pb.split[open[win.target]];
+    for (std::size_t j = 0; j < run_count; ++j) split[j] = win.lo[j];
+    for (std::size_t i = 0; i < take; ++i) ++split[items[i].first];
+  }
 }
 
 }  // namespace splitting
 
 /// For each target rank in `targets` (ascending, each in [0, N] where N is the runs' total),
 /// the number of elements of each run that go before it in the stable merged order (see the
-/// file comment). At most three host syncs; `prepare()` is queued inside the first (the local
-/// sorts the runs come from), after which `timer` moves on to the phase `splitters`.
+/// file comment): the phases above, in order. At most three host syncs; `prepare()` is queued
+/// inside the first (the local sorts the runs come from), after which `timer` moves on to the
+/// phase `splitters`.
 template <class K, class V, class Comp, class Prepare>
 std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs,
                                                  const std::vector<std::size_t>& targets, Comp comp,
                                                  Prepare&& prepare, phase_timer& timer, const std::string& splitters) {
   using namespace splitting;
-  const std::size_t g = ctx.size(), r_count = runs.size();
-  std::size_t total = 0, largest = 0;
-  for (const auto& r : runs) total += r.size, largest = std::max(largest, r.size);
-  std::vector<std::vector<std::size_t>> split(targets.size(), std::vector<std::size_t>(r_count, 0));
-  // Boundaries at 0 or N, and a single run, need no search.
-  std::vector<std::size_t> open;
-  for (std::size_t t = 0; t < targets.size(); ++t) {
-    if (targets[t] == 0) continue;
-    if (targets[t] >= total) {
-      for (std::size_t j = 0; j < r_count; ++j) split[t][j] = runs[j].size;
-      continue;
-    }
-    if (r_count == 1) {
-      split[t][0] = targets[t];
-      continue;
-    }
-    open.push_back(t);
-  }
+  problem<K, V, Comp> pb{ctx, runs, targets, comp, runs_by_shard(runs, ctx.size()),
+                         std::vector<std::vector<std::size_t>>(targets.size(), std::vector<std::size_t>(runs.size(), 0))};
+  const auto open = settle_trivial(pb);
   if (open.empty()) {
     run_and_wait(ctx, prepare);
     timer.next(splitters);
-    return split;
+    return std::move(pb.split);
   }
-  const auto by_shard = runs_by_shard(runs, g);
-
-  // a. Samples: m_j per run at positions i * size_j / m_j.
-  const std::size_t m = samples_per_run(largest);
-  std::vector<std::size_t> m_of(r_count), sample_at(r_count);
-  std::size_t k = 0;
-  for (std::size_t s = 0; s < g; ++s) {
-    std::size_t here = 0;
-    for (auto j : by_shard[s]) {
-      m_of[j] = std::min(m, runs[j].size);
-      sample_at[j] = here;
-      here += m_of[j];
-    }
-    k = std::max(k, here);
-  }
-  const auto samples = all_gather<K>(
-                           ctx, k,
-                           [&](std::size_t s, K* slot) {
-                             if (by_shard[s].empty()) return false;
-                             launch(ctx, s, [&](auto& dev) {
-                               for (auto j : by_shard[s])
-                                 if (m_of[j] != 0)
-                                   primitive::for_each_index(
-                                       dev, m_of[j], sample_fn<K>{runs[j].keys, runs[j].size, m_of[j], slot + sample_at[j]});
-                             });
-                             return true;
-                           },
-                           seen_by::host, prepare)
-                           .host;
+  const auto samples = gather_samples(pb, prepare);  // a
   timer.next(splitters);
-  std::vector<std::vector<K>> sample(r_count);
-  std::vector<std::vector<std::size_t>> pos(r_count);
-  for (std::size_t j = 0; j < r_count; ++j) {
-    const K* first = samples.data() + runs[j].shard * k + sample_at[j];
-    sample[j].assign(first, first + m_of[j]);
-    for (std::size_t t = 0; t < m_of[j]; ++t) pos[j].push_back(t * runs[j].size / m_of[j]);
-  }
-
-  // b. Candidates: the distinct sample keys, sorted; for each, bounds on L (elements before
-  //    it) and U (elements not after it) from the samples alone.
-  std::vector<K> cand;
-  for (const auto& sj : sample) cand.insert(cand.end(), sj.begin(), sj.end());
-  std::stable_sort(cand.begin(), cand.end(), comp);
-  cand.erase(std::unique(cand.begin(), cand.end(), [&](const K& a, const K& b) { return !comp(a, b) && !comp(b, a); }),
-             cand.end());
-  const std::size_t c_count = cand.size();
-  std::vector<std::size_t> l_lo(c_count, 0), u_hi(c_count, 0);
-  for (std::size_t c = 0; c < c_count; ++c)
-    for (std::size_t j = 0; j < r_count; ++j) {
-      const auto& sj = sample[j];
-      const auto below = static_cast<std::size_t>(std::lower_bound(sj.begin(), sj.end(), cand[c], comp) - sj.begin());
-      const auto not_after = static_cast<std::size_t>(std::upper_bound(sj.begin(), sj.end(), cand[c], comp) - sj.begin());
-      l_lo[c] += lowest(pos[j], below);
-      u_hi[c] += highest(pos[j], not_after, runs[j].size);
-    }
-  // For target r the answer lies among the candidates from the last with U <= r for sure to
-  // the first with L > r for sure: query exactly those.
-  std::vector<std::size_t> first_q(open.size()), last_q(open.size());
-  std::vector<char> queried(c_count, 0);
-  for (std::size_t o = 0; o < open.size(); ++o) {
-    const std::size_t r = targets[open[o]];
-    std::size_t a = 0, b = c_count - 1;
-    for (std::size_t c = 0; c < c_count; ++c)
-      if (u_hi[c] <= r) a = c;
-    for (std::size_t c = c_count; c-- > 0;)
-      if (l_lo[c] > r) b = c;
-    if (b < a) b = a;
-    first_q[o] = a;
-    last_q[o] = b;
-    for (std::size_t c = a; c <= b; ++c) queried[c] = 1;
-  }
-  std::vector<K> query;
-  std::vector<std::size_t> query_of(c_count, 0);
-  for (std::size_t c = 0; c < c_count; ++c)
-    if (queried[c]) query_of[c] = query.size(), query.push_back(cand[c]);
-  const std::size_t q = query.size();
-  std::size_t most_runs = 0;
-  for (const auto& b : by_shard) most_runs = std::max(most_runs, b.size());
-  segmented_buffer<K> on_shard;
-  const auto counts = all_gather<std::size_t>(
-                          ctx, 2 * q * most_runs,
-                          [&](std::size_t s, std::size_t* slot) {
-                            if (by_shard[s].empty()) return false;
-                            launch(ctx, s, [&](auto& dev) {
-                              for (std::size_t i = 0; i < by_shard[s].size(); ++i) {
-                                const auto& run = runs[by_shard[s][i]];
-                                primitive::bounds(dev, run.keys, run.size, static_cast<const K*>(on_shard.data(s)), q,
-                                                  slot + 2 * q * i, comp, false);
-                                primitive::bounds(dev, run.keys, run.size, static_cast<const K*>(on_shard.data(s)), q,
-                                                  slot + 2 * q * i + q, comp, true);
-                              }
-                            });
-                            return true;
-                          },
-                          seen_by::host,
-                          [&] {
-                            std::vector<std::size_t> sizes(g, 0);
-                            std::vector<std::vector<K>> values(g);
-                            for (std::size_t s = 0; s < g; ++s)
-                              if (!by_shard[s].empty()) sizes[s] = q, values[s] = query;
-                            on_shard = segmented_buffer<K>(ctx, sizes);
-                            upload(ctx, values, on_shard.pointers());
-                          })
-                          .host;
-  // Exact L and U of every queried candidate, and per run.
-  std::vector<std::size_t> run_slot(r_count);
-  for (std::size_t s = 0; s < g; ++s)
-    for (std::size_t i = 0; i < by_shard[s].size(); ++i) run_slot[by_shard[s][i]] = s * (2 * q * most_runs) + 2 * q * i;
-  auto lt = [&](std::size_t j, std::size_t c) { return counts[run_slot[j] + query_of[c]]; };
-  auto le = [&](std::size_t j, std::size_t c) { return counts[run_slot[j] + q + query_of[c]]; };
-  struct window {
-    std::size_t target;              // index into open
-    std::vector<std::size_t> lo, hi;  // per run: elements [lo, hi) lie strictly between the candidates
-    std::size_t before;               // elements before the window: U(c_a)
-  };
-  std::vector<window> windows;
-  for (std::size_t o = 0; o < open.size(); ++o) {
-    const std::size_t r = targets[open[o]];
-    bool done = false;
-    std::size_t a = c_count, b = c_count;  // none
-    for (std::size_t c = first_q[o]; c <= last_q[o] && !done; ++c) {
-      std::size_t l = 0, u = 0;
-      for (std::size_t j = 0; j < r_count; ++j) l += lt(j, c), u += le(j, c);
-      if (l <= r && r < u) {
-        // The boundary key is cand[c]: everything before it, then its ties in run order.
-        std::size_t remaining = r - l;
-        for (std::size_t j = 0; j < r_count; ++j) {
-          const std::size_t take = std::min(le(j, c) - lt(j, c), remaining);
-          split[open[o]][j] = lt(j, c) + take;
-          remaining -= take;
-        }
-        done = true;
-      } else if (u <= r) {
-        a = c;
-      } else if (l > r && b == c_count) {
-        b = c;
-      }
-    }
-    if (done) continue;
-    window w{o, std::vector<std::size_t>(r_count), std::vector<std::size_t>(r_count), 0};
-    for (std::size_t j = 0; j < r_count; ++j) {
-      w.lo[j] = a == c_count ? 0 : le(j, a);
-      w.hi[j] = b == c_count ? runs[j].size : lt(j, b);
-      w.before += w.lo[j];
-    }
-    windows.push_back(std::move(w));
-  }
-  if (windows.empty()) return split;
-
-  // c. The windows' elements, ranked on the host: the first r - U(c_a) of them in (key, run,
-  //    position) order go before the boundary.
-  std::vector<std::size_t> win_at(windows.size() * r_count), shard_need(g, 0);
-  for (std::size_t w = 0; w < windows.size(); ++w)
-    for (std::size_t j = 0; j < r_count; ++j) {
-      win_at[w * r_count + j] = shard_need[runs[j].shard];
-      shard_need[runs[j].shard] += windows[w].hi[j] - windows[w].lo[j];
-    }
-  const std::size_t wk = *std::max_element(shard_need.begin(), shard_need.end());
-  const auto elements = all_gather<K>(
-                            ctx, wk,
-                            [&](std::size_t s, K* slot) {
-                              if (shard_need[s] == 0) return false;
-                              for (std::size_t w = 0; w < windows.size(); ++w)
-                                for (auto j : by_shard[s]) {
-                                  const std::size_t len = windows[w].hi[j] - windows[w].lo[j];
-                                  if (len != 0)
-                                    ctx.dev(s).copy_local(slot + win_at[w * r_count + j], runs[j].keys + windows[w].lo[j],
-                                                          len * sizeof(K));
-                                }
-                              return true;
-                            },
-                            seen_by::host)
-                            .host;
-  for (const auto& w : windows) {
-    std::vector<std::pair<std::size_t, const K*>> items;  // (run, element), in run order
-    for (std::size_t j = 0; j < r_count; ++j) {
-      const K* first = elements.data() + runs[j].shard * wk + win_at[(&w - windows.data()) * r_count + j];
-      for (std::size_t i = 0; i < w.hi[j] - w.lo[j]; ++i) items.emplace_back(j, first + i);
-    }
-    std::stable_sort(items.begin(), items.end(), [&](const auto& x, const auto& y) { return comp(*x.second, *y.second); });
-    const std::size_t take = targets[open[w.target]] - w.before;
-    auto& p = split[open[w.target]];
-    for (std::size_t j = 0; j < r_count; ++j) p[j] = w.lo[j];
-    for (std::size_t i = 0; i < take; ++i) ++p[items[i].first];
-  }
-  return split;
+  const auto cands = bound_candidates(pb, samples);  // b
+  const auto plan = plan_queries(cands, targets, open);
+  const auto ranks = rank_queries(pb, cands, plan);
+  const auto windows = settle_at_candidates(pb, open, plan, ranks, cands.keys.size());
+  if (!windows.empty()) settle_in_windows(pb, open, windows);  // c
+  return std::move(pb.split);
 }
 
 /// Merges `runs` (sorted, in stability order) into out_keys[d] / out_values[d], sizes
