@@ -90,7 +90,7 @@ TEST_CASE("a shard that never finishes gives shard::timeout; the context is then
   // The abort runs on a thread of its own (it may block on a hung stream): count it in
   // memory that thread shares, not on this stack.
   auto aborted = std::make_shared<std::atomic<int>>(0);
-  ctx.impl().set_collective_engine(std::make_shared<int>(0), [] {}, [aborted] { ++*aborted; });
+  ctx.impl().set_collective_engine(std::make_shared<test::scripted_engine>([] {}, [aborted] { ++*aborted; }));
   {
     shard::vector<int> v(ctx, 3000, 1);
     shard::vector<int> w(ctx, 3000, 2);

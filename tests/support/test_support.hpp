@@ -6,6 +6,7 @@
 // CUB headers it uses.
 #include <shard/context.hpp>
 #include <shard/copy.hpp>
+#include <shard/core/collective_engine.hpp>
 #include <shard/count.hpp>
 #include <shard/distribution.hpp>
 #include <shard/error.hpp>
@@ -23,8 +24,10 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -167,6 +170,31 @@ inline std::size_t elements_changing_shard(const std::vector<std::size_t>& a, co
   for (std::size_t i = 0; i < oa.size() && i < ob.size(); ++i) moved += oa[i] != ob[i] ? 1 : 0;
   return moved;
 }
+}  // namespace test
+
+namespace test {
+/// A collective engine whose poll and abort are the test's functions (the waits' handling of
+/// a collective library, without one).
+class scripted_engine final : public shard::detail::collective_engine {
+ public:
+  scripted_engine(std::function<void()> poll, std::function<void()> abort)
+      : poll_(std::move(poll)), abort_(std::move(abort)) {}
+  const char* name() const noexcept override { return "test"; }
+  void poll() override { poll_(); }
+  void abort() noexcept override {
+    aborted_ = true;
+    try {
+      abort_();
+    } catch (...) {
+    }
+  }
+  bool aborted() const noexcept override { return aborted_; }
+
+ private:
+  std::function<void()> poll_;
+  std::function<void()> abort_;
+  std::atomic<bool> aborted_{false};
+};
 }  // namespace test
 
 namespace test {

@@ -450,13 +450,35 @@ TEST_CASE("devices: timed events measure the time between two points of a queue"
   }
 }
 
+TEST_CASE("context: the abort after a poll's error is bounded, as a deadline's abort is") {
+  auto ctx = shard::context::host(2);
+  auto& impl = ctx.impl();
+  ctx.set_wait_timeout(std::chrono::milliseconds(300));
+  // An abort that blocks for 3 s (as ncclCommAbort on a stuck stream): the wait must not.
+  auto aborted = std::make_shared<std::atomic<bool>>(false);
+  impl.set_collective_engine(std::make_shared<test::scripted_engine>(
+      [] { throw shard::error("asynchronous error (test engine)", 0, 0, "poll"); },
+      [aborted] {
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        *aborted = true;
+      }));
+  static_cast<shard::host_backend::device&>(impl.dev(0)).launch(
+      [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("asynchronous error (test engine)"), shard::error);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2000));
+  CHECK_FALSE(*aborted);  // still aborting on its own thread, which keeps the engine alive
+  CHECK_FALSE(impl.engine());
+  CHECK(ctx.usable());
+}
+
 TEST_CASE("context: a collective engine's poll runs while the host waits, and its error is thrown after the shards drain") {
   auto ctx = shard::context::host(2);
   auto& impl = ctx.impl();
   int polls = 0;
   bool thrown = false;
-  impl.set_collective_engine(
-      std::make_shared<int>(0),
+  auto aborts = std::make_shared<std::atomic<int>>(0);
+  impl.set_collective_engine(std::make_shared<test::scripted_engine>(
       [&] {
         ++polls;
         if (polls == 3 && !thrown) {
@@ -464,7 +486,7 @@ TEST_CASE("context: a collective engine's poll runs while the host waits, and it
           throw shard::error("asynchronous error (test engine)", 1, 1, "poll");
         }
       },
-      [] {});
+      [aborts] { ++*aborts; }));
   std::atomic<bool> finished{false};
   static_cast<shard::host_backend::device&>(impl.dev(1)).launch([&finished] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -473,8 +495,8 @@ TEST_CASE("context: a collective engine's poll runs while the host waits, and it
   CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("asynchronous error (test engine)"), shard::error);
   CHECK(finished);  // the wait still drained the shard
   CHECK(polls >= 3);
-  impl.reset_collective_engine();
-  CHECK_FALSE(impl.collective_engine());
+  CHECK(*aborts == 1);                // the error aborted the engine ...
+  CHECK_FALSE(impl.engine());         // ... and the context let go of it
   ctx.synchronize();
   const int before = polls;
   ctx.synchronize();

@@ -4,6 +4,7 @@
 /// counters, the pinned host memory of its transfers, the collective engine, and the deadline
 /// of its waits. The counters are fed by the backend-agnostic layer only.
 #include <shard/config.hpp>
+#include <shard/core/collective_engine.hpp>
 #include <shard/core/device.hpp>
 #include <shard/core/staging.hpp>
 #include <shard/error.hpp>
@@ -16,7 +17,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
-#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -62,7 +62,7 @@ class context_impl {
     // Communicators and staging buffers go first (the queues use them), then the devices
     // (their destructors drain the queues), then the memory pools (held by the devices).
     if (usable_) synchronize_all_noexcept();
-    collective_engine_.reset();
+    engine_.reset();
     if (!usable_ && !drain_abandoned()) {
       // A device still runs work that never ends, and may have copies into the pinned chunks
       // and slots queued behind it: those stay allocated (freeing pinned memory is not ordered
@@ -119,24 +119,13 @@ class context_impl {
     return pinned_slots_[area];
   }
 
-  /// State of a collective library (NCCL communicators), kept for the context's life; its
-  /// `poll`, called over and over while the host waits for the shards, throws when the library
-  /// reports an asynchronous error (the wait then aborts the library's work through
-  /// abort_collective_engine, so the queues drain); its `abort` ends its work, and may block. Type-erased so that this header
-  /// does not depend on the library.
-  void set_collective_engine(std::shared_ptr<void> engine, std::function<void()> poll,
-                             std::function<void()> abort) {
-    collective_engine_ = std::move(engine);
-    poll_ = std::move(poll);
-    abort_ = std::move(abort);
-  }
-  const std::shared_ptr<void>& collective_engine() const noexcept { return collective_engine_; }
+  /// The collective library's state (NCCL communicators: core/collective_engine.hpp), kept
+  /// for the context's life or until it is aborted; null while no collective has needed one.
+  /// The context's waits poll it and abort it with a bound (abort_collective_engine).
+  void set_collective_engine(std::shared_ptr<collective_engine> engine) noexcept { engine_ = std::move(engine); }
+  const std::shared_ptr<collective_engine>& engine() const noexcept { return engine_; }
   /// Drops the collective state (after a failure, so the next call starts afresh).
-  void reset_collective_engine() noexcept {
-    poll_ = nullptr;
-    abort_ = nullptr;
-    collective_engine_.reset();
-  }
+  void reset_collective_engine() noexcept { engine_.reset(); }
 
   // --- accounting -----------------------------------------------------------------
   /// source/destination: shard index or stats::host.
@@ -240,18 +229,13 @@ class context_impl {
   /// the shards' streams). The thread keeps the engine alive until the abort returns; the
   /// context lets go of it either way.
   void abort_collective_engine() noexcept {
-    if (!abort_) return;
+    if (!engine_) return;
     try {
-      auto engine = collective_engine_;
-      auto abort = abort_;
+      auto engine = engine_;
       auto done = std::make_shared<std::promise<void>>();
       auto finished = done->get_future();
-      std::thread([engine, abort, done] {
-        try {
-          abort();
-        } catch (...) {
-          // Best effort: the devices are abandoned whatever the abort did.
-        }
+      std::thread([engine, done] {
+        engine->abort();  // noexcept; best effort: the devices are abandoned whatever it did
         done->set_value();
       }).detach();
       const auto limit = wait_timeout_.count() == 0 ? std::chrono::nanoseconds(std::chrono::seconds(5))
@@ -304,7 +288,7 @@ class context_impl {
     for (std::size_t s = 0; s < devices_.size(); ++s) {
       auto& d = *devices_[s];
       bool done = false;
-      if (poll_) {
+      if (engine_) {
         // With a collective library in use, poll it while waiting: a failed collective would
         // otherwise leave the stream waiting forever. After a poll that throws, the library's
         // work is aborted with the same bound as a deadline's abort (the abort itself may
@@ -312,7 +296,7 @@ class context_impl {
         while (!(done = d.wait_until(std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(1))))) {
           if (std::chrono::steady_clock::now() >= deadline) break;
           try {
-            if (poll_) poll_();
+            if (engine_) engine_->poll();
           } catch (...) {
             if (!first) first = std::current_exception();
             abort_collective_engine();
@@ -337,9 +321,7 @@ class context_impl {
   std::vector<std::unique_ptr<staging_pool>> staging_;
   void* pinned_slots_[2] = {nullptr, nullptr};
   std::size_t pinned_slots_bytes_[2] = {0, 0};
-  std::shared_ptr<void> collective_engine_;
-  std::function<void()> poll_;
-  std::function<void()> abort_;
+  std::shared_ptr<collective_engine> engine_;
   std::chrono::nanoseconds wait_timeout_{0};
   bool usable_ = true;
   std::string unusable_reason_;

@@ -3,10 +3,11 @@
 /// Collectives over a context's shards: all-to-all(v), all-gather, broadcast, and NCCL's
 /// reduce-scatter / all-reduce (sum) for skeleton/collectives.hpp, which folds on the
 /// copies engine itself. Every NCCL call of shard is in this layer, with its byte accounting.
-/// Each collective runs on one of two engines:
-/// - copies: shard-to-shard copies (transport/copy.hpp: local, peer or staged per pair),
-///   issued in a rotated order; works on every context and backend;
-/// - nccl: NCCL, when compiled in (SHARD_HAS_NCCL) and every shard is a distinct GPU.
+/// Each collective runs on one of two engines, chosen in one place (on_engine):
+/// - copies (transport/engines/copies.hpp): shard-to-shard copies (transport/copy.hpp: local,
+///   peer or staged per pair), issued in a rotated order; works on every context and backend;
+/// - nccl (transport/engines/nccl.hpp): NCCL, when compiled in (SHARD_HAS_NCCL) and every
+///   shard is a distinct GPU.
 /// `engine::automatic` takes NCCL when it can, copies otherwise. Both count the same bytes
 /// per (source, destination) pair in stats, own blocks included (as diagonal bytes).
 ///
@@ -19,6 +20,7 @@
 #include <shard/error.hpp>
 #include <shard/functional.hpp>
 #include <shard/transport/copy.hpp>
+#include <shard/transport/engines/copies.hpp>
 #include <shard/transport/engines/nccl.hpp>
 
 #include <cstddef>
@@ -49,6 +51,21 @@ inline bool use_nccl(const detail::context_impl& ctx, engine e, const char* what
     throw invalid_argument(std::string(what) +
                            ": engine::nccl needs NCCL compiled in (shard::nccl) and every shard on a distinct GPU");
   return e == engine::nccl || (e == engine::automatic && nccl_available(ctx));
+}
+
+/// Runs `collective(e)` on the engine `how` picks: engines::nccl::engine or engines::copies,
+/// the one place where the choice is made.
+template <class Collective>
+void on_engine(detail::context_impl& ctx, engine how, const char* what, Collective&& collective) {
+  if (use_nccl(ctx, how, what)) {
+#if SHARD_HAS_NCCL
+    nccl::engine e(ctx);
+    collective(e);
+    return;
+#endif
+  }
+  engines::copies e(ctx);
+  collective(e);
 }
 
 inline void check_shards(const detail::context_impl& ctx, std::size_t n, const char* what, const char* name) {
@@ -89,30 +106,7 @@ void all_to_all_v(detail::context_impl& ctx, const std::vector<const T*>& send, 
     throw invalid_argument("all_to_all_v: counts has " + std::to_string(counts.size()) + " entries, expected " +
                            std::to_string(g * g) + " (shards x shards)");
   const auto plan = all_to_all_plan(counts, g);
-  if (detail_collectives::use_nccl(ctx, how, "all_to_all_v")) {
-#if SHARD_HAS_NCCL
-    nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-      for (const auto& t : plan) {
-        const std::size_t bytes = t.count * sizeof(T);
-        if (t.src_shard == shard) {
-          const ncclResult_t r = ncclSend(send[shard] + t.src_offset, bytes, ncclUint8, static_cast<int>(t.dst_shard),
-                                          comm, stream);
-          if (r != ncclSuccess) return r;
-        }
-        if (t.dst_shard == shard) {
-          const ncclResult_t r = ncclRecv(recv[shard] + t.dst_offset, bytes, ncclUint8, static_cast<int>(t.src_shard),
-                                          comm, stream);
-          if (r != ncclSuccess) return r;
-        }
-      }
-      return ncclSuccess;
-    });
-    for (const auto& t : plan)
-      ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.count * sizeof(T));
-#endif
-    return;
-  }
-  exchange(ctx, plan, send, recv);
+  detail_collectives::on_engine(ctx, how, "all_to_all_v", [&](auto& e) { e.all_to_all_v(plan, send, recv); });
 }
 
 /// All-to-all with `count` elements per pair: block d of send[s] goes to block s of recv[d].
@@ -127,27 +121,10 @@ void all_to_all(detail::context_impl& ctx, const std::vector<const T*>& send, st
 template <class T>
 void all_gather(detail::context_impl& ctx, const std::vector<const T*>& send, std::size_t count,
                 const std::vector<T*>& recv, engine how = engine::automatic) {
-  const std::size_t g = ctx.size();
   detail_collectives::check_shards(ctx, send.size(), "all_gather", "send");
   detail_collectives::check_shards(ctx, recv.size(), "all_gather", "recv");
   if (count == 0) return;
-  if (detail_collectives::use_nccl(ctx, how, "all_gather")) {
-#if SHARD_HAS_NCCL
-    nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-      return ncclAllGather(send[shard], recv[shard], count * sizeof(T), ncclUint8, comm, stream);
-    });
-    for (std::size_t s = 0; s < g; ++s)
-      for (std::size_t d = 0; d < g; ++d)
-        if (s != d || send[s] != recv[s] + s * count)
-          ctx.count_bytes(static_cast<int>(s), static_cast<int>(d), count * sizeof(T));
-#endif
-    return;
-  }
-  std::vector<detail::transfer> plan;
-  for (std::size_t s = 0; s < g; ++s)
-    for (std::size_t d = 0; d < g; ++d)
-      if (s != d || send[s] != recv[s] + s * count) plan.push_back(detail::transfer{s, 0, d, s * count, count});
-  exchange(ctx, plan, send, recv);
+  detail_collectives::on_engine(ctx, how, "all_gather", [&](auto& e) { e.all_gather(send, count, recv); });
 }
 
 /// `count` elements of buffers[root] to buffers[d] of every other shard.
@@ -160,23 +137,7 @@ void broadcast(detail::context_impl& ctx, std::size_t root, const std::vector<T*
     throw invalid_argument("broadcast: root shard " + std::to_string(root) + " out of range (the context has " +
                            std::to_string(g) + " shards)");
   if (count == 0) return;
-  if (detail_collectives::use_nccl(ctx, how, "broadcast")) {
-#if SHARD_HAS_NCCL
-    nccl::group(ctx, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
-      return ncclBroadcast(buffers[root], buffers[shard], count * sizeof(T), ncclUint8, static_cast<int>(root), comm,
-                           stream);
-    });
-    for (std::size_t d = 0; d < g; ++d)
-      if (d != root) ctx.count_bytes(static_cast<int>(root), static_cast<int>(d), count * sizeof(T));
-#endif
-    return;
-  }
-  std::vector<detail::transfer> plan;
-  for (std::size_t d = 0; d < g; ++d)
-    if (d != root) plan.push_back(detail::transfer{root, 0, d, 0, count});
-  std::vector<const T*> src(g, nullptr);
-  src[root] = buffers[root];
-  exchange(ctx, plan, src, buffers);
+  detail_collectives::on_engine(ctx, how, "broadcast", [&](auto& e) { e.broadcast(root, buffers, count); });
 }
 
 /// Whether NCCL can compute `Op` over T at all: shard::plus over a type NCCL knows (false

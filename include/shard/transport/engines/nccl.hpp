@@ -4,7 +4,7 @@
 /// GPUs (NCCL rejects two ranks on one GPU). Compiled only with SHARD_HAS_NCCL.
 ///
 /// - One communicator per shard, created on first use with ncclCommInitAll and kept by the
-///   context (context_impl::collective_engine).
+///   context as its collective engine (core/collective_engine.hpp).
 /// - Every ncclResult_t is checked; a failure becomes shard::error naming the call, the
 ///   shard, the device and NCCL's message.
 /// - NCCL work is queued on the shards' streams like any other; the context's wait polls
@@ -24,6 +24,8 @@
 #if SHARD_HAS_NCCL
 #  include <shard/backend/cuda/device.hpp>
 #  include <shard/backend/cuda/error.hpp>
+#  include <shard/core/collective_engine.hpp>
+#  include <shard/core/plan.hpp>
 #  include <shard/core/context_impl.hpp>
 #  include <shard/error.hpp>
 
@@ -61,7 +63,7 @@ inline bool usable(const detail::context_impl& ctx) {
 /// The context's communicators, one per shard. Destroyed with the context; aborted
 /// (ncclCommAbort) instead when NCCL reported an error, after which the next collective
 /// creates new ones.
-class communicators {
+class communicators final : public detail::collective_engine {
  public:
   explicit communicators(const detail::context_impl& ctx) {
     std::vector<int> ordinals;
@@ -78,7 +80,7 @@ class communicators {
     }
     for (std::size_t s = 0; s < ctx.size(); ++s) devices_.push_back(ordinals[s]);
   }
-  ~communicators() {
+  ~communicators() override {
     if (aborted_ || comms_.empty()) return;
     // One thread owns every rank: their destruction is one group (NCCL's documentation).
     // Errors cannot be reported from a destructor.
@@ -92,11 +94,12 @@ class communicators {
 
   ncclComm_t operator[](std::size_t shard) const { return comms_[shard]; }
   std::size_t size() const noexcept { return comms_.size(); }
-  bool aborted() const noexcept { return aborted_; }
+  const char* name() const noexcept override { return "nccl"; }
+  bool aborted() const noexcept override { return aborted_; }
 
   /// Aborts every communicator: their pending work ends, the streams drain. May block on a
   /// stuck stream: the context calls it through its bounded abort.
-  void abort() noexcept {
+  void abort() noexcept override {
     if (aborted_) return;
     aborted_ = true;
     if (comms_.empty()) return;
@@ -106,7 +109,7 @@ class communicators {
 
   /// Called while the host waits: throws when a communicator reports an asynchronous error;
   /// the waiting context then aborts the communicators through its bounded abort.
-  void poll() {
+  void poll() override {
     if (aborted_) return;
     for (std::size_t r = 0; r < comms_.size(); ++r) {
       ncclResult_t async = ncclSuccess;
@@ -125,16 +128,16 @@ class communicators {
   bool aborted_ = false;
 };
 
-/// The context's communicators, created on first use (again after an abort), with their
-/// poll installed in the context's waits.
+/// The context's communicators, created on first use (again after an abort) and owned by the
+/// context as its collective engine, which its waits poll.
 inline communicators& comms(detail::context_impl& ctx) {
-  auto existing = std::static_pointer_cast<communicators>(ctx.collective_engine());
-  if (existing && !existing->aborted()) return *existing;
+  if (auto* existing = dynamic_cast<communicators*>(ctx.engine().get()); existing && !existing->aborted())
+    return *existing;
   ctx.reset_collective_engine();
   auto made = std::make_shared<communicators>(ctx);
-  communicators* raw = made.get();  // the context drops poll and engine together
-  ctx.set_collective_engine(made, [raw] { raw->poll(); }, [raw] { raw->abort(); });
-  return *raw;
+  communicators& c = *made;
+  ctx.set_collective_engine(std::move(made));
+  return c;
 }
 
 inline cuda_backend::device& cuda_device(detail::context_impl& ctx, std::size_t shard) {
@@ -172,6 +175,63 @@ void group(detail::context_impl& ctx, Issue&& issue) {
     throw_nccl(status, "ncclGroupEnd", 0, device, nullptr);
   }
 }
+
+/// The NCCL engine of the collectives (the interface of engines::copies): grouped calls on the
+/// context's communicators, every byte counted as the copies engine would move it.
+class engine {
+ public:
+  explicit engine(detail::context_impl& ctx) : ctx_(ctx) {}
+
+  /// Grouped ncclSend / ncclRecv of the plan's blocks (NCCL has no all-to-all-v).
+  template <class T>
+  void all_to_all_v(const std::vector<detail::transfer>& plan, const std::vector<const T*>& send,
+                    const std::vector<T*>& recv) {
+    group(ctx_, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+      for (const auto& t : plan) {
+        const std::size_t bytes = t.count * sizeof(T);
+        if (t.src_shard == shard) {
+          const ncclResult_t r = ncclSend(send[shard] + t.src_offset, bytes, ncclUint8, static_cast<int>(t.dst_shard),
+                                          comm, stream);
+          if (r != ncclSuccess) return r;
+        }
+        if (t.dst_shard == shard) {
+          const ncclResult_t r = ncclRecv(recv[shard] + t.dst_offset, bytes, ncclUint8, static_cast<int>(t.src_shard),
+                                          comm, stream);
+          if (r != ncclSuccess) return r;
+        }
+      }
+      return ncclSuccess;
+    });
+    for (const auto& t : plan)
+      ctx_.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.count * sizeof(T));
+  }
+
+  template <class T>
+  void all_gather(const std::vector<const T*>& send, std::size_t count, const std::vector<T*>& recv) {
+    const std::size_t g = ctx_.size();
+    group(ctx_, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+      return ncclAllGather(send[shard], recv[shard], count * sizeof(T), ncclUint8, comm, stream);
+    });
+    for (std::size_t s = 0; s < g; ++s)
+      for (std::size_t d = 0; d < g; ++d)
+        if (s != d || send[s] != recv[s] + s * count)
+          ctx_.count_bytes(static_cast<int>(s), static_cast<int>(d), count * sizeof(T));
+  }
+
+  template <class T>
+  void broadcast(std::size_t root, const std::vector<T*>& buffers, std::size_t count) {
+    const std::size_t g = ctx_.size();
+    group(ctx_, [&](ncclComm_t comm, std::size_t shard, cudaStream_t stream) {
+      return ncclBroadcast(buffers[root], buffers[shard], count * sizeof(T), ncclUint8, static_cast<int>(root), comm,
+                           stream);
+    });
+    for (std::size_t d = 0; d < g; ++d)
+      if (d != root) ctx_.count_bytes(static_cast<int>(root), static_cast<int>(d), count * sizeof(T));
+  }
+
+ private:
+  detail::context_impl& ctx_;
+};
 
 /// NCCL's data type for T, or ncclNumTypes when there is none (then bytes are sent as
 /// ncclUint8, which suffices for data movement but not for reductions).
