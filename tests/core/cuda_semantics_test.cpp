@@ -109,3 +109,17 @@ TEST_CASE("cuda_semantics for_each and transform visit elements out of order, as
     CHECK(order == (gpu ? std::vector<int>{4, 3, 2, 1, 0} : std::vector<int>{0, 1, 2, 3, 4}));
   }
 }
+
+TEST_CASE("cuda_semantics transform passes copies of the elements, as cub::DeviceTransform may" *
+          doctest::test_suite("cuda_semantics")) {
+  for (bool gpu : {false, true}) {
+    CAPTURE(gpu);
+    auto ctx = shard::context::host(1, gpu ? with_gpu_order() : shard::host_options{});
+    shard::vector<int> v(ctx, 4), inside(ctx, 4);
+    const int* first = v.segment(0).data;
+    const int* last = first + 4;
+    // 1 where the operator sees the element itself (its address inside v's segment).
+    shard::transform(v, inside, [first, last] SHARD_HOST_DEVICE(const int& x) { return &x >= first && &x < last ? 1 : 0; });
+    CHECK(inside.to_host() == std::vector<int>(4, gpu ? 0 : 1));
+  }
+}

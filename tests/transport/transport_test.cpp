@@ -469,7 +469,23 @@ TEST_CASE("context: the abort after a poll's error is bounded, as a deadline's a
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2000));
   CHECK_FALSE(*aborted);  // still aborting on its own thread, which keeps the engine alive
   CHECK_FALSE(impl.engine());
+  // No new engine may start beside an abort still running: the context is unusable.
+  CHECK_FALSE(ctx.usable());
+  CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("abort did not finish"), shard::error);
+}
+
+TEST_CASE("context: an abort that finishes within its bound leaves the context usable") {
+  auto ctx = shard::context::host(2);
+  auto& impl = ctx.impl();
+  auto aborts = std::make_shared<std::atomic<int>>(0);
+  impl.set_collective_engine(std::make_shared<test::scripted_engine>(
+      [] { throw shard::error("asynchronous error (test engine)", 0, 0, "poll"); }, [aborts] { ++*aborts; }));
+  static_cast<shard::host_backend::device&>(impl.dev(0)).launch(
+      [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
+  CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("asynchronous error (test engine)"), shard::error);
+  CHECK(*aborts == 1);
   CHECK(ctx.usable());
+  ctx.synchronize();
 }
 
 TEST_CASE("context: a collective engine's poll runs while the host waits, and its error is thrown after the shards drain") {

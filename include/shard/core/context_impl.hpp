@@ -240,9 +240,19 @@ class context_impl {
       }).detach();
       const auto limit = wait_timeout_.count() == 0 ? std::chrono::nanoseconds(std::chrono::seconds(5))
                                                     : std::min<std::chrono::nanoseconds>(wait_timeout_, std::chrono::seconds(5));
-      (void)finished.wait_for(limit);
+      if (finished.wait_for(limit) != std::future_status::ready && usable_) {
+        // Still aborting: a new engine must not start beside it (NCCL forbids making
+        // communicators on GPUs whose communicators another thread is aborting).
+        usable_ = false;
+        unusable_reason_ = "the collective engine's abort did not finish within " +
+                           std::to_string(std::chrono::duration<double>(limit).count()) + " s";
+      }
     } catch (...) {
-      // No thread could be started: leave the engine as it is rather than block here.
+      // No thread could be started: the engine is leaked rather than destroyed (destroying
+      // communicators that reported an error may wait forever), and the context is unusable.
+      (void)new std::shared_ptr<collective_engine>(engine_);
+      usable_ = false;
+      unusable_reason_ = "the collective engine could not be aborted";
     }
     reset_collective_engine();
   }

@@ -82,8 +82,10 @@ class communicators final : public detail::collective_engine {
   }
   ~communicators() override {
     if (aborted_ || comms_.empty()) return;
-    // One thread owns every rank: their destruction is one group (NCCL's documentation).
-    // Errors cannot be reported from a destructor.
+    // ncclCommDestroy is an intra-node collective call that every rank should make (NCCL's
+    // documentation); one thread owns every rank here, so the calls go in one group and
+    // complete together instead of one waiting for ranks not yet destroyed. Errors cannot be
+    // reported from a destructor.
     const cuda_backend::device_guard guard(devices_[0], std::nothrow);
     if (ncclGroupStart() != ncclSuccess) return;
     for (ncclComm_t c : comms_) (void)ncclCommDestroy(c);
@@ -117,7 +119,7 @@ class communicators final : public detail::collective_engine {
       const ncclResult_t status = query != ncclSuccess ? query : async;
       if (status == ncclSuccess || status == ncclInProgress) continue;
       const std::string message = std::string("NCCL error ") + std::to_string(static_cast<int>(status)) + " (" +
-                                  ncclGetErrorString(status) + "); the context's communicators were aborted";
+                                  ncclGetErrorString(status) + "); the context aborts its communicators";
       throw error(message, static_cast<int>(r), devices_[r], "ncclCommGetAsyncError");
     }
   }
@@ -150,6 +152,10 @@ inline cuda_backend::device& cuda_device(detail::context_impl& ctx, std::size_t 
 template <class Issue>
 void group(detail::context_impl& ctx, Issue&& issue) {
   communicators& c = comms(ctx);
+  // One guard around the whole group: NCCL's calls (a blocking ncclGroupEnd above all) set
+  // devices themselves, and a guard that threw between ncclGroupStart and ncclGroupEnd would
+  // leave this thread's group open.
+  const cuda_backend::device_guard guard(ctx.dev(0).ordinal());
   ncclResult_t status = ncclGroupStart();
   if (status != ncclSuccess) throw_nccl(status, "ncclGroupStart", -1, -1, nullptr);
   try {
@@ -159,19 +165,15 @@ void group(detail::context_impl& ctx, Issue&& issue) {
       if (status != ncclSuccess) throw_nccl(status, "NCCL call", static_cast<int>(shard), d.ordinal(), c[shard]);
     }
   } catch (...) {
-    // A half-issued group cannot be completed.
+    // A half-issued group cannot be completed; the abort is bounded (it may wait on a stream).
     (void)ncclGroupEnd();
-    c.abort();
+    ctx.abort_collective_engine();
     throw;
   }
-  {
-    // A blocking ncclGroupEnd sets devices itself; the guard keeps the caller's context.
-    const cuda_backend::device_guard guard(ctx.dev(0).ordinal());
-    status = ncclGroupEnd();
-  }
+  status = ncclGroupEnd();
   if (status != ncclSuccess && status != ncclInProgress) {
     const int device = ctx.dev(0).ordinal();
-    c.abort();
+    ctx.abort_collective_engine();
     throw_nccl(status, "ncclGroupEnd", 0, device, nullptr);
   }
 }

@@ -52,7 +52,7 @@ template <class T, class Op, class Store>
 void reduce_in_order(device& d, const T* in, std::size_t n, Op op, Store store) {
   if (n == 0) return;
   using offset_t = cub::detail::choose_offset_t<std::int64_t>;
-  const auto out = thrust::make_tabulate_output_iterator(
+  auto out = thrust::make_tabulate_output_iterator(
       detail_reduce::store_last_fn<Store>{static_cast<std::int64_t>(n - 1), store});
   using dispatch = cub::DispatchScan<const T*, decltype(out), Op, cub::NullType, offset_t, T>;
   with_temp_storage(d, "cub::DispatchScan (reduce_in_order)", [&](void* temp, std::size_t& bytes) {

@@ -31,7 +31,9 @@ void stable_sort(K* keys, V* values, std::size_t n, Comp comp) {
   if (n < 2) return;
   constexpr int order = detail::radix_order<Comp, K>;
   if constexpr (order != 0) {
-    if (n >= radix_min) return radix::sort<(order < 0), K, V>(keys, values, n);
+    // Floating-point keys always: std::stable_sort with less is undefined with NaNs, and the
+    // radix order (CUB's) places them by their bits.
+    if (n >= radix_min || std::is_floating_point_v<K>) return radix::sort<(order < 0), K, V>(keys, values, n);
   }
   if constexpr (std::is_void_v<V>) {
     std::stable_sort(keys, keys + n, comp);
