@@ -12,9 +12,13 @@ SHARD_NAMESPACE_BEGIN
 namespace detail {
 
 /// `count` elements from shard `src_shard` at local offset `src_offset` to shard
-/// `dst_shard` at local offset `dst_offset`.
+/// `dst_shard` at local offset `dst_offset`: positions, never addresses, so that a plan means
+/// the same on every process. `src_buffer` / `dst_buffer` name which of an exchange's source
+/// and destination buffers the offsets are into (0 when there is one of each); the transport
+/// turns them into addresses only when it issues the copy (transport::buffers).
 struct transfer {
   std::size_t src_shard, src_offset, dst_shard, dst_offset, count;
+  std::size_t src_buffer = 0, dst_buffer = 0;
   friend bool operator==(const transfer&, const transfer&) = default;
 };
 

@@ -425,7 +425,7 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
   auto from = [&](std::size_t d, std::size_t j) { return d == 0 ? std::size_t{0} : split[d - 1][j]; };
   auto to = [&](std::size_t d, std::size_t j) { return d + 1 == g ? runs[j].size : split[d][j]; };
   std::vector<std::vector<std::size_t>> recv_offsets(g);  // per shard: offsets of the non-empty received runs
-  std::vector<transport::byte_transfer> key_moves, value_moves;
+  std::vector<transfer> key_moves, value_moves;
   std::vector<char> in_place(g, 0);
   segmented_buffer<K> recv_keys;
   using VV = std::conditional_t<pairs, V, char>;
@@ -462,13 +462,33 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
         const std::size_t d = (runs[j].shard + step) % g;
         const std::size_t len = to(d, j) - from(d, j);
         if (len == 0 || in_place[d]) continue;
-        key_moves.push_back({runs[j].shard, runs[j].keys + from(d, j), d, recv_keys.data(d) + at[d][j], len * sizeof(K)});
-        if constexpr (pairs)
-          value_moves.push_back(
-              {runs[j].shard, runs[j].values + from(d, j), d, recv_values.data(d) + at[d][j], len * sizeof(V)});
+        // Source buffer j: run j's keys; r_count + j: its values. Destination 0: the received
+        // keys; 1: the received values.
+        key_moves.push_back(transfer{runs[j].shard, from(d, j), d, at[d][j], len, j, 0});
+        if constexpr (pairs) value_moves.push_back(transfer{runs[j].shard, from(d, j), d, at[d][j], len, r_count + j, 1});
       }
     key_moves.insert(key_moves.end(), value_moves.begin(), value_moves.end());
-    transport::exchange_bytes(ctx, key_moves);
+    transport::buffers where;
+    for (std::size_t j = 0; j < r_count; ++j) {
+      where.src.emplace_back(g, nullptr);
+      where.src.back()[runs[j].shard] = runs[j].keys;
+      where.src_element_bytes.push_back(sizeof(K));
+    }
+    if constexpr (pairs)
+      for (std::size_t j = 0; j < r_count; ++j) {
+        where.src.emplace_back(g, nullptr);
+        where.src.back()[runs[j].shard] = runs[j].values;
+        where.src_element_bytes.push_back(sizeof(V));
+      }
+    const auto key_dst = recv_keys.pointers();
+    where.dst.emplace_back(key_dst.begin(), key_dst.end());
+    where.dst_element_bytes.push_back(sizeof(K));
+    if constexpr (pairs) {
+      const auto value_dst = recv_values.pointers();
+      where.dst.emplace_back(value_dst.begin(), value_dst.end());
+      where.dst_element_bytes.push_back(sizeof(V));
+    }
+    transport::exchange_planned(ctx, key_moves, where);
     for (std::size_t d = 0; d < g; ++d) {
       if (out_sizes[d] == 0 || in_place[d]) continue;
       launch(ctx, d, [&](auto& dev) {

@@ -21,6 +21,7 @@
 #include <shard/config.hpp>
 #include <shard/core/context_impl.hpp>
 #include <shard/core/plan.hpp>
+#include <shard/error.hpp>
 #include <shard/stats.hpp>
 
 #include <algorithm>
@@ -67,7 +68,47 @@ inline void from_host(detail::context_impl& ctx, std::size_t shard, void* dst, c
   ctx.count_bytes(stats::host, static_cast<int>(shard), bytes);
 }
 
-/// One shard-to-shard copy of an exchange, in bytes.
+/// The buffers an exchange's transfers point into: for each source buffer b, the address of
+/// each shard's part (src[b][shard]; only the shards a transfer reads need one) and the size
+/// of its elements; the same for the destination buffers. A transfer's (shard, buffer,
+/// offset) becomes an address only here, when the copy is issued.
+struct buffers {
+  std::vector<std::vector<const void*>> src;
+  std::vector<std::size_t> src_element_bytes;
+  std::vector<std::vector<void*>> dst;
+  std::vector<std::size_t> dst_element_bytes;
+
+  /// One source and one destination buffer of T, given per shard.
+  template <class T>
+  static buffers of(const std::vector<const T*>& from, const std::vector<T*>& to) {
+    buffers b;
+    b.src.emplace_back(from.begin(), from.end());
+    b.dst.emplace_back(to.begin(), to.end());
+    b.src_element_bytes.push_back(sizeof(T));
+    b.dst_element_bytes.push_back(sizeof(T));
+    return b;
+  }
+  const char* source(const detail::transfer& t) const {
+    return static_cast<const char*>(src[t.src_buffer][t.src_shard]) + t.src_offset * src_element_bytes[t.src_buffer];
+  }
+  char* destination(const detail::transfer& t) const {
+    return static_cast<char*>(dst[t.dst_buffer][t.dst_shard]) + t.dst_offset * dst_element_bytes[t.dst_buffer];
+  }
+  std::size_t bytes(const detail::transfer& t) const { return t.count * src_element_bytes[t.src_buffer]; }
+  /// Throws invalid_argument when a transfer names a missing buffer or shard, or joins
+  /// buffers of different element sizes.
+  void check(const std::vector<detail::transfer>& plan) const {
+    for (const auto& t : plan) {
+      if (t.src_buffer >= src.size() || t.dst_buffer >= dst.size() || t.src_shard >= src[t.src_buffer].size() ||
+          t.dst_shard >= dst[t.dst_buffer].size())
+        throw invalid_argument("transport::exchange: a transfer names a buffer or shard the exchange does not have");
+      if (src_element_bytes[t.src_buffer] != dst_element_bytes[t.dst_buffer])
+        throw invalid_argument("transport::exchange: a transfer joins buffers of different element sizes");
+    }
+  }
+};
+
+/// One resolved shard-to-shard copy, in bytes (what detail_copy::issue executes).
 struct byte_transfer {
   std::size_t src_shard;
   const void* src;
@@ -168,16 +209,18 @@ inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, 
 
 /// Issues the transfers in the given order, ordered against the shards' queues as the file
 /// comment says: one event per source up front, one wait per (destination, source) pair
-/// before the first pull, one wait per (source, destination) pair at the end. Counted once
-/// per transfer as source -> destination bytes.
-inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers,
-                           route how = route::automatic) {
+/// before the first pull, one wait per (source, destination) pair at the end. Each transfer's
+/// positions are turned into addresses through `where` as it is issued. Counted once per
+/// transfer as source -> destination bytes.
+inline void exchange_planned(detail::context_impl& ctx, const std::vector<detail::transfer>& transfers,
+                             const buffers& where, route how = route::automatic) {
+  where.check(transfers);
   const std::size_t g = ctx.size();
   std::vector<std::shared_ptr<detail::event>> ready(g);
   std::vector<char> pulls_from(g * g, 0);  // [d * g + s]: d reads s's memory
   std::vector<char> sent_to(g * g, 0);     // [s * g + d]: s sent to d
   for (const auto& t : transfers) {
-    if (t.bytes == 0 || t.src_shard == t.dst_shard) continue;
+    if (t.count == 0 || t.src_shard == t.dst_shard) continue;
     sent_to[t.src_shard * g + t.dst_shard] = 1;
     // A source's pinned chunks are made before anything is queued: allocating page-locked
     // memory between stream commands would synchronise the streams.
@@ -189,14 +232,16 @@ inline void exchange_bytes(detail::context_impl& ctx, const std::vector<byte_tra
   }
   detail_copy::staged_copies staged(ctx);
   for (const auto& t : transfers) {
-    if (t.bytes == 0) continue;
+    if (t.count == 0) continue;
     char& first_pull = pulls_from[t.dst_shard * g + t.src_shard];
     if (first_pull == 1) {
       ctx.dev(t.dst_shard).wait(ready[t.src_shard]);
       first_pull = 2;
     }
-    detail_copy::issue(ctx, t, how, staged);
-    ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
+    const std::size_t bytes = where.bytes(t);
+    detail_copy::issue(ctx, byte_transfer{t.src_shard, where.source(t), t.dst_shard, where.destination(t), bytes}, how,
+                       staged);
+    ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), bytes);
   }
   staged.flush();
   std::vector<std::shared_ptr<detail::event>> done(g);
@@ -217,8 +262,14 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
                  std::size_t bytes, route how = route::automatic, ordering order = ordering::queues,
                  issuer by = issuer::destination) {
   if (bytes == 0) return;
+  if (order == ordering::queues) {
+    std::vector<const char*> from(ctx.size(), nullptr);
+    std::vector<char*> to(ctx.size(), nullptr);
+    from[src_shard] = static_cast<const char*>(src);
+    to[dst_shard] = static_cast<char*>(dst);
+    return exchange_planned(ctx, {detail::transfer{src_shard, 0, dst_shard, 0, bytes}}, buffers::of(from, to), how);
+  }
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
-  if (order == ordering::queues) return exchange_bytes(ctx, {t}, how);
   if (detail_copy::is_staged(ctx, src_shard, dst_shard, how, by)) (void)ctx.staging(src_shard);  // before queuing
   detail_copy::staged_copies staged(ctx);
   detail_copy::issue(ctx, t, how, staged, by);
@@ -240,16 +291,11 @@ inline std::vector<detail::transfer> rotated(const std::vector<detail::transfer>
 /// Executes a list of transfers between two segmented buffers (element counts and offsets),
 /// issued in the rotated order: at step k shard g sends to shard (g + k) mod G, so no
 /// destination is flooded by every source at once (the order of gossip's and NCCL's
-/// all-to-all), and ordered as exchange_bytes says.
+/// all-to-all), and ordered as exchange_planned says.
 template <class T>
 void exchange(detail::context_impl& ctx, const std::vector<detail::transfer>& plan, const std::vector<const T*>& src,
               const std::vector<T*>& dst, route how = route::automatic) {
-  std::vector<byte_transfer> transfers;
-  transfers.reserve(plan.size());
-  for (const auto& t : rotated(plan, ctx.size()))
-    transfers.push_back(byte_transfer{t.src_shard, src[t.src_shard] + t.src_offset, t.dst_shard,
-                                      dst[t.dst_shard] + t.dst_offset, t.count * sizeof(T)});
-  exchange_bytes(ctx, transfers, how);
+  exchange_planned(ctx, rotated(plan, ctx.size()), buffers::of(src, dst), how);
 }
 
 }  // namespace transport
