@@ -5,12 +5,14 @@
 // corruption hook, thresholds, baselines, and bad command lines.
 #include "../support/test_support.hpp"
 
+#include "algorithms.hpp"
 #include "collectives.hpp"
 #include "common.hpp"
 #include "links.hpp"
 #include "report.hpp"
 #include "model.hpp"
 #include "svg.hpp"
+#include "topo.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -168,6 +170,45 @@ TEST_CASE("svg: heatmaps and line plots are well-formed and escape their text") 
   CHECK(xml_problem("<svg><g></svg>") != "");
   CHECK(xml_problem("<svg a=\"1 & 2\"/>") != "");
   CHECK(xml_problem("<svg/><svg/>") != "");
+}
+
+TEST_CASE("records and figures go to JSON and back (to_json / from_json)") {
+  bench::record r{"p2p_bw_ce", "0->1", "bandwidth", "GB/s", 65536, bench::figure::of({3, 1, 2}), 0, true, true};
+  const bench::json j = r;
+  CHECK(j.at("value") == 2);
+  CHECK(j.at("samples") == 3);
+  const auto back = j.get<bench::record>();
+  CHECK(back.test == r.test);
+  CHECK(back.label == r.label);
+  CHECK(back.metric == r.metric);
+  CHECK(back.unit == r.unit);
+  CHECK(back.bytes == r.bytes);
+  CHECK(back.f.value == r.f.value);
+  CHECK(back.f.min == r.f.min);
+  CHECK(back.f.max == r.f.max);
+  CHECK(back.f.stdev == doctest::Approx(r.f.stdev));
+  CHECK(back.f.samples == r.f.samples);
+  CHECK(back.wrong == 0);
+  CHECK(back.higher_is_better);
+  CHECK(back.headline);
+  // A figure never measured is null in JSON and NaN again when read back.
+  const auto unmeasured = bench::json(bench::figure{}).get<bench::figure>();
+  CHECK(std::isnan(unmeasured.value));
+  bench::json missing = j;
+  missing.erase("metric");
+  CHECK_THROWS_WITH(missing.get<bench::record>(), doctest::Contains("\"metric\""));
+}
+
+TEST_CASE("the families register themselves, in order, and every test key is listed once") {
+  std::vector<std::string> commands;
+  for (const auto& f : bench::family_registry()) commands.push_back(f.command);
+  CHECK(commands == std::vector<std::string>{"topo", "p2p", "host", "collectives", "algorithms"});
+  std::set<std::string> keys;
+  for (const auto& t : bench::test_list()) {
+    CHECK(keys.insert(t.key).second);
+    CHECK(std::find(commands.begin(), commands.end(), t.command) != commands.end());
+  }
+  CHECK(keys.size() == 28);
 }
 
 TEST_CASE("sizes, counts, sweeps and figures") {
@@ -594,7 +635,7 @@ TEST_CASE("shard-bench: --min-bw, --baseline, the model, and bad command lines")
                             bad_case{"p2p --bytes lots", "--bytes: \"lots\" is not a size"},
                             bad_case{"p2p --shards 4K", "--shards: \"4K\" is not a count"},
                             bad_case{"p2p --shards 0", "--shards: 0 is less than 1"},
-                            bad_case{"collectives -f 1", "-f/--stepfactor: 1 is less than 2"},
+                            bad_case{"collectives -f 1", "--stepfactor: 1 is less than 2"},
                             bad_case{"collectives -b 1M -e 1K", "-b/--minbytes is larger than -e/--maxbytes"},
                             bad_case{"collectives -d float16", "float16"}, bad_case{"collectives -o avg", "avg"},
                             bad_case{"collectives --backend host -r 7 -b 1K -e 1K", "-r/--root: 7 is not a shard"},

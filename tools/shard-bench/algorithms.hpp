@@ -259,7 +259,7 @@ inline json algorithms_json(const std::vector<algorithm_point>& points, const st
     e["algorithm"] = p.algorithm;
     e["shards"] = p.shards;
     e["elements"] = p.elements;
-    e["time_us"] = figure_json(p.time);
+    e["time_us"] = json(p.time);
     e["throughput_gbps"] = p.throughput_gbps;
     e["keys_per_second"] = static_cast<double>(p.elements) / (p.time_us * 1e-6);
     e["efficiency"] = p.efficiency;
@@ -304,5 +304,24 @@ inline void algorithms_svg(const std::string& dir, const std::vector<algorithm_p
                 svg::line_plot(case_name(c) + ": throughput" + where, "elements", "GB/s (bytes read + written)", throughput));
   }
 }
+
+inline const family_registration algorithms_family{family{
+    "algorithms",
+    4,
+    {{"transform", "algorithms", "shard::transform, float32, 1..G shards"},
+     {"reduce", "algorithms", "shard::reduce, float32"},
+     {"inclusive_scan", "algorithms", "shard::inclusive_scan, int64"},
+     {"sort_int32", "algorithms", "shard::sort, int32 keys"},
+     {"sort_int64", "algorithms", "shard::sort, int64 keys"},
+     {"sort_by_key", "algorithms", "shard::sort_by_key, int32 keys and values"},
+     {"copy_if", "algorithms", "shard::copy_if, int32, half kept"}},
+    [](const target& tgt, const options& o, run_output& out) {
+      const auto points = run_algorithms(tgt, o);
+      print_algorithms(out.os, points);
+      for (const auto& c : algorithm_cases())
+        if (selected(o, c.key)) out.tests[c.key] = algorithms_json(points, c.key, algorithm_settings(tgt, o));
+      algorithm_records(points, out.records);
+      if (!out.svg_dir.empty()) algorithms_svg(out.svg_dir, points, out.where);
+    }}};
 
 }  // namespace bench

@@ -1,8 +1,9 @@
 #pragma once
 // shard-bench's command line, with CLI11: one subcommand per family, each with its own
-// --help; nccl-tests' names for the sweep (-b -e -f -n -w -d -o -r); sizes with binary K/M/G
-// suffixes; every value checked here, so a mistake is a message and exit code 2, never a
-// surprise later.
+// --help; nccl-tests' names for the sweep (-b -e -f -n -w -d -o -r). Every option is typed and
+// checked by a CLI11 validator as it is parsed (sizes with binary K/M/G suffixes, counts with
+// a minimum, lists of device numbers, choices), so a mistake is a message naming the option
+// and exit code 2, never a surprise later.
 #include "collectives.hpp"
 #include "common.hpp"
 #include "report.hpp"
@@ -12,6 +13,35 @@
 #include <optional>
 
 namespace bench {
+
+/// A CLI11 validator that turns a size with binary K/M/G suffixes into its number of bytes
+/// (parse_size), at least `minimum`.
+inline CLI::Validator size_at_least(std::size_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        try {
+          text = std::to_string(parse_size(text, "", minimum));
+          return {};
+        } catch (const usage_error& e) {
+          return e.what();
+        }
+      },
+      "SIZE");
+}
+
+/// A CLI11 validator of a plain count (parse_count: no suffix), at least `minimum`.
+inline CLI::Validator count_at_least(std::size_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        try {
+          text = std::to_string(parse_count(text, "", minimum));
+          return {};
+        } catch (const usage_error& e) {
+          return e.what();
+        }
+      },
+      minimum == 0 ? "COUNT" : "COUNT>=" + std::to_string(minimum));
+}
 
 /// What parse() decided: run `o`, or exit now with `exit` (after --help, --version, -l).
 struct parsed {
@@ -46,9 +76,6 @@ inline parsed parse_command_line(int argc, char** argv) {
       "failed verification; 4 the summary's bandwidth is below --min-bw.\nSIZE accepts binary K, M, G suffixes. "
       "docs/interconnect.md explains every figure and how it compares with the other tools.");
 
-  // Raw texts, checked after parsing (sizes, counts, lists).
-  std::string shards, devices, p2p_bytes, p2p_reps, lat_bytes, lat_reps, minbytes, maxbytes, factor, iters, warmup, root,
-      min_el, max_el, samples, elements;
   struct command {
     const char* name;
     const char* help;
@@ -70,6 +97,7 @@ inline parsed parse_command_line(int argc, char** argv) {
        true, true, false},
   };
   bool list_sub = false, skip_verification = false;
+  std::vector<CLI::Option*> warmups;  // -w of each command: given or not
   for (const auto& c : commands) {
     CLI::App* sub = app.add_subcommand(c.name, c.help);
     sub->add_flag("-l,--list", list_sub, "list this command's tests (their keys) and exit");
@@ -77,9 +105,12 @@ inline parsed parse_command_line(int argc, char** argv) {
       sub->add_option("-t,--test", o.tests, "run only this test (repeatable; keys: -l)");
       sub->add_option("--backend", o.backend, "auto (GPUs if any), host (emulated devices) or cuda")
           ->check(CLI::IsMember({"auto", "host", "cuda"}));
-      sub->add_option("--shards", shards, "shards (host: emulated devices, default SHARD_HOST_DEVICES or 4; cuda: one per GPU, "
-                                          "more are mapped round robin)");
-      sub->add_option("--devices", devices, "these GPUs (or emulated devices), one shard each: 0,2,5");
+      sub->add_option("--shards", o.shards, "shards (host: emulated devices, default SHARD_HOST_DEVICES or 4; cuda: one per GPU, "
+                                          "more are mapped round robin)")
+          ->transform(count_at_least(1));
+      sub->add_option("--devices", o.devices, "these GPUs (or emulated devices), one shard each: 0,2,5")
+          ->delimiter(',')
+          ->transform(count_at_least(0));
       sub->add_option("--json", o.json_path, "write every figure, the settings and the provenance as JSON (- : stdout, "
                                              "the tables then go to stderr)");
       sub->add_option("--csv", o.csv_path, "write one row per figure as CSV");
@@ -87,41 +118,51 @@ inline parsed parse_command_line(int argc, char** argv) {
       sub->add_option("--baseline", o.baseline_path, "an earlier run's JSON: print every figure's ratio to it");
       sub->add_option("--min-bw", o.min_bw, "exit with status 4 when the summary's average bandwidth (GB/s) is below this")
           ->check(CLI::NonNegativeNumber);
-      sub->add_option("--samples", samples, "measure each figure this many times; the median is reported, min/max/stdev "
-                                            "go to the JSON (default 1)");
+      sub->add_option("--samples", o.samples, "measure each figure this many times; the median is reported, min/max/stdev "
+                                            "go to the JSON (default 1)")
+          ->transform(count_at_least(1));
       sub->add_flag("--skip-verification", skip_verification, "do not check the transferred data (nor the algorithms' results)");
       sub->add_flag("--quick", o.quick, "small sizes, few repetitions (a smoke run)");
       sub->add_flag("-q,--quiet", o.quiet, "no progress line on stderr");
     }
     if (c.p2p) {
-      sub->add_option("--bytes", p2p_bytes, "bytes per copy (default 256M on GPUs, 16M emulated)");
-      sub->add_option("--reps", p2p_reps, "copies per timed loop (default 10 on GPUs, 5 emulated)");
+      sub->add_option("--bytes", o.p2p_bytes, "bytes per copy (default 256M on GPUs, 16M emulated)")->transform(size_at_least(8));
+      sub->add_option("--reps", o.p2p_reps, "copies per timed loop (default 10 on GPUs, 5 emulated)")->transform(count_at_least(1));
       sub->add_option("--direction", o.direction, "p2p copies: write (the source pushes; default) or read (the destination pulls)")
           ->check(CLI::IsMember({"read", "write"}));
-      sub->add_option("--latency-bytes", lat_bytes, "bytes per latency copy (default 16: one int4, as p2pBandwidthLatencyTest)");
-      sub->add_option("--latency-reps", lat_reps, "copies per latency loop (default 100)");
+      sub->add_option("--latency-bytes", o.latency_bytes,
+                      "bytes per latency copy (default 16: one int4, as p2pBandwidthLatencyTest)")
+          ->transform(size_at_least(1));
+      sub->add_option("--latency-reps", o.latency_reps, "copies per latency loop (default 100)")->transform(count_at_least(1));
     }
     if (c.sweep || c.algorithms) {
-      sub->add_option("-n,--iters", iters, "collectives: timed iterations queued back to back with one wait; algorithms: calls per size (default 20 on GPUs, 5 emulated)");
-      sub->add_option("-w,--warmup_iters,--warmup", warmup, "warm-up iterations (collectives: 5 on GPUs, 1 emulated; algorithms: 1)");
-      sub->add_option("-f,--stepfactor", factor, "size multiplier between steps of the sweep (default 4)");
+      sub->add_option("-n,--iters", o.iters, "collectives: timed iterations queued back to back with one wait; algorithms: calls per size (default 20 on GPUs, 5 emulated)")
+          ->transform(count_at_least(1));
+      warmups.push_back(sub->add_option("-w,--warmup_iters,--warmup", o.warmup, "warm-up iterations (collectives: 5 on GPUs, 1 emulated; algorithms: 1)")
+                            ->transform(count_at_least(0)));
+      sub->add_option("-f,--stepfactor", o.step_factor, "size multiplier between steps of the sweep (default 4)")
+          ->transform(count_at_least(2));
     }
     if (c.sweep) {
-      sub->add_option("-b,--minbytes,--min-bytes", minbytes, "smallest size (default 1K)");
-      sub->add_option("-e,--maxbytes,--max-bytes", maxbytes, "largest size (default 1G on GPUs, 16M emulated)");
+      sub->add_option("-b,--minbytes,--min-bytes", o.min_bytes, "smallest size (default 1K)")->transform(size_at_least(1));
+      sub->add_option("-e,--maxbytes,--max-bytes", o.max_bytes, "largest size (default 1G on GPUs, 16M emulated)")
+          ->transform(size_at_least(1));
       sub->add_option("-d,--datatype", o.datatype, "element type")->check(CLI::IsMember(datatype_names()));
       sub->add_option("-o,--op", o.op, "reduction of all_reduce and reduce_scatter")->check(CLI::IsMember(op_names()));
-      sub->add_option("-r,--root", root, "root shard of broadcast (default 0)");
+      sub->add_option("-r,--root", o.root, "root shard of broadcast (default 0)")->transform(count_at_least(0));
     }
     if (c.algorithms) {
-      sub->add_option("--min-elements", min_el, "smallest element count of the algorithms' sweep");
-      sub->add_option("--max-elements", max_el, "largest element count (default 256M on GPUs, 4M emulated)");
+      sub->add_option("--min-elements", o.min_elements, "smallest element count of the algorithms' sweep")
+          ->transform(size_at_least(1));
+      sub->add_option("--max-elements", o.max_elements, "largest element count (default 256M on GPUs, 4M emulated)")
+          ->transform(size_at_least(1));
     }
     if (c.model) {
       sub->add_option("--preset", o.preset, "a described machine")->check(CLI::IsMember({"dgx-h100", "pcie-4gpu"}));
       sub->add_option("--machine", o.machine_path, "a machine as JSON (the format --out writes)");
       sub->add_option("--from-measured", o.from_measured, "the JSON of a shard-bench p2p run");
-      sub->add_option("--elements", elements, "elements of the projected calls (default 16M)");
+      sub->add_option("--elements", o.model_elements, "elements of the projected calls (default 16M)")
+          ->transform(size_at_least(1));
       sub->add_option("--out", o.out_path, "write the machine as JSON");
       sub->add_option("--json", o.json_path, "write the projections as JSON (- : stdout)");
       sub->add_flag("--quick", o.quick, "a small element count");
@@ -159,27 +200,9 @@ inline parsed parse_command_line(int argc, char** argv) {
   if (o.command.empty()) throw usage_error("no command given (topo, p2p, host, collectives, algorithms, model or all)");
 
   o.verify = !skip_verification;
-  if (!shards.empty()) o.shards = parse_count(shards, "--shards", 1);
-  if (!devices.empty()) {
-    std::stringstream list(devices);
-    std::string item;
-    while (std::getline(list, item, ',')) o.devices.push_back(static_cast<int>(parse_count(item, "--devices", 0)));
-    if (o.devices.empty()) throw usage_error("--devices: give device numbers such as 0,2,5");
-  }
-  if (!p2p_bytes.empty()) o.p2p_bytes = parse_size(p2p_bytes, "--bytes", 8);
-  if (!p2p_reps.empty()) o.p2p_reps = parse_count(p2p_reps, "--reps", 1);
-  if (!lat_bytes.empty()) o.latency_bytes = parse_size(lat_bytes, "--latency-bytes", 1);
-  if (!lat_reps.empty()) o.latency_reps = parse_count(lat_reps, "--latency-reps", 1);
-  if (!minbytes.empty()) o.min_bytes = parse_size(minbytes, "-b/--minbytes", 1);
-  if (!maxbytes.empty()) o.max_bytes = parse_size(maxbytes, "-e/--maxbytes", 1);
-  if (!factor.empty()) o.step_factor = parse_count(factor, "-f/--stepfactor", 2);
-  if (!iters.empty()) o.iters = parse_count(iters, "-n/--iters", 1);
-  if (!warmup.empty()) o.warmup = parse_count(warmup, "-w/--warmup_iters", 0), o.warmup_given = true;
-  if (!root.empty()) o.root = parse_count(root, "-r/--root", 0);
-  if (!min_el.empty()) o.min_elements = parse_size(min_el, "--min-elements", 1);
-  if (!max_el.empty()) o.max_elements = parse_size(max_el, "--max-elements", 1);
-  if (!samples.empty()) o.samples = parse_count(samples, "--samples", 1);
-  if (!elements.empty()) o.model_elements = parse_size(elements, "--elements", 1);
+  for (const auto* w : warmups) o.warmup_given = o.warmup_given || w->count() != 0;
+  if (std::find(o.command_line.begin(), o.command_line.end(), "--devices") != o.command_line.end() && o.devices.empty())
+    throw usage_error("--devices: give device numbers such as 0,2,5");
   if (o.min_bytes && o.max_bytes && o.min_bytes > o.max_bytes) throw usage_error("-b/--minbytes is larger than -e/--maxbytes");
   if (o.min_elements && o.max_elements && o.min_elements > o.max_elements)
     throw usage_error("--min-elements is larger than --max-elements");

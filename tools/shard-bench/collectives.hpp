@@ -314,7 +314,7 @@ inline json collectives_json(const std::vector<collective_point>& points, const 
     e["root"] = p.root;
     e["bytes"] = p.bytes;
     e["count"] = p.count;
-    e["time_us"] = figure_json(p.time_us);
+    e["time_us"] = json(p.time_us);
     e["algbw_gbps"] = p.algbw_gbps;
     e["busbw_gbps"] = p.busbw_gbps;
     e["wrong"] = p.wrong;
@@ -355,5 +355,22 @@ inline void collectives_svg(const std::string& dir, const std::vector<collective
       svg::save(dir + "/" + name + ".svg", svg::line_plot(name + ": bus bandwidth" + where, "size (bytes)", "busbw, GB/s", busbw));
   }
 }
+
+inline const family_registration collectives_family{family{
+    "collectives",
+    3,
+    {{"all_reduce", "collectives", "all-reduce over a size sweep (nccl-tests' algbw and busbw)"},
+     {"all_gather", "collectives", "all-gather over a size sweep"},
+     {"reduce_scatter", "collectives", "reduce-scatter over a size sweep"},
+     {"all_to_all", "collectives", "all-to-all over a size sweep"},
+     {"broadcast", "collectives", "broadcast from --root over a size sweep"}},
+    [](const target& tgt, const options& o, run_output& out) {
+      const auto points = run_collectives(tgt, o);
+      print_collectives(out.os, points, tgt.ctx.size(), o);
+      for (const auto& name : collective_names())
+        if (selected(o, name)) out.tests[name] = collectives_json(points, name, collective_settings(tgt, o));
+      collective_records(points, out.records);
+      if (!out.svg_dir.empty()) collectives_svg(out.svg_dir, points, out.where);
+    }}};
 
 }  // namespace bench

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -61,8 +62,12 @@ struct options {
 };
 
 /// "64M", "1K", "4096", "2G": binary multiples; at least `minimum`.
+/// A size with an optional binary K/M/G suffix, at least `minimum`; a mistake throws
+/// usage_error, its message prefixed with "OPTION: " (none when `option` is empty: CLI11 adds
+/// the option's name itself when this runs as a validator, cli.hpp).
 inline std::size_t parse_size(const std::string& text, const std::string& option, std::size_t minimum = 0) {
-  const std::string hint = option + ": \"" + text + "\" is not a size (examples: 4096, 64K, 16M, 1G)";
+  const std::string prefix = option.empty() ? "" : option + ": ";
+  const std::string hint = prefix + "\"" + text + "\" is not a size (examples: 4096, 64K, 16M, 1G)";
   if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw usage_error(hint);
   std::size_t pos = 0;
   unsigned long long v = 0;
@@ -77,18 +82,19 @@ inline std::size_t parse_size(const std::string& text, const std::string& option
   else if (suffix == "M" || suffix == "m") shift = 20;
   else if (suffix == "G" || suffix == "g") shift = 30;
   else if (!suffix.empty()) throw usage_error(hint);
-  if (shift && v > (~0ull >> shift)) throw usage_error(option + ": \"" + text + "\" is too large");
+  if (shift && v > (~0ull >> shift)) throw usage_error(prefix + "\"" + text + "\" is too large");
   v <<= shift;
-  if (v < minimum) throw usage_error(option + ": " + text + " is less than " + std::to_string(minimum));
+  if (v < minimum) throw usage_error(prefix + text + " is less than " + std::to_string(minimum));
   return static_cast<std::size_t>(v);
 }
 
 /// A plain count (no K/M/G: "--shards 4K" is a mistake, not 4096 shards), at least `minimum`.
 inline std::size_t parse_count(const std::string& text, const std::string& option, std::size_t minimum = 0) {
+  const std::string prefix = option.empty() ? "" : option + ": ";
   const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-  if (!digits || text.size() > 12) throw usage_error(option + ": \"" + text + "\" is not a count (a whole number such as 8)");
+  if (!digits || text.size() > 12) throw usage_error(prefix + "\"" + text + "\" is not a count (a whole number such as 8)");
   const std::size_t v = std::stoull(text);
-  if (v < minimum) throw usage_error(option + ": " + text + " is less than " + std::to_string(minimum));
+  if (v < minimum) throw usage_error(prefix + text + " is less than " + std::to_string(minimum));
   return v;
 }
 
@@ -147,28 +153,50 @@ struct record {
   bool headline = false;  // a bandwidth the summary averages
 };
 
-inline json figure_json(const figure& f) {
-  json v;
-  v["value"] = std::isfinite(f.value) ? json(f.value) : json(nullptr);
-  v["min"] = std::isfinite(f.min) ? json(f.min) : json(nullptr);
-  v["max"] = std::isfinite(f.max) ? json(f.max) : json(nullptr);
-  v["stdev"] = std::isfinite(f.stdev) ? json(f.stdev) : json(nullptr);
-  v["samples"] = f.samples;
-  return v;
+/// A figure as JSON: value, min, max, stdev (null when not measured) and samples; and back
+/// (nlohmann_json's to_json / from_json, found by argument-dependent lookup: json(f),
+/// j.get<figure>()).
+inline void to_json(json& v, const figure& f) {
+  auto number = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
+  v = json{{"value", number(f.value)}, {"min", number(f.min)}, {"max", number(f.max)}, {"stdev", number(f.stdev)},
+           {"samples", f.samples}};
+}
+inline void from_json(const json& v, figure& f) {
+  auto number = [&](const char* key) { return v.contains(key) && v.at(key).is_number() ? v.at(key).get<double>() : NAN; };
+  f.value = number("value");
+  f.min = number("min");
+  f.max = number("max");
+  f.stdev = number("stdev");
+  f.samples = v.contains("samples") && v.at("samples").is_number_unsigned() ? v.at("samples").get<std::size_t>() : 0;
 }
 
-inline json record_json(const record& r) {
-  json v;
-  v["test"] = r.test;
-  v["label"] = r.label;
-  v["metric"] = r.metric;
-  v["unit"] = r.unit;
-  v["bytes"] = r.bytes;
-  v.update(figure_json(r.f));  // value, min, max, stdev, samples
+/// A record as one flat JSON object (its figure's members beside its own: the CSV's columns),
+/// and back. from_json throws std::runtime_error naming a missing or mistyped member.
+inline void to_json(json& v, const record& r) {
+  v = json{{"test", r.test}, {"label", r.label}, {"metric", r.metric}, {"unit", r.unit}, {"bytes", r.bytes}};
+  v.update(json(r.f));  // value, min, max, stdev, samples
   v["wrong"] = r.wrong;
   v["higher_is_better"] = r.higher_is_better;
   v["headline"] = r.headline;
-  return v;
+}
+inline void from_json(const json& v, record& r) {
+  if (!v.is_object()) throw std::runtime_error("a record that is not a JSON object");
+  auto text = [&](const char* key) {
+    if (!v.contains(key) || !v.at(key).is_string())
+      throw std::runtime_error(std::string("a record without a text \"") + key + "\"");
+    return v.at(key).get<std::string>();
+  };
+  r.test = text("test");
+  r.label = text("label");
+  r.metric = text("metric");
+  r.unit = v.contains("unit") && v.at("unit").is_string() ? v.at("unit").get<std::string>() : "";
+  if (!v.contains("value") || !(v.at("value").is_number() || v.at("value").is_null()))
+    throw std::runtime_error("a record without a numeric (or null) \"value\"");
+  r.bytes = v.contains("bytes") && v.at("bytes").is_number() ? v.at("bytes").get<double>() : 0;
+  r.f = v.get<figure>();
+  r.wrong = v.contains("wrong") && v.at("wrong").is_number_integer() ? v.at("wrong").get<long long>() : -1;
+  r.higher_is_better = !v.contains("higher_is_better") || v.at("higher_is_better").get<bool>();
+  r.headline = v.contains("headline") && v.at("headline").get<bool>();
 }
 
 /// Columns right-aligned to their widest cell.
@@ -340,37 +368,49 @@ struct test_info {
   std::string key, command, description;
 };
 
+/// Where a family writes what it measured.
+struct run_output {
+  std::ostream& os;              // the tables
+  json& tests;                   // the JSON document's "tests": one entry per test key
+  std::vector<record>& records;  // the CSV's rows, the summary's and the baseline's figures
+  const std::string& svg_dir;    // where the pictures go (empty: none)
+  const std::string& where;      // the pictures' subtitle (backend and shards)
+};
+
+/// A family of tests, one command of the tool: its tests (key, command, description), in the
+/// order -l lists them, and `run`, which measures the selected ones and prints them, writes
+/// their JSON entries, records and pictures. Each family registers itself in its own header
+/// (family_registration); the tool runs every registered family in `order`, and each runs
+/// only its selected tests.
+struct family {
+  std::string command;
+  int order = 0;
+  std::vector<test_info> tests;
+  std::function<void(const target&, const options&, run_output&)> run;
+};
+
+/// The registered families, in `order`.
+inline std::vector<family>& family_registry() {
+  static std::vector<family> registry;
+  return registry;
+}
+
+/// Registers a family at static initialisation (an inline variable in the family's header).
+struct family_registration {
+  explicit family_registration(family f) {
+    auto& r = family_registry();
+    const auto at = std::upper_bound(r.begin(), r.end(), f.order, [](int o, const family& x) { return o < x.order; });
+    r.insert(at, std::move(f));
+  }
+};
+
+/// Every registered family's tests, in family order.
 inline const std::vector<test_info>& test_list() {
-  static const std::vector<test_info> tests{
-      {"topology", "topo", "the shards' devices, bus ids, and the route between every pair"},
-      {"p2p_bw_ce", "p2p", "unidirectional bandwidth, every pair, copy engines (--direction write|read), peer access on"},
-      {"p2p_bidir_ce", "p2p", "bidirectional bandwidth, every pair, both directions at once, copy engines"},
-      {"p2p_bw_sm", "p2p", "unidirectional bandwidth, every pair, SM copy kernel across peer pointers"},
-      {"p2p_latency", "p2p", "latency of small copies behind a blocking kernel (and with host enqueue included)"},
-      {"p2p_bw_staged", "p2p", "unidirectional bandwidth with peer access off (staged through pinned host memory)"},
-      {"p2p_bidir_staged", "p2p", "bidirectional bandwidth with peer access off"},
-      {"p2p_latency_staged", "p2p", "latency with peer access off"},
-      {"all_to_one_ce", "p2p", "every other shard writes to one shard at once, for each shard"},
-      {"one_to_all_ce", "p2p", "every other shard reads from one shard at once, for each shard"},
-      {"h2d_ce", "host", "host to device, each shard alone, copy engine"},
-      {"d2h_ce", "host", "device to host, each shard alone, copy engine"},
-      {"h2d_all_ce", "host", "host to device, every shard at once, copy engine"},
-      {"d2h_all_ce", "host", "device to host, every shard at once, copy engine"},
-      {"h2d_sm", "host", "host to device, each shard alone, SM copy kernel reading pinned host memory"},
-      {"d2h_sm", "host", "device to host, each shard alone, SM copy kernel writing pinned host memory"},
-      {"all_reduce", "collectives", "all-reduce over a size sweep (nccl-tests' algbw and busbw)"},
-      {"all_gather", "collectives", "all-gather over a size sweep"},
-      {"reduce_scatter", "collectives", "reduce-scatter over a size sweep"},
-      {"all_to_all", "collectives", "all-to-all over a size sweep"},
-      {"broadcast", "collectives", "broadcast from --root over a size sweep"},
-      {"transform", "algorithms", "shard::transform, float32, 1..G shards"},
-      {"reduce", "algorithms", "shard::reduce, float32"},
-      {"inclusive_scan", "algorithms", "shard::inclusive_scan, int64"},
-      {"sort_int32", "algorithms", "shard::sort, int32 keys"},
-      {"sort_int64", "algorithms", "shard::sort, int64 keys"},
-      {"sort_by_key", "algorithms", "shard::sort_by_key, int32 keys and values"},
-      {"copy_if", "algorithms", "shard::copy_if, int32, half kept"},
-  };
+  static const std::vector<test_info> tests = [] {
+    std::vector<test_info> all;
+    for (const auto& f : family_registry()) all.insert(all.end(), f.tests.begin(), f.tests.end());
+    return all;
+  }();
   return tests;
 }
 

@@ -651,4 +651,52 @@ inline void link_svgs(const std::string& dir, const link_test& t, const std::str
   }
 }
 
+inline const family_registration p2p_family{family{
+    "p2p",
+    1,
+    {{"p2p_bw_ce", "p2p", "unidirectional bandwidth, every pair, copy engines (--direction write|read), peer access on"},
+     {"p2p_bidir_ce", "p2p", "bidirectional bandwidth, every pair, both directions at once, copy engines"},
+     {"p2p_bw_sm", "p2p", "unidirectional bandwidth, every pair, SM copy kernel across peer pointers"},
+     {"p2p_latency", "p2p", "latency of small copies behind a blocking kernel (and with host enqueue included)"},
+     {"p2p_bw_staged", "p2p", "unidirectional bandwidth with peer access off (staged through pinned host memory)"},
+     {"p2p_bidir_staged", "p2p", "bidirectional bandwidth with peer access off"},
+     {"p2p_latency_staged", "p2p", "latency with peer access off"},
+     {"all_to_one_ce", "p2p", "every other shard writes to one shard at once, for each shard"},
+     {"one_to_all_ce", "p2p", "every other shard reads from one shard at once, for each shard"}},
+    [](const target& tgt, const options& o, run_output& out) {
+      const p2p_run p2p = run_p2p(tgt, o);
+      print_link_tests(out.os, "== p2p (" + std::string(o.direction == "read" ? "reads" : "writes") +
+                                   "; every loop queued behind a blocking kernel, then released)",
+                       p2p.tests, o.verify);
+      if (std::isfinite(p2p.sync_us))
+        out.os << "host wait on all shards: " << fixed(p2p.sync_us, 1) << " us; back-to-back launch on one shard: "
+               << fixed(p2p.launch_us, 2) << " us\n\n";
+      for (const auto& t : p2p.tests) {
+        out.tests[t.key] = link_test_json(t);
+        if (t.key == "p2p_latency") out.tests[t.key]["sync_us"] = p2p.sync_us, out.tests[t.key]["launch_us"] = p2p.launch_us;
+        link_records(t, out.records);
+        if (!out.svg_dir.empty()) link_svgs(out.svg_dir, t, out.where);
+      }
+    }}};
+
+inline const family_registration host_links_family{family{
+    "host",
+    2,
+    {{"h2d_ce", "host", "host to device, each shard alone, copy engine"},
+     {"d2h_ce", "host", "device to host, each shard alone, copy engine"},
+     {"h2d_all_ce", "host", "host to device, every shard at once, copy engine"},
+     {"d2h_all_ce", "host", "device to host, every shard at once, copy engine"},
+     {"h2d_sm", "host", "host to device, each shard alone, SM copy kernel reading pinned host memory"},
+     {"d2h_sm", "host", "device to host, each shard alone, SM copy kernel writing pinned host memory"}},
+    [](const target& tgt, const options& o, run_output& out) {
+      const auto host_links = run_host_links(tgt, o);
+      print_link_tests(out.os, "== host links (every loop queued behind a blocking kernel, then released)", host_links,
+                       o.verify);
+      for (const auto& t : host_links) {
+        out.tests[t.key] = link_test_json(t);
+        link_records(t, out.records);
+        if (!out.svg_dir.empty()) link_svgs(out.svg_dir, t, out.where);
+      }
+    }}};
+
 }  // namespace bench

@@ -13,6 +13,7 @@
 #include "model.hpp"
 #include "report.hpp"
 #include "svg.hpp"
+#include "topo.hpp"
 
 #include <ctime>
 #include <filesystem>
@@ -26,43 +27,6 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-bench::json topology_json(const shard::topology& t, const bench::target& tgt) {
-  bench::json v;
-  v["backend"] = t.backend;
-  bench::json shards = bench::json::array();
-  for (std::size_t s = 0; s < t.shards.size(); ++s) {
-    const auto& d = t.shards[s];
-    bench::json e;
-    e["shard"] = s;
-    e["device"] = tgt.ordinals.empty() ? d.ordinal : tgt.ordinals[s];
-    e["name"] = d.name;
-    e["memory_bytes"] = d.memory_bytes;
-    e["multiprocessors"] = d.multiprocessors;
-    e["compute_capability"] = std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor);
-    e["bus_id"] = d.bus_id;
-    shards.push_back(e);
-  }
-  v["shards"] = shards;
-  bench::json links = bench::json::array();
-  for (std::size_t a = 0; a < t.size(); ++a) {
-    bench::json row = bench::json::array();
-    for (std::size_t b = 0; b < t.size(); ++b) {
-      const auto& l = t.link(a, b);
-      bench::json e;
-      e["route"] = l.route();
-      e["same_device"] = l.same_device;
-      e["peer_supported"] = l.peer_supported;
-      e["peer_enabled"] = l.peer_enabled;
-      e["performance_rank"] = l.performance_rank;
-      e["native_atomics"] = l.native_atomics;
-      row.push_back(e);
-    }
-    links.push_back(row);
-  }
-  v["links"] = links;
-  return v;
 }
 
 void write_file(const std::string& path, const std::function<void(std::ostream&)>& body) {
@@ -134,42 +98,8 @@ int run(const bench::options& o) {
   json& tests = doc["tests"] = json::object();
   std::vector<bench::record> records;
 
-  if (bench::selected(o, "topology")) {
-    os << "== topology\n" << tgt.ctx.topology() << '\n';
-    tests["topology"] = topology_json(tgt.ctx.topology(), tgt);
-  }
-  const bench::p2p_run p2p = bench::run_p2p(tgt, o);
-  bench::print_link_tests(os, "== p2p (" + std::string(o.direction == "read" ? "reads" : "writes") +
-                                  "; every loop queued behind a blocking kernel, then released)",
-                          p2p.tests, o.verify);
-  if (std::isfinite(p2p.sync_us))
-    os << "host wait on all shards: " << bench::fixed(p2p.sync_us, 1) << " us; back-to-back launch on one shard: "
-       << bench::fixed(p2p.launch_us, 2) << " us\n\n";
-  for (const auto& t : p2p.tests) {
-    tests[t.key] = bench::link_test_json(t);
-    if (t.key == "p2p_latency") tests[t.key]["sync_us"] = p2p.sync_us, tests[t.key]["launch_us"] = p2p.launch_us;
-    bench::link_records(t, records);
-    if (!o.svg_dir.empty()) bench::link_svgs(o.svg_dir, t, where);
-  }
-  const auto host_links = bench::run_host_links(tgt, o);
-  bench::print_link_tests(os, "== host links (every loop queued behind a blocking kernel, then released)", host_links, o.verify);
-  for (const auto& t : host_links) {
-    tests[t.key] = bench::link_test_json(t);
-    bench::link_records(t, records);
-    if (!o.svg_dir.empty()) bench::link_svgs(o.svg_dir, t, where);
-  }
-  const auto collective_points = bench::run_collectives(tgt, o);
-  bench::print_collectives(os, collective_points, g, o);
-  for (const auto& name : bench::collective_names())
-    if (bench::selected(o, name)) tests[name] = bench::collectives_json(collective_points, name, bench::collective_settings(tgt, o));
-  bench::collective_records(collective_points, records);
-  if (!o.svg_dir.empty()) bench::collectives_svg(o.svg_dir, collective_points, where);
-  const auto algorithms = bench::run_algorithms(tgt, o);
-  bench::print_algorithms(os, algorithms);
-  for (const auto& c : bench::algorithm_cases())
-    if (bench::selected(o, c.key)) tests[c.key] = bench::algorithms_json(algorithms, c.key, bench::algorithm_settings(tgt, o));
-  bench::algorithm_records(algorithms, records);
-  if (!o.svg_dir.empty()) bench::algorithms_svg(o.svg_dir, algorithms, where);
+  bench::run_output out{os, tests, records, o.svg_dir, where};
+  for (const auto& f : bench::family_registry()) f.run(tgt, o, out);  // each runs its selected tests
 
   if (o.command == "all") {
     // The model of this machine, from its own p2p figures, against what it measured.
@@ -179,21 +109,29 @@ int run(const bench::options& o) {
       os << "== model: skipped (it needs the tests p2p_bw_ce, p2p_latency, p2p_bw_staged and p2p_latency_staged)\n\n";
     } else {
       const bench::machine m = bench::machine_from_p2p(doc, "this machine (from its p2p figures)");
+      // What the algorithms and collectives measured, read back from their JSON entries.
+      auto measured = [](const json& point) { return point.at("time_us").get<bench::figure>().value; };
       std::size_t n = 0;
-      for (auto& p : algorithms) n = std::max(n, p.elements);
+      for (const auto& c : bench::algorithm_cases())
+        if (tests.contains(c.key))
+          for (const auto& p : tests[c.key].at("points")) n = std::max(n, p.at("elements").get<std::size_t>());
       bench::model_result r{m, n ? bench::run_model(m, n) : std::vector<bench::model_row>{}, {}};
       for (auto& row : r.algorithms)
-        for (auto& p : algorithms)
-          if (p.algorithm == row.algorithm && p.shards == g && p.elements == n) row.measured_us = p.time_us;
+        for (const auto& c : bench::algorithm_cases())
+          if (tests.contains(c.key))
+            for (const auto& p : tests[c.key].at("points"))
+              if (p.at("algorithm") == row.algorithm && p.at("shards") == g && p.at("elements") == n)
+                row.measured_us = measured(p);
       // Each collective at its largest measured size, next to what each engine measured.
       for (const auto& name : bench::collective_names()) {
+        if (!tests.contains(name)) continue;
+        const auto& points = tests[name].at("points");
         std::size_t largest = 0;
-        for (auto& c : collective_points)
-          if (c.collective == name) largest = std::max(largest, c.bytes);
+        for (const auto& p : points) largest = std::max(largest, p.at("bytes").get<std::size_t>());
         if (largest == 0) continue;
         auto row = bench::project_collective(m, name, largest);
-        for (auto& c : collective_points)
-          if (c.collective == name && c.bytes == largest) row.measured_us.emplace_back(c.engine, c.time_us.value);
+        for (const auto& p : points)
+          if (p.at("bytes") == largest) row.measured_us.emplace_back(p.at("engine").get<std::string>(), measured(p));
         r.collectives.push_back(row);
       }
       if (!r.algorithms.empty()) {
@@ -204,7 +142,7 @@ int run(const bench::options& o) {
   }
 
   json& rec = doc["records"] = json::array();
-  for (auto& r : records) rec.push_back(bench::record_json(r));
+  for (auto& r : records) rec.push_back(json(r));
   const bench::summary sum = bench::summarize(records);
   bench::print_summary(os, sum, o.verify);
   doc["summary"] = bench::summary_json(sum, o);

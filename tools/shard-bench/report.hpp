@@ -181,11 +181,14 @@ inline std::map<std::tuple<std::string, std::string, std::string>, double> basel
   if (!doc.is_object() || !doc.contains("records") || !doc.at("records").is_array())
     throw std::runtime_error(path + ": not a shard-bench JSON file with \"records\" (write one with --json)");
   std::map<std::tuple<std::string, std::string, std::string>, double> out;
-  for (auto& r : doc.at("records")) {
-    if (!r.is_object() || !r.contains("test") || !r.contains("label") || !r.contains("metric") || !r.contains("value"))
-      throw std::runtime_error(path + ": a record without test, label, metric and value");
-    if (!r.at("value").is_number()) continue;
-    out[{r.at("test").get<std::string>(), r.at("label").get<std::string>(), r.at("metric").get<std::string>()}] = r.at("value").get<double>();
+  for (auto& entry : doc.at("records")) {
+    record r;
+    try {
+      r = entry.get<record>();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
+    }
+    if (std::isfinite(r.f.value)) out[{r.test, r.label, r.metric}] = r.f.value;
   }
   return out;
 }
