@@ -260,6 +260,33 @@ TEST_CASE("transport: all_gather and broadcast reach every shard") {
   });
 }
 
+TEST_CASE("transport: an exchange resolves positions through its buffer table, and rejects a bad one") {
+  auto ctx = shard::context::host(3);
+  auto& impl = ctx.impl();
+  shard_buffers<std::uint32_t> a(impl, {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}});
+  shard_buffers<std::uint64_t> b(impl, {{10, 11}, {12, 13}, {14, 15}});
+  shard_buffers<std::uint32_t> out32(impl, {{0, 0}, {0, 0}, {0, 0}});
+  shard_buffers<std::uint64_t> out64(impl, {{0}, {0}, {0}});
+  shard::transport::buffers where;
+  where.src = {{a.ptr[0], a.ptr[1], a.ptr[2]}, {b.ptr[0], b.ptr[1], b.ptr[2]}};
+  where.src_element_bytes = {4, 8};
+  where.dst = {{out32.ptr[0], out32.ptr[1], out32.ptr[2]}, {out64.ptr[0], out64.ptr[1], out64.ptr[2]}};
+  where.dst_element_bytes = {4, 8};
+  // Shard 0's a[1..2] to shard 2's out32, shard 1's b[1] to shard 0's out64.
+  const std::vector<shard::detail::transfer> plan{{0, 1, 2, 0, 2, 0, 0}, {1, 1, 0, 0, 1, 1, 1}};
+  ctx.reset_stats();
+  shard::detail::run_and_wait(impl, [&] { shard::transport::exchange_planned(impl, plan, where); });
+  CHECK(out32.to_host(impl)[2] == std::vector<std::uint32_t>{2, 3});
+  CHECK(out64.to_host(impl)[0] == std::vector<std::uint64_t>{13});
+  CHECK(ctx.stats().bytes_between_shards() == 2 * 4 + 8);
+  const std::vector<shard::detail::transfer> mixed{{0, 0, 1, 0, 1, 0, 1}};  // 4-byte into 8-byte elements
+  CHECK_THROWS_WITH_AS(shard::transport::exchange_planned(impl, mixed, where), doctest::Contains("different element sizes"),
+                       shard::invalid_argument);
+  const std::vector<shard::detail::transfer> missing{{0, 0, 1, 0, 1, 2, 0}};  // no source buffer 2
+  CHECK_THROWS_WITH_AS(shard::transport::exchange_planned(impl, missing, where), doctest::Contains("does not have"),
+                       shard::invalid_argument);
+}
+
 TEST_CASE("metadata all_gather seen by the shards gives T{} for absent producers") {
   for (std::size_t g : {std::size_t{3}, std::size_t{5}}) {
     CAPTURE(g);
