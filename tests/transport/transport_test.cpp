@@ -477,23 +477,34 @@ TEST_CASE("devices: timed events measure the time between two points of a queue"
   }
 }
 
+/// Queues work on `shard` that runs until `polled` is set (at most 10 s): the wait on it is
+/// sure to poll the engine, however slow the machine.
+static void busy_until_polled(context_impl& impl, std::size_t shard, std::shared_ptr<std::atomic<bool>> polled) {
+  static_cast<shard::host_backend::device&>(impl.dev(shard)).launch([polled] {
+    for (int i = 0; i < 10000 && !*polled; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+}
+
 TEST_CASE("context: the abort after a poll's error is bounded, as a deadline's abort is") {
   auto ctx = shard::context::host(2);
   auto& impl = ctx.impl();
-  ctx.set_wait_timeout(std::chrono::milliseconds(300));
-  // An abort that blocks for 3 s (as ncclCommAbort on a stuck stream): the wait must not.
+  ctx.set_wait_timeout(std::chrono::milliseconds(1000));
+  // An abort that blocks for 6 s (as ncclCommAbort on a stuck stream): the wait must not.
   auto aborted = std::make_shared<std::atomic<bool>>(false);
+  auto polled = std::make_shared<std::atomic<bool>>(false);
   impl.set_collective_engine(std::make_shared<test::scripted_engine>(
-      [] { throw shard::error("asynchronous error (test engine)", 0, 0, "poll"); },
+      [polled] {
+        *polled = true;
+        throw shard::error("asynchronous error (test engine)", 0, 0, "poll");
+      },
       [aborted] {
-        std::this_thread::sleep_for(std::chrono::seconds(3));
+        std::this_thread::sleep_for(std::chrono::seconds(6));
         *aborted = true;
       }));
-  static_cast<shard::host_backend::device&>(impl.dev(0)).launch(
-      [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
+  busy_until_polled(impl, 0, polled);
   const auto start = std::chrono::steady_clock::now();
   CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("asynchronous error (test engine)"), shard::error);
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2000));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(4500));
   CHECK_FALSE(*aborted);  // still aborting on its own thread, which keeps the engine alive
   CHECK_FALSE(impl.engine());
   // No new engine may start beside an abort still running: the context is unusable.
@@ -505,10 +516,14 @@ TEST_CASE("context: an abort that finishes within its bound leaves the context u
   auto ctx = shard::context::host(2);
   auto& impl = ctx.impl();
   auto aborts = std::make_shared<std::atomic<int>>(0);
+  auto polled = std::make_shared<std::atomic<bool>>(false);
   impl.set_collective_engine(std::make_shared<test::scripted_engine>(
-      [] { throw shard::error("asynchronous error (test engine)", 0, 0, "poll"); }, [aborts] { ++*aborts; }));
-  static_cast<shard::host_backend::device&>(impl.dev(0)).launch(
-      [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); });
+      [polled] {
+        *polled = true;
+        throw shard::error("asynchronous error (test engine)", 0, 0, "poll");
+      },
+      [aborts] { ++*aborts; }));
+  busy_until_polled(impl, 0, polled);
   CHECK_THROWS_WITH_AS(ctx.synchronize(), doctest::Contains("asynchronous error (test engine)"), shard::error);
   CHECK(*aborts == 1);
   CHECK(ctx.usable());

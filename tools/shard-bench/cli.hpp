@@ -14,33 +14,46 @@
 
 namespace bench {
 
-/// A CLI11 validator that turns a size with binary K/M/G suffixes into its number of bytes
-/// (parse_size), at least `minimum`.
-inline CLI::Validator size_at_least(std::size_t minimum) {
+/// The name a message gives an option: its short and first long name ("-f/--stepfactor"),
+/// or its only name.
+inline std::string label_of(const std::string& names) {
+  std::vector<std::string> parts;
+  std::stringstream list(names);
+  for (std::string part; std::getline(list, part, ',');) parts.push_back(part);
+  if (parts.size() > 1 && parts[0].size() == 2) return parts[0] + "/" + parts[1];
+  return parts.empty() ? names : parts[0];
+}
+
+/// A CLI11 transformer that turns a size with binary K/M/G suffixes into its number of bytes
+/// (parse_size), at least `minimum`. A mistake throws usage_error naming the option as
+/// `label` (exit status 2 with that message).
+inline CLI::Validator size_at_least(std::size_t minimum, std::string label) {
   return CLI::Validator(
-      [minimum](std::string& text) -> std::string {
-        try {
-          text = std::to_string(parse_size(text, "", minimum));
-          return {};
-        } catch (const usage_error& e) {
-          return e.what();
-        }
+      [minimum, label](std::string& text) -> std::string {
+        text = std::to_string(parse_size(text, label, minimum));
+        return {};
       },
       "SIZE");
 }
 
-/// A CLI11 validator of a plain count (parse_count: no suffix), at least `minimum`.
-inline CLI::Validator count_at_least(std::size_t minimum) {
+/// A CLI11 transformer of a plain count (parse_count: no suffix), at least `minimum`.
+inline CLI::Validator count_at_least(std::size_t minimum, std::string label) {
   return CLI::Validator(
-      [minimum](std::string& text) -> std::string {
-        try {
-          text = std::to_string(parse_count(text, "", minimum));
-          return {};
-        } catch (const usage_error& e) {
-          return e.what();
-        }
+      [minimum, label](std::string& text) -> std::string {
+        text = std::to_string(parse_count(text, label, minimum));
+        return {};
       },
       minimum == 0 ? "COUNT" : "COUNT>=" + std::to_string(minimum));
+}
+
+/// add_option with a size (count) transformer named after the option.
+template <class T>
+CLI::Option* add_size(CLI::App* app, const std::string& names, T& value, const std::string& help, std::size_t minimum) {
+  return app->add_option(names, value, help)->transform(size_at_least(minimum, label_of(names)));
+}
+template <class T>
+CLI::Option* add_count(CLI::App* app, const std::string& names, T& value, const std::string& help, std::size_t minimum) {
+  return app->add_option(names, value, help)->transform(count_at_least(minimum, label_of(names)));
 }
 
 /// What parse() decided: run `o`, or exit now with `exit` (after --help, --version, -l).
@@ -105,12 +118,11 @@ inline parsed parse_command_line(int argc, char** argv) {
       sub->add_option("-t,--test", o.tests, "run only this test (repeatable; keys: -l)");
       sub->add_option("--backend", o.backend, "auto (GPUs if any), host (emulated devices) or cuda")
           ->check(CLI::IsMember({"auto", "host", "cuda"}));
-      sub->add_option("--shards", o.shards, "shards (host: emulated devices, default SHARD_HOST_DEVICES or 4; cuda: one per GPU, "
-                                          "more are mapped round robin)")
-          ->transform(count_at_least(1));
+      add_count(sub, "--shards", o.shards, "shards (host: emulated devices, default SHARD_HOST_DEVICES or 4; cuda: one per GPU, "
+                                          "more are mapped round robin)", 1);
       sub->add_option("--devices", o.devices, "these GPUs (or emulated devices), one shard each: 0,2,5")
           ->delimiter(',')
-          ->transform(count_at_least(0));
+          ->transform(count_at_least(0, "--devices"));
       sub->add_option("--json", o.json_path, "write every figure, the settings and the provenance as JSON (- : stdout, "
                                              "the tables then go to stderr)");
       sub->add_option("--csv", o.csv_path, "write one row per figure as CSV");
@@ -118,51 +130,42 @@ inline parsed parse_command_line(int argc, char** argv) {
       sub->add_option("--baseline", o.baseline_path, "an earlier run's JSON: print every figure's ratio to it");
       sub->add_option("--min-bw", o.min_bw, "exit with status 4 when the summary's average bandwidth (GB/s) is below this")
           ->check(CLI::NonNegativeNumber);
-      sub->add_option("--samples", o.samples, "measure each figure this many times; the median is reported, min/max/stdev "
-                                            "go to the JSON (default 1)")
-          ->transform(count_at_least(1));
+      add_count(sub, "--samples", o.samples, "measure each figure this many times; the median is reported, min/max/stdev "
+                                            "go to the JSON (default 1)", 1);
       sub->add_flag("--skip-verification", skip_verification, "do not check the transferred data (nor the algorithms' results)");
       sub->add_flag("--quick", o.quick, "small sizes, few repetitions (a smoke run)");
       sub->add_flag("-q,--quiet", o.quiet, "no progress line on stderr");
     }
     if (c.p2p) {
-      sub->add_option("--bytes", o.p2p_bytes, "bytes per copy (default 256M on GPUs, 16M emulated)")->transform(size_at_least(8));
-      sub->add_option("--reps", o.p2p_reps, "copies per timed loop (default 10 on GPUs, 5 emulated)")->transform(count_at_least(1));
+      add_size(sub, "--bytes", o.p2p_bytes, "bytes per copy (default 256M on GPUs, 16M emulated)", 8);
+      add_count(sub, "--reps", o.p2p_reps, "copies per timed loop (default 10 on GPUs, 5 emulated)", 1);
       sub->add_option("--direction", o.direction, "p2p copies: write (the source pushes; default) or read (the destination pulls)")
           ->check(CLI::IsMember({"read", "write"}));
-      sub->add_option("--latency-bytes", o.latency_bytes,
-                      "bytes per latency copy (default 16: one int4, as p2pBandwidthLatencyTest)")
-          ->transform(size_at_least(1));
-      sub->add_option("--latency-reps", o.latency_reps, "copies per latency loop (default 100)")->transform(count_at_least(1));
+      add_size(sub, "--latency-bytes", o.latency_bytes,
+               "bytes per latency copy (default 16: one int4, as p2pBandwidthLatencyTest)", 1);
+      add_count(sub, "--latency-reps", o.latency_reps, "copies per latency loop (default 100)", 1);
     }
     if (c.sweep || c.algorithms) {
-      sub->add_option("-n,--iters", o.iters, "collectives: timed iterations queued back to back with one wait; algorithms: calls per size (default 20 on GPUs, 5 emulated)")
-          ->transform(count_at_least(1));
-      warmups.push_back(sub->add_option("-w,--warmup_iters,--warmup", o.warmup, "warm-up iterations (collectives: 5 on GPUs, 1 emulated; algorithms: 1)")
-                            ->transform(count_at_least(0)));
-      sub->add_option("-f,--stepfactor", o.step_factor, "size multiplier between steps of the sweep (default 4)")
-          ->transform(count_at_least(2));
+      add_count(sub, "-n,--iters", o.iters, "collectives: timed iterations queued back to back with one wait; algorithms: calls per size (default 20 on GPUs, 5 emulated)", 1);
+      warmups.push_back(add_count(sub, "-w,--warmup_iters,--warmup", o.warmup, "warm-up iterations (collectives: 5 on GPUs, 1 emulated; algorithms: 1)", 0));
+      add_count(sub, "-f,--stepfactor", o.step_factor, "size multiplier between steps of the sweep (default 4)", 2);
     }
     if (c.sweep) {
-      sub->add_option("-b,--minbytes,--min-bytes", o.min_bytes, "smallest size (default 1K)")->transform(size_at_least(1));
-      sub->add_option("-e,--maxbytes,--max-bytes", o.max_bytes, "largest size (default 1G on GPUs, 16M emulated)")
-          ->transform(size_at_least(1));
+      add_size(sub, "-b,--minbytes,--min-bytes", o.min_bytes, "smallest size (default 1K)", 1);
+      add_size(sub, "-e,--maxbytes,--max-bytes", o.max_bytes, "largest size (default 1G on GPUs, 16M emulated)", 1);
       sub->add_option("-d,--datatype", o.datatype, "element type")->check(CLI::IsMember(datatype_names()));
       sub->add_option("-o,--op", o.op, "reduction of all_reduce and reduce_scatter")->check(CLI::IsMember(op_names()));
-      sub->add_option("-r,--root", o.root, "root shard of broadcast (default 0)")->transform(count_at_least(0));
+      add_count(sub, "-r,--root", o.root, "root shard of broadcast (default 0)", 0);
     }
     if (c.algorithms) {
-      sub->add_option("--min-elements", o.min_elements, "smallest element count of the algorithms' sweep")
-          ->transform(size_at_least(1));
-      sub->add_option("--max-elements", o.max_elements, "largest element count (default 256M on GPUs, 4M emulated)")
-          ->transform(size_at_least(1));
+      add_size(sub, "--min-elements", o.min_elements, "smallest element count of the algorithms' sweep", 1);
+      add_size(sub, "--max-elements", o.max_elements, "largest element count (default 256M on GPUs, 4M emulated)", 1);
     }
     if (c.model) {
       sub->add_option("--preset", o.preset, "a described machine")->check(CLI::IsMember({"dgx-h100", "pcie-4gpu"}));
       sub->add_option("--machine", o.machine_path, "a machine as JSON (the format --out writes)");
       sub->add_option("--from-measured", o.from_measured, "the JSON of a shard-bench p2p run");
-      sub->add_option("--elements", o.model_elements, "elements of the projected calls (default 16M)")
-          ->transform(size_at_least(1));
+      add_size(sub, "--elements", o.model_elements, "elements of the projected calls (default 16M)", 1);
       sub->add_option("--out", o.out_path, "write the machine as JSON");
       sub->add_option("--json", o.json_path, "write the projections as JSON (- : stdout)");
       sub->add_flag("--quick", o.quick, "a small element count");
@@ -201,8 +204,6 @@ inline parsed parse_command_line(int argc, char** argv) {
 
   o.verify = !skip_verification;
   for (const auto* w : warmups) o.warmup_given = o.warmup_given || w->count() != 0;
-  if (std::find(o.command_line.begin(), o.command_line.end(), "--devices") != o.command_line.end() && o.devices.empty())
-    throw usage_error("--devices: give device numbers such as 0,2,5");
   if (o.min_bytes && o.max_bytes && o.min_bytes > o.max_bytes) throw usage_error("-b/--minbytes is larger than -e/--maxbytes");
   if (o.min_elements && o.max_elements && o.min_elements > o.max_elements)
     throw usage_error("--min-elements is larger than --max-elements");

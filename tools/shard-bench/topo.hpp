@@ -7,7 +7,7 @@
 
 namespace bench {
 
-json topology_json(const shard::topology& t, const target& tgt) {
+inline json topology_json(const shard::topology& t, const target& tgt) {
   json v;
   v["backend"] = t.backend;
   json shards = json::array();

@@ -20,6 +20,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -250,9 +251,12 @@ class context_impl {
     } catch (...) {
       // No thread could be started: the engine is leaked rather than destroyed (destroying
       // communicators that reported an error may wait forever), and the context is unusable.
-      (void)new std::shared_ptr<collective_engine>(engine_);
+      (void)new (std::nothrow) std::shared_ptr<collective_engine>(engine_);
       usable_ = false;
-      unusable_reason_ = "the collective engine could not be aborted";
+      try {
+        unusable_reason_ = "the collective engine could not be aborted";
+      } catch (...) {  // out of memory: the reason stays as it was
+      }
     }
     reset_collective_engine();
   }
@@ -310,6 +314,13 @@ class context_impl {
           } catch (...) {
             if (!first) first = std::current_exception();
             abort_collective_engine();
+            if (!usable_) {
+              // The abort did not finish: the shards may never drain. Give up on them now,
+              // whatever the deadline (there may be none).
+              for (auto& other : devices_)
+                if (!other->idle()) other->abandon();
+              return first;
+            }
           }
         }
       } else {

@@ -376,6 +376,22 @@ void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& 
 
 }  // namespace splitting
 
+/// Adds a source buffer to an exchange's table: one run's elements, on `shard` of `g`.
+template <class T>
+void add_run_source(transport::buffers& where, std::size_t g, std::size_t shard, const T* data) {
+  where.src.emplace_back(g, nullptr);
+  where.src.back()[shard] = data;
+  where.src_element_bytes.push_back(sizeof(T));
+}
+
+/// Adds a destination buffer to an exchange's table: every shard's segment of `buffer`.
+template <class T>
+void add_destination(transport::buffers& where, segmented_buffer<T>& buffer) {
+  const std::vector<T*> data = buffer.pointers();
+  where.dst.emplace_back(data.begin(), data.end());
+  where.dst_element_bytes.push_back(sizeof(T));
+}
+
 /// For each target rank in `targets` (ascending, each in [0, N] where N is the runs' total),
 /// the number of elements of each run that go before it in the stable merged order (see the
 /// file comment): the phases above, in order. At most three host syncs; `prepare()` is queued
@@ -469,24 +485,13 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
       }
     key_moves.insert(key_moves.end(), value_moves.begin(), value_moves.end());
     transport::buffers where;
-    for (std::size_t j = 0; j < r_count; ++j) {
-      where.src.emplace_back(g, nullptr);
-      where.src.back()[runs[j].shard] = runs[j].keys;
-      where.src_element_bytes.push_back(sizeof(K));
-    }
-    if constexpr (pairs)
-      for (std::size_t j = 0; j < r_count; ++j) {
-        where.src.emplace_back(g, nullptr);
-        where.src.back()[runs[j].shard] = runs[j].values;
-        where.src_element_bytes.push_back(sizeof(V));
-      }
-    const auto key_dst = recv_keys.pointers();
-    where.dst.emplace_back(key_dst.begin(), key_dst.end());
-    where.dst_element_bytes.push_back(sizeof(K));
+    for (std::size_t j = 0; j < r_count; ++j) add_run_source(where, g, runs[j].shard, runs[j].keys);
     if constexpr (pairs) {
-      const auto value_dst = recv_values.pointers();
-      where.dst.emplace_back(value_dst.begin(), value_dst.end());
-      where.dst_element_bytes.push_back(sizeof(V));
+      for (std::size_t j = 0; j < r_count; ++j) add_run_source(where, g, runs[j].shard, runs[j].values);
+    }
+    add_destination(where, recv_keys);
+    if constexpr (pairs) {
+      add_destination(where, recv_values);
     }
     transport::exchange_planned(ctx, key_moves, where);
     for (std::size_t d = 0; d < g; ++d) {

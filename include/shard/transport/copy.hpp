@@ -207,41 +207,38 @@ inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, 
 
 }  // namespace detail_copy
 
-/// Issues the transfers in the given order, ordered against the shards' queues as the file
-/// comment says: one event per source up front, one wait per (destination, source) pair
-/// before the first pull, one wait per (source, destination) pair at the end. Each transfer's
-/// positions are turned into addresses through `where` as it is issued. Counted once per
-/// transfer as source -> destination bytes.
-inline void exchange_planned(detail::context_impl& ctx, const std::vector<detail::transfer>& transfers,
-                             const buffers& where, route how = route::automatic) {
-  where.check(transfers);
+namespace detail_copy {
+
+/// Issues resolved transfers in the given order, ordered against the shards' queues as the
+/// file comment says: one event per source up front, one wait per (destination, source)
+/// pair before the first pull, one wait per (source, destination) pair at the end. Counted
+/// once per transfer as source -> destination bytes.
+inline void exchange_resolved(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how) {
   const std::size_t g = ctx.size();
   std::vector<std::shared_ptr<detail::event>> ready(g);
   std::vector<char> pulls_from(g * g, 0);  // [d * g + s]: d reads s's memory
   std::vector<char> sent_to(g * g, 0);     // [s * g + d]: s sent to d
   for (const auto& t : transfers) {
-    if (t.count == 0 || t.src_shard == t.dst_shard) continue;
+    if (t.bytes == 0 || t.src_shard == t.dst_shard) continue;
     sent_to[t.src_shard * g + t.dst_shard] = 1;
     // A source's pinned chunks are made before anything is queued: allocating page-locked
     // memory between stream commands would synchronise the streams.
-    if (detail_copy::is_staged(ctx, t.src_shard, t.dst_shard, how)) (void)ctx.staging(t.src_shard);
-    if (!detail_copy::is_staged(ctx, t.src_shard, t.dst_shard, how)) {
+    if (is_staged(ctx, t.src_shard, t.dst_shard, how)) (void)ctx.staging(t.src_shard);
+    if (!is_staged(ctx, t.src_shard, t.dst_shard, how)) {
       pulls_from[t.dst_shard * g + t.src_shard] = 1;
       if (!ready[t.src_shard]) ready[t.src_shard] = ctx.dev(t.src_shard).record();
     }
   }
-  detail_copy::staged_copies staged(ctx);
+  staged_copies staged(ctx);
   for (const auto& t : transfers) {
-    if (t.count == 0) continue;
+    if (t.bytes == 0) continue;
     char& first_pull = pulls_from[t.dst_shard * g + t.src_shard];
     if (first_pull == 1) {
       ctx.dev(t.dst_shard).wait(ready[t.src_shard]);
       first_pull = 2;
     }
-    const std::size_t bytes = where.bytes(t);
-    detail_copy::issue(ctx, byte_transfer{t.src_shard, where.source(t), t.dst_shard, where.destination(t), bytes}, how,
-                       staged);
-    ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), bytes);
+    issue(ctx, t, how, staged);
+    ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
   }
   staged.flush();
   std::vector<std::shared_ptr<detail::event>> done(g);
@@ -253,6 +250,22 @@ inline void exchange_planned(detail::context_impl& ctx, const std::vector<detail
     }
 }
 
+}  // namespace detail_copy
+
+/// Issues the planned transfers in the given order (ordered as detail_copy::exchange_resolved
+/// says), their positions turned into addresses through `where` by this engine as it issues
+/// them. Counted once per transfer as source -> destination bytes. Throws invalid_argument
+/// for a transfer that `where` cannot resolve.
+inline void exchange_planned(detail::context_impl& ctx, const std::vector<detail::transfer>& transfers,
+                             const buffers& where, route how = route::automatic) {
+  where.check(transfers);
+  std::vector<byte_transfer> resolved;
+  resolved.reserve(transfers.size());
+  for (const auto& t : transfers)
+    resolved.push_back(byte_transfer{t.src_shard, where.source(t), t.dst_shard, where.destination(t), where.bytes(t)});
+  detail_copy::exchange_resolved(ctx, resolved, how);
+}
+
 /// Shard `src_shard` -> shard `dst_shard`, `bytes` bytes, queued (the caller waits). With
 /// ordering::queues the copy starts after the work already queued on both shards, and work
 /// queued later on either shard starts after it. Counted once as src_shard -> dst_shard
@@ -262,14 +275,9 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
                  std::size_t bytes, route how = route::automatic, ordering order = ordering::queues,
                  issuer by = issuer::destination) {
   if (bytes == 0) return;
-  if (order == ordering::queues) {
-    std::vector<const char*> from(ctx.size(), nullptr);
-    std::vector<char*> to(ctx.size(), nullptr);
-    from[src_shard] = static_cast<const char*>(src);
-    to[dst_shard] = static_cast<char*>(dst);
-    return exchange_planned(ctx, {detail::transfer{src_shard, 0, dst_shard, 0, bytes}}, buffers::of(from, to), how);
-  }
+  // One copy between addresses the caller holds (no plan to resolve).
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
+  if (order == ordering::queues) return detail_copy::exchange_resolved(ctx, {t}, how);
   if (detail_copy::is_staged(ctx, src_shard, dst_shard, how, by)) (void)ctx.staging(src_shard);  // before queuing
   detail_copy::staged_copies staged(ctx);
   detail_copy::issue(ctx, t, how, staged, by);
