@@ -105,7 +105,7 @@ TEST_CASE("cuda_semantics for_each and transform visit elements out of order, as
     int next = 0;
     int* seen = order.data();
     int* at = &next;
-    shard::for_each(v, [seen, at](int& x) { seen[(*at)++] = x; });  // host contexts only: runs on the host
+    shard::for_each(v, [seen, at] SHARD_HOST_DEVICE(int& x) { seen[(*at)++] = x; });  // host contexts only: runs on the host
     CHECK(order == (gpu ? std::vector<int>{4, 3, 2, 1, 0} : std::vector<int>{0, 1, 2, 3, 4}));
   }
 }
