@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <deque>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -76,6 +77,12 @@ std::vector<std::vector<std::size_t>> runs_by_shard(const std::vector<Run>& runs
   return out;
 }
 
+/// Keys on the host, sorted and searched there with the comparator: std::vector<K>, but
+/// std::deque<bool> for bool (std::vector<bool>'s proxy references would reach a
+/// __host__ __device__ comparator, which nvcc rejects, and it has no data()).
+template <class K>
+using key_list = std::conditional_t<std::is_same_v<K, bool>, std::deque<bool>, std::vector<K>>;
+
 /// What every phase works on: the runs, the output ranks to split at, and the answer so far
 /// (split[t][j]: run j's elements before target t).
 template <class K, class V, class Comp>
@@ -112,7 +119,7 @@ std::vector<std::size_t> settle_trivial(P& pb) {
 /// Phase a: each run's regular samples and their positions in the run.
 template <class K>
 struct run_samples {
-  std::vector<std::vector<K>> keys;                 // per run
+  std::vector<key_list<K>> keys;                    // per run
   std::vector<std::vector<std::size_t>> positions;  // per run, ascending
 };
 
@@ -151,7 +158,7 @@ run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) 
                             },
                             seen_by::host, prepare)
                             .host;
-  run_samples<K> out{std::vector<std::vector<K>>(run_count), std::vector<std::vector<std::size_t>>(run_count)};
+  run_samples<K> out{std::vector<key_list<K>>(run_count), std::vector<std::vector<std::size_t>>(run_count)};
   for (std::size_t j = 0; j < run_count; ++j) {
     const K* first = gathered.data() + pb.runs[j].shard * per_shard + slot_offset[j];
     out.keys[j].assign(first, first + count[j]);
@@ -165,7 +172,7 @@ run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) 
 /// at most `not_after_at_most` are not ordered after it.
 template <class K>
 struct candidates {
-  std::vector<K> keys;
+  key_list<K> keys;
   std::vector<std::size_t> before_at_least;
   std::vector<std::size_t> not_after_at_most;
 };
@@ -241,7 +248,7 @@ struct exact_ranks {
 template <class K, class V, class Comp>
 exact_ranks rank_queries(const problem<K, V, Comp>& pb, const candidates<K>& c, const query_plan& plan) {
   const std::size_t shards = pb.ctx.size();
-  std::vector<K> keys;
+  std::vector<K> keys;  // uploaded as they are (bool included: upload copies element by element)
   for (auto i : plan.candidate) keys.push_back(c.keys[i]);
   const std::size_t queries = keys.size();
   std::size_t most_runs = 0;
