@@ -2,6 +2,7 @@
 /// @file context.hpp
 /// shard::context: the shards an application computes on (GPUs, or emulated devices).
 #include <shard/config.hpp>
+#include <shard/communicator.hpp>
 #include <shard/backend/host/context.hpp>
 #include <shard/core/context_impl.hpp>
 #include <shard/core/device.hpp>
@@ -110,12 +111,38 @@ class context {
     return static_cast<std::size_t>(n);
   }
 
-  /// Number of shards.
+  /// A context over several processes ("ranks", SPMD): the shards of every rank of `comm`,
+  /// numbered rank by rank (rank 0's local shards first), this rank's being those of `local`
+  /// (any single-process context; ranks may have different numbers of shards, on one
+  /// backend). Collective: every rank calls it, and from then on makes the same calls on the
+  /// context's vectors in the same order with the same arguments, as with MPI collectives.
+  /// shard::mpi::context (shard/mpi.hpp) makes one over an MPI communicator; thread_ranks
+  /// (shard/thread_ranks.hpp) gives communicators of ranks that are threads. The local
+  /// context's devices are shared; its calls and this context's take turns. Throws
+  /// invalid_argument when `local` is itself an SPMD context, the communicator is null, or
+  /// the ranks' backends differ; shard::timeout when a rank does not answer in time.
+  static context spmd(std::shared_ptr<shard::communicator> comm, const context& local) {
+    return context(std::make_shared<detail::context_impl>(local.impl_, std::move(comm)));
+  }
+
+  /// Number of shards (of every rank, in an SPMD context).
   std::size_t size() const noexcept { return impl_->size(); }
   /// The backend the shards run on.
   backend kind() const noexcept { return impl_->kind(); }
-  /// Device ordinal of a shard (CUDA ordinal; the shard index on the host backend).
-  int device(std::size_t shard) const { return impl_->dev(checked(shard)).ordinal(); }
+  /// Device ordinal of a shard (CUDA ordinal; the shard index on the host backend; on the
+  /// rank that drives it, in an SPMD context).
+  int device(std::size_t shard) const { return impl_->topology().shards[checked(shard)].ordinal; }
+
+  /// This process's rank in an SPMD context (0 in a single-process one).
+  int rank() const noexcept { return impl_->rank(); }
+  /// Number of ranks (1 in a single-process context).
+  int ranks() const noexcept { return impl_->ranks(); }
+  /// The rank that drives `shard`.
+  int rank_of(std::size_t shard) const { return impl_->rank_of(checked(shard)); }
+  /// Whether this process drives `shard` (its segments' data are readable here).
+  bool is_local(std::size_t shard) const { return impl_->local(checked(shard)); }
+  /// The shards this process drives, ascending (all of them in a single-process context).
+  const std::vector<std::size_t>& local_shards() const noexcept { return impl_->local_shards(); }
   /// Whether shard `a` can access shard `b`'s memory directly (same GPU, or peer access
   /// enabled at creation; true on the host backend unless host_options::peer_access is off).
   bool peer_access(std::size_t a, std::size_t b) const { return impl_->peer_access(checked(a), checked(b)); }
@@ -123,8 +150,13 @@ class context {
   /// The devices and the links between shards (see topology.hpp); printable.
   const shard::topology& topology() const noexcept { return impl_->topology(); }
 
-  /// Snapshot of the communication counters.
+  /// Snapshot of the communication counters (this rank's, in an SPMD context: bytes this
+  /// rank sent, launches on its shards, its host syncs).
   shard::stats stats() const { return impl_->snapshot(); }
+  /// Every rank's counters summed (collective in an SPMD context; stats() otherwise): bytes
+  /// and launches per shard as one process would count them, host syncs and call times summed
+  /// over the ranks, peak bytes per shard from the rank that drives it.
+  shard::stats global_stats() const { return impl_->global_snapshot(); }
   /// Zeroes the counters (peak bytes restart from the bytes allocated now).
   void reset_stats() { impl_->reset(); }
   /// Waits until every shard is idle; throws the first failure of queued work.

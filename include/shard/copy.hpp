@@ -22,7 +22,7 @@ template <class T>
 void copy(const vector<T>& src, vector<T>& dst) {
   detail::require_same_context("shard::copy", src, dst);
   detail::require_same_size("shard::copy", "the destination", dst.size(), "the source", src.size());
-  const detail::call_scope scope(dst.get_context().impl(), "shard::copy");
+  const detail::call_scope scope(dst.get_context().impl(), "shard::copy", dst);
   if (&src == &dst) return;
   auto& ctx = dst.get_context().impl();
   const auto plan = detail::plan_redistribution(src.segment_sizes(), dst.segment_sizes(), src.size());
@@ -33,18 +33,18 @@ void copy(const vector<T>& src, vector<T>& dst) {
 template <class T>
 void copy(std::type_identity_t<std::span<const T>> src, vector<T>& dst) {
   detail::require_same_size("shard::copy", "the destination", dst.size(), "the host source", src.size());
-  const detail::call_scope scope(dst.get_context().impl(), "shard::copy");
+  const detail::call_scope scope(dst.get_context().impl(), "shard::copy", dst);
   transport::host_transfer(dst.get_context().impl(), detail::host_blocks(dst, const_cast<T*>(src.data())),
                            transport::host_direction::from_host);
 }
 
-/// Vector -> host memory (the sizes must match), all shards at once; one host sync.
+/// Vector -> host memory (the sizes must match), all shards at once; one host sync. In an
+/// SPMD context every rank gets all elements.
 template <class T>
 void copy(const vector<T>& src, std::type_identity_t<std::span<T>> dst) {
   detail::require_same_size("shard::copy", "the host destination", dst.size(), "the source", src.size());
-  const detail::call_scope scope(src.get_context().impl(), "shard::copy");
-  transport::host_transfer(src.get_context().impl(), detail::host_blocks(src, dst.data()),
-                           transport::host_direction::to_host);
+  const detail::call_scope scope(src.get_context().impl(), "shard::copy", src);
+  detail::download(src, dst.data());
 }
 
 SHARD_NAMESPACE_END

@@ -26,7 +26,7 @@ SHARD_NAMESPACE_BEGIN
 template <class T, class Pred>
 std::size_t copy_if(const vector<T>& in, vector<T>& out, Pred pred) {
   detail::require_same_context("shard::copy_if", in, out);
-  const detail::call_scope scope(in.get_context().impl(), "shard::copy_if");
+  const detail::call_scope scope(in.get_context().impl(), "shard::copy_if", in);
   const auto p = detail::pointers(in);
   const auto f = detail::callable(pred);
   out = detail::vector_access::adopt(
@@ -42,7 +42,7 @@ std::size_t copy_if(const vector<T>& in, vector<T>& out, Pred pred) {
 /// the kept elements, evenly distributed. Returns the new size. As copy_if.
 template <class T, class Pred>
 std::size_t remove_if(vector<T>& v, Pred pred) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::remove_if");
+  const detail::call_scope scope(v.get_context().impl(), "shard::remove_if", v);
   const auto p = detail::pointers(std::as_const(v));
   const auto f = detail::callable(pred);
   v = detail::vector_access::adopt(
@@ -60,7 +60,7 @@ std::size_t remove_if(vector<T>& v, Pred pred) {
 /// no host sync), so each shard knows its predecessor's; then as copy_if (two host syncs).
 template <class T>
 std::size_t unique(vector<T>& v) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::unique");
+  const detail::call_scope scope(v.get_context().impl(), "shard::unique", v);
   auto& ctx = v.get_context().impl();
   const auto& sizes = v.segment_sizes();
   const auto p = detail::pointers(std::as_const(v));

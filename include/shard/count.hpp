@@ -18,7 +18,7 @@ SHARD_NAMESPACE_BEGIN
 /// (SHARD_HOST_DEVICE).
 template <class T, class Pred>
 std::size_t count_if(const vector<T>& v, Pred pred) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::count_if");
+  const detail::call_scope scope(v.get_context().impl(), "shard::count_if", v);
   const auto p = detail::callable(pred);
   return detail::reduce_segments(v.get_context().impl(), v.segment_sizes(), std::size_t{0}, plus<std::size_t>{},
                                  [&](std::size_t s) {

@@ -41,14 +41,14 @@ element<T> extremum(const vector<T>& v, Comp comp) {
 /// std::greater<> are taken as shard's).
 template <class T, class Comp = less<>>
 element<T> min_element(const vector<T>& v, Comp comp = {}) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::min_element");
+  const detail::call_scope scope(v.get_context().impl(), "shard::min_element", v);
   return detail::extremum<false>(v, detail::callable(comp));
 }
 
 /// The first largest element (by `comp`, default <), like std::max_element.
 template <class T, class Comp = less<>>
 element<T> max_element(const vector<T>& v, Comp comp = {}) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::max_element");
+  const detail::call_scope scope(v.get_context().impl(), "shard::max_element", v);
   return detail::extremum<true>(v, detail::callable(comp));
 }
 

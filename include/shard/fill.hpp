@@ -16,7 +16,7 @@ SHARD_NAMESPACE_BEGIN
 /// one host sync.
 template <class T>
 void fill(vector<T>& v, const std::type_identity_t<T>& value) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::fill");
+  const detail::call_scope scope(v.get_context().impl(), "shard::fill", v);
   auto& ctx = v.get_context().impl();
   detail::run_and_wait(ctx, [&] { detail::enqueue_fill(ctx, detail::pointers(v), v.segment_sizes(), value); });
 }
@@ -26,7 +26,7 @@ void fill(vector<T>& v, const std::type_identity_t<T>& value) {
 /// T only. One launch per non-empty segment, 0 bytes moved, one host sync.
 template <class T>
 void iota(vector<T>& v, const std::type_identity_t<T>& first) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::iota");
+  const detail::call_scope scope(v.get_context().impl(), "shard::iota", v);
   static_assert(std::is_arithmetic_v<T>, "shard::iota requires an arithmetic element type");
   detail::elementwise(v.get_context().impl(), v.segment_sizes(), [&](auto& dev, std::size_t s) {
     const auto seg = v.segment(s);

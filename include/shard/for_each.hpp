@@ -16,7 +16,7 @@ SHARD_NAMESPACE_BEGIN
 /// one host sync.
 template <class T, class F>
 void for_each(vector<T>& v, F f) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::for_each");
+  const detail::call_scope scope(v.get_context().impl(), "shard::for_each", v);
   const auto g = detail::callable(f);
   detail::elementwise(v.get_context().impl(), v.segment_sizes(), [&](auto& dev, std::size_t s) {
     const auto seg = v.segment(s);

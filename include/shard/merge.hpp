@@ -34,7 +34,7 @@ void merge(const vector<T>& a, const vector<T>& b, vector<T>& out, Comp comp) {
   detail::require_same_context("shard::merge", a, out);
   detail::require_same_context("shard::merge", b, out);
   detail::require_same_size("shard::merge", "the output", out.size(), "the two inputs together", a.size() + b.size());
-  const detail::call_scope scope(out.get_context().impl(), "shard::merge");
+  const detail::call_scope scope(out.get_context().impl(), "shard::merge", out);
   const auto pa = detail::pointers(a), pb = detail::pointers(b);
   auto runs = detail::segment_runs<T, void>(pa, {}, a.segment_sizes());
   const auto runs_b = detail::segment_runs<T, void>(pb, {}, b.segment_sizes());
@@ -56,7 +56,7 @@ void merge(const vector<T>& a, const vector<T>& b, vector<T>& out) {
 /// the host.
 template <class T, class Comp>
 bool is_sorted(const vector<T>& v, Comp comp) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::is_sorted");
+  const detail::call_scope scope(v.get_context().impl(), "shard::is_sorted", v);
   auto& ctx = v.get_context().impl();
   const auto& sizes = v.segment_sizes();
   const auto p = detail::pointers(v);
@@ -103,7 +103,7 @@ void bound_all(const char* name, const vector<T>& sorted, const vector<T>& needl
   require_same_context(name, sorted, needles);
   require_same_context(name, sorted, result);
   require_same_size(name, "the result", result.size(), "the needles", needles.size());
-  const call_scope scope(sorted.get_context().impl(), name);
+  const call_scope scope(sorted.get_context().impl(), name, sorted);
   auto& ctx = sorted.get_context().impl();
   const std::size_t g = ctx.size(), m = needles.size();
   if (m == 0) return;

@@ -20,7 +20,7 @@ SHARD_NAMESPACE_BEGIN
 /// std::plus<> and the other std:: function objects are taken as shard's).
 template <class T, class U, class Op>
 U reduce(const vector<T>& v, U init, Op op) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::reduce");
+  const detail::call_scope scope(v.get_context().impl(), "shard::reduce", v);
   return detail::reduce_elements<T, U>(v.get_context().impl(), detail::pointers(v), v.segment_sizes(), init,
                                        detail::callable(op));
 }

@@ -40,7 +40,7 @@ std::size_t reduce_by_key(const vector<K>& keys, const vector<V>& values, vector
   detail::require_same_context(name, keys, keys_out);
   detail::require_same_context(name, keys, values_out);
   detail::require_same_size(name, "the values", values.size(), "the keys", keys.size());
-  const detail::call_scope scope(keys.get_context().impl(), name);
+  const detail::call_scope scope(keys.get_context().impl(), name, keys);
   auto& ctx = keys.get_context().impl();
   const std::size_t g = ctx.size();
   const auto& sizes = keys.segment_sizes();

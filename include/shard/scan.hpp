@@ -27,7 +27,7 @@ template <class T, class Op>
 void inclusive_scan(const vector<T>& in, vector<T>& out, Op op) {
   detail::require_same_context("shard::inclusive_scan", in, out);
   detail::require_same_size("shard::inclusive_scan", "the output", out.size(), "the input", in.size());
-  const detail::call_scope scope(out.get_context().impl(), "shard::inclusive_scan");
+  const detail::call_scope scope(out.get_context().impl(), "shard::inclusive_scan", out);
   std::optional<vector<T>> moved;
   const auto src = detail::pointers(detail::aligned_to(in, out.segment_sizes(), moved));
   detail::scan<T>(out.get_context().impl(), src, detail::pointers(out), out.segment_sizes(), detail::callable(op),
@@ -46,7 +46,7 @@ template <class T, class Op>
 void exclusive_scan(const vector<T>& in, vector<T>& out, std::type_identity_t<T> init, Op op) {
   detail::require_same_context("shard::exclusive_scan", in, out);
   detail::require_same_size("shard::exclusive_scan", "the output", out.size(), "the input", in.size());
-  const detail::call_scope scope(out.get_context().impl(), "shard::exclusive_scan");
+  const detail::call_scope scope(out.get_context().impl(), "shard::exclusive_scan", out);
   std::optional<vector<T>> moved;
   const auto src = detail::pointers(detail::aligned_to(in, out.segment_sizes(), moved));
   detail::scan<T>(out.get_context().impl(), src, detail::pointers(out), out.segment_sizes(), detail::callable(op),

@@ -40,7 +40,7 @@ std::vector<sorted_run<K, V>> segment_runs(const std::vector<const K*>& keys, co
 /// figures: docs/sort.md. `comp` must be callable on the device in a CUDA translation unit.
 template <class T, class Comp>
 void stable_sort(vector<T>& v, Comp comp) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::stable_sort");
+  const detail::call_scope scope(v.get_context().impl(), "shard::stable_sort", v);
   auto& ctx = v.get_context().impl();
   const auto& sizes = v.segment_sizes();
   const auto p = detail::pointers(v);
@@ -77,7 +77,7 @@ template <class K, class V, class Comp>
 void sort_by_key(vector<K>& keys, vector<V>& values, Comp comp) {
   detail::require_same_context("shard::sort_by_key", keys, values);
   detail::require_same_size("shard::sort_by_key", "the values", values.size(), "the keys", keys.size());
-  const detail::call_scope scope(keys.get_context().impl(), "shard::sort_by_key");
+  const detail::call_scope scope(keys.get_context().impl(), "shard::sort_by_key", keys);
   auto& ctx = keys.get_context().impl();
   const auto& sizes = keys.segment_sizes();
   std::optional<vector<V>> moved;

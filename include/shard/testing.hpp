@@ -18,6 +18,9 @@ inline host_backend::device& emulated(const context& ctx, std::size_t shard, con
     throw invalid_argument(std::string("testing::") + hook + ": fault injection needs a host-backend context");
   if (shard >= ctx.size())
     throw invalid_argument(std::string("testing::") + hook + ": shard " + std::to_string(shard) + " out of range");
+  if (!ctx.is_local(shard))
+    throw invalid_argument(std::string("testing::") + hook + ": shard " + std::to_string(shard) +
+                           " is driven by another rank (rank " + std::to_string(ctx.rank_of(shard)) + ")");
   return static_cast<host_backend::device&>(ctx.impl().dev(shard));
 }
 }  // namespace detail_testing
@@ -47,9 +50,7 @@ inline void hang_primitive(const context& ctx, std::size_t shard, std::uint64_t 
 
 /// Bytes allocated right now on an emulated device (host backend only).
 inline std::size_t bytes_in_use(const context& ctx, std::size_t shard) {
-  if (ctx.kind() != backend::host)
-    throw invalid_argument("testing::bytes_in_use: needs a host-backend context");
-  return static_cast<host_backend::device&>(ctx.impl().dev(shard)).bytes_in_use();
+  return detail_testing::emulated(ctx, shard, "bytes_in_use").bytes_in_use();
 }
 
 }  // namespace testing

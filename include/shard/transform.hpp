@@ -23,7 +23,7 @@ template <class T, class U, class Op>
 void transform(const vector<T>& in, vector<U>& out, Op op) {
   detail::require_same_context("shard::transform", in, out);
   detail::require_same_size("shard::transform", "the output", out.size(), "the input", in.size());
-  const detail::call_scope scope(out.get_context().impl(), "shard::transform");
+  const detail::call_scope scope(out.get_context().impl(), "shard::transform", out);
   std::optional<vector<T>> moved;
   const auto src = detail::pointers(detail::aligned_to(in, out.segment_sizes(), moved));
   const auto dst = detail::pointers(out);
@@ -42,7 +42,7 @@ void transform(const vector<A>& a, const vector<B>& b, vector<U>& out, Op op) {
   detail::require_same_context("shard::transform", b, out);
   detail::require_same_size("shard::transform", "the output", out.size(), "the first input", a.size());
   detail::require_same_size("shard::transform", "the second input", b.size(), "the first input", a.size());
-  const detail::call_scope scope(out.get_context().impl(), "shard::transform");
+  const detail::call_scope scope(out.get_context().impl(), "shard::transform", out);
   std::optional<vector<A>> moved_a;
   std::optional<vector<B>> moved_b;
   const auto x = detail::pointers(detail::aligned_to(a, out.segment_sizes(), moved_a));

@@ -19,7 +19,7 @@ SHARD_NAMESPACE_BEGIN
 /// (SHARD_HOST_DEVICE; std:: function objects are taken as shard's).
 template <class T, class U, class Rop, class Top>
 U transform_reduce(const vector<T>& v, U init, Rop reduce_op, Top transform_op) {
-  const detail::call_scope scope(v.get_context().impl(), "shard::transform_reduce");
+  const detail::call_scope scope(v.get_context().impl(), "shard::transform_reduce", v);
   const auto t = detail::callable(transform_op);
   return detail::reduce_segments(v.get_context().impl(), v.segment_sizes(), init, detail::callable(reduce_op),
                                  [&](std::size_t s) {
@@ -34,7 +34,7 @@ template <class A, class B, class U, class Rop, class Top>
 U transform_reduce(const vector<A>& a, const vector<B>& b, U init, Rop reduce_op, Top transform_op) {
   detail::require_same_context("shard::transform_reduce", a, b);
   detail::require_same_size("shard::transform_reduce", "the second input", b.size(), "the first input", a.size());
-  const detail::call_scope scope(a.get_context().impl(), "shard::transform_reduce");
+  const detail::call_scope scope(a.get_context().impl(), "shard::transform_reduce", a);
   std::optional<vector<B>> moved;
   const vector<B>& y = detail::aligned_to(b, a.segment_sizes(), moved);
   const auto t = detail::callable(transform_op);

@@ -20,6 +20,12 @@ namespace detail {
 struct vector_access;
 }  // namespace detail
 
+/// Tag of the vector constructor from every rank's own part (SPMD contexts).
+struct local_parts_t {
+  explicit local_parts_t() = default;
+};
+inline constexpr local_parts_t local_parts{};
+
 /// One shard's part of a vector: a trivially copyable view, usable in device code.
 template <class T>
 struct segment {
@@ -53,6 +59,12 @@ class vector {
   /// A copy of a std::vector, as from its span; also std::vector<bool> (which has no
   /// contiguous data: it is unpacked first).
   vector(const context& ctx, const std::vector<T>& host, distribution d = distribution::even());
+  /// A vector made of every rank's own part (`mine`: any number of elements per rank), for
+  /// data that is never whole on one host: rank 0's part first, each rank's part spread evenly
+  /// over that rank's shards (no element leaves its rank; the policy is those explicit
+  /// sizes). Collective in an SPMD context; in a single-process context it is the span
+  /// constructor with that layout.
+  vector(const context& ctx, local_parts_t, std::span<const T> mine);
 
   /// Deep copy, same context and distribution (local device copies only).
   vector(const vector& other);
@@ -69,7 +81,9 @@ class vector {
   bool empty() const noexcept { return size_ == 0; }
   /// Number of segments = number of shards of the context (segments may be empty).
   std::size_t num_segments() const noexcept { return sizes_.size(); }
-  /// The i-th segment (held by shard i). Throws invalid_argument for i >= num_segments().
+  /// The i-th segment (held by shard i). Throws invalid_argument for i >= num_segments(). In an
+  /// SPMD context every segment's size and offset is known on every rank, its data pointer only
+  /// on the rank that drives shard i (null elsewhere).
   shard::segment<T> segment(std::size_t i) const;
   /// The segment sizes, in shard order.
   const std::vector<std::size_t>& segment_sizes() const noexcept { return sizes_; }
@@ -80,8 +94,13 @@ class vector {
   const shard::distribution& policy() const noexcept { return policy_; }
   const shard::context& get_context() const noexcept { return ctx_; }
 
-  /// All elements, copied to the host, all shards at once (one host sync).
+  /// All elements, copied to the host, all shards at once (one host sync). In an SPMD context:
+  /// collective, and every rank gets all elements.
   std::vector<T> to_host() const;
+  /// All elements on rank `root` (an empty vector on the other ranks): collective in an SPMD
+  /// context, to_host() in a single-process one. Throws invalid_argument for a rank out of
+  /// range.
+  std::vector<T> to_host_on(int root) const;
   /// Element i (one host sync). Throws invalid_argument when i >= size().
   T get(std::size_t i) const;
   /// Sets element i (one host sync). Throws invalid_argument when i >= size().

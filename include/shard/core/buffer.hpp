@@ -15,10 +15,15 @@ class device_buffer {
  public:
   device_buffer() = default;
   /// `count` elements of T on `shard` (uninitialised). Throws out_of_memory, or shard::error
-  /// when the context is unusable.
+  /// when the context is unusable. In an SPMD context a shard of another rank gets no memory
+  /// here (data() is null): its rank allocates it.
   device_buffer(context_impl& ctx, std::size_t shard, std::size_t count)
       : ctx_(&ctx), shard_(shard), count_(count) {
     ctx.require_usable();
+    if (!ctx.local(shard)) {
+      ctx_ = nullptr;
+      return;
+    }
     data_ = static_cast<T*>(ctx.dev(shard).allocate(count * sizeof(T)));
     ctx.count_allocation(shard, count * sizeof(T));
   }

@@ -3,9 +3,15 @@
 /// What a context handle shares: the shards' devices, the topology, the communication
 /// counters, the pinned host memory of its transfers, the collective engine, and the deadline
 /// of its waits. The counters are fed by the backend-agnostic layer only.
+///
+/// An SPMD context (one process per rank, context::spmd) numbers every rank's shards, rank by
+/// rank, but holds devices only for its own ("local") shards: dev(s) is valid only where
+/// local(s). The devices belong to the local single-process context it was made from, which it
+/// keeps alive; its calls take turns with that context's calls (one call lock).
 #include <shard/config.hpp>
 #include <shard/core/collective_engine.hpp>
 #include <shard/core/device.hpp>
+#include <shard/core/ranks.hpp>
 #include <shard/core/staging.hpp>
 #include <shard/error.hpp>
 #include <shard/stats.hpp>
@@ -23,6 +29,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -48,14 +55,77 @@ class context_impl {
  public:
   context_impl(backend kind, std::vector<std::unique_ptr<device>> devices, shard::topology topo)
       : kind_(kind), devices_(std::move(devices)), topology_(std::move(topo)) {
-    const std::size_t g = devices_.size();
-    counters_.shards = g;
-    counters_.bytes.assign((g + 1) * (g + 1), 0);
-    counters_.launches.assign(g, 0);
-    counters_.peak_bytes.assign(g, 0);
-    in_use_.assign(g, 0);
-    staging_.resize(g);
+    for (auto& d : devices_) view_.push_back(d.get());
+    for (std::size_t s = 0; s < view_.size(); ++s) local_shards_.push_back(s);
     wait_timeout_ = wait_timeout_from_environment();
+    init_counters();
+  }
+
+  /// An SPMD context over `comm`: this rank's shards are those of `local` (a single-process
+  /// context), every other rank's are known by their properties. Collective: every rank of
+  /// `comm` constructs one. Throws invalid_argument (on every rank) when the ranks' backends
+  /// differ, shard::timeout when a rank does not answer within the wait deadline.
+  context_impl(std::shared_ptr<context_impl> local, std::shared_ptr<communicator> comm)
+      : kind_(local->kind()), local_(std::move(local)) {
+    if (local_->spmd()) throw invalid_argument("context::spmd: the local context already spans several ranks");
+    if (!comm) throw invalid_argument("context::spmd: the communicator is null");
+    wait_timeout_ = local_->wait_timeout();
+    ranks_ = std::make_unique<rank_state>();
+    ranks_->comm = std::move(comm);
+    ranks_->rank = ranks_->comm->rank();
+    ranks_->ranks = ranks_->comm->size();
+    const int me = ranks_->rank, n = ranks_->ranks;
+    const std::string host = ranks_->comm->host_name();
+    // Every rank's shard count, then every shard's properties.
+    std::vector<std::uint64_t> counts(static_cast<std::size_t>(n));
+    const std::uint64_t mine = local_->size();
+    communicate("context::spmd (shard counts)", [&](auto deadline) {
+      return ranks_->comm->all_gather_v(&mine, counts.data(), std::vector<std::size_t>(n, sizeof(std::uint64_t)), deadline);
+    });
+    ranks_->first.assign(static_cast<std::size_t>(n) + 1, 0);
+    for (int r = 0; r < n; ++r) ranks_->first[r + 1] = ranks_->first[r] + counts[r];
+    const std::size_t g = ranks_->first[n];
+    std::vector<shard_record> records(g), own;
+    for (std::size_t s = 0; s < local_->size(); ++s)
+      own.push_back(make_shard_record(local_->dev(s).properties(), static_cast<std::uint32_t>(kind_), host));
+    std::vector<std::size_t> bytes(static_cast<std::size_t>(n));
+    for (int r = 0; r < n; ++r) bytes[r] = counts[r] * sizeof(shard_record);
+    communicate("context::spmd (shard properties)",
+                [&](auto deadline) { return ranks_->comm->all_gather_v(own.data(), records.data(), bytes, deadline); });
+    for (std::size_t s = 0; s < g; ++s)
+      if (records[s].backend != records[0].backend)
+        throw invalid_argument("context::spmd: the ranks' local contexts have different backends (shard 0 is " +
+                               std::string(records[0].backend == 0 ? "host" : "cuda") + ", shard " +
+                               std::to_string(s) + " " + (records[s].backend == 0 ? "host" : "cuda") + ")");
+    ranks_->rank_of.assign(g, 0);
+    ranks_->hosts.assign(static_cast<std::size_t>(n), std::string());
+    for (int r = 0; r < n; ++r)
+      for (std::size_t s = ranks_->first[r]; s < ranks_->first[r + 1]; ++s) {
+        ranks_->rank_of[s] = r;
+        ranks_->hosts[r] = records[s].host;
+      }
+    view_.assign(g, nullptr);
+    for (std::size_t s = 0; s < local_->size(); ++s) {
+      view_[ranks_->first[me] + s] = &local_->dev(s);
+      local_shards_.push_back(ranks_->first[me] + s);
+    }
+    topology_.backend = local_->topology().backend;
+    for (std::size_t s = 0; s < g; ++s) topology_.shards.push_back(properties_of(records[s], ranks_->rank_of[s]));
+    const std::size_t base = ranks_->first[me];
+    for (std::size_t a = 0; a < g; ++a)
+      for (std::size_t b = 0; b < g; ++b) {
+        link_properties l;
+        if (ranks_->rank_of[a] != ranks_->rank_of[b]) {
+          l.other_rank = true;
+          l.other_node = topology_.shards[a].host != topology_.shards[b].host;
+        } else if (ranks_->rank_of[a] == me) {
+          l = local_->topology().link(a - base, b - base);
+        } else {
+          l.same_device = a == b;  // another rank's own pairs: known to that rank only
+        }
+        topology_.links.push_back(l);
+      }
+    init_counters();
   }
   ~context_impl() {
     // Every public call waits for its shards, so the queues are idle here; the wait below is
@@ -74,15 +144,140 @@ class context_impl {
     }
     staging_.clear();
     for (int a = 0; a < 2; ++a)
-      if (pinned_slots_[a] != nullptr) devices_[0]->deallocate_host(pinned_slots_[a], pinned_slots_bytes_[a]);
+      if (pinned_slots_[a] != nullptr) host_device().deallocate_host(pinned_slots_[a], pinned_slots_bytes_[a]);
+    view_.clear();
     devices_.clear();
+    local_.reset();
   }
   context_impl(const context_impl&) = delete;
   context_impl& operator=(const context_impl&) = delete;
 
   backend kind() const noexcept { return kind_; }
-  std::size_t size() const noexcept { return devices_.size(); }
-  device& dev(std::size_t shard) const { return *devices_[shard]; }
+  /// Number of shards (of every rank, in an SPMD context).
+  std::size_t size() const noexcept { return view_.size(); }
+  /// A local shard's device (every shard is local in a single-process context).
+  device& dev(std::size_t shard) const { return *view_[shard]; }
+  /// Whether this process drives `shard`.
+  bool local(std::size_t shard) const noexcept { return view_[shard] != nullptr; }
+  /// The shards this process drives, ascending (all of them in a single-process context).
+  const std::vector<std::size_t>& local_shards() const noexcept { return local_shards_; }
+  /// The device of the first local shard: it allocates the context's pinned host memory.
+  device& host_device() const { return *view_[local_shards_.front()]; }
+
+  // --- ranks (SPMD contexts) --------------------------------------------------------
+  /// Whether the context spans several processes (context::spmd).
+  bool spmd() const noexcept { return ranks_ != nullptr; }
+  /// This process's rank and the number of ranks (0 and 1 in a single-process context).
+  int rank() const noexcept { return ranks_ ? ranks_->rank : 0; }
+  int ranks() const noexcept { return ranks_ ? ranks_->ranks : 1; }
+  /// The rank that drives `shard`.
+  int rank_of(std::size_t shard) const noexcept { return ranks_ ? ranks_->rank_of[shard] : 0; }
+  /// Rank r drives the shards [first_shard(r), first_shard(r + 1)).
+  std::size_t first_shard(int r) const noexcept { return ranks_ ? ranks_->first[r] : (r == 0 ? 0 : size()); }
+  /// The communicator of an SPMD context (spmd() must hold).
+  communicator& comm() const noexcept { return *ranks_->comm; }
+
+  /// Runs `call(deadline)`, a communicator call, under the context's wait deadline; past it
+  /// (call returns false) the context gives up: it is unusable from then on, and this throws
+  /// shard::timeout naming `what`. Failures the communicator throws pass through.
+  template <class Call>
+  void communicate(const char* what, Call&& call) {
+    if (!call(deadline())) std::rethrow_exception(give_up_ranks(what));
+  }
+
+  /// The ranks agree on the outcome of a step: every rank contributes whether it failed
+  /// (`failure`) and the step's shape (what it is about to do, as text; ranks called with
+  /// the same arguments describe a step identically). When a rank failed, every rank throws:
+  /// its own exception where it failed, shard::error naming the failed rank elsewhere (its
+  /// type where it is shard::out_of_memory's or invalid_argument's kind: see below). When the
+  /// shapes differ, every rank throws invalid_argument naming both. A single-process context
+  /// rethrows `failure` at once. Past the deadline: shard::timeout (and the context is
+  /// unusable).
+  void agree(std::exception_ptr failure, const std::string& shape) {
+    if (!ranks_) {
+      if (failure) std::rethrow_exception(failure);
+      return;
+    }
+    const int n = ranks_->ranks;
+    const outcome_record mine = make_outcome(failure, shape);
+    std::vector<outcome_record> all(static_cast<std::size_t>(n));
+    try {
+      communicate("an agreement between the ranks", [&](auto deadline) {
+        return ranks_->comm->all_gather_v(&mine, all.data(), std::vector<std::size_t>(n, sizeof(outcome_record)),
+                                          deadline);
+      });
+    } catch (...) {
+      ranks_->agreed = std::current_exception();
+      throw;
+    }
+    ++ranks_->steps;
+    for (int r = 0; r < n; ++r) {
+      const auto& o = all[static_cast<std::size_t>(r)];
+      if (o.status == outcome_record::ok) continue;
+      if (failure) {
+        ranks_->agreed = failure;
+        std::rethrow_exception(failure);
+      }
+      const std::string message = std::string("rank ") + std::to_string(r) + " failed: " + o.message;
+      std::exception_ptr remote;
+      try {
+        if (o.status == outcome_record::invalid_argument) throw invalid_argument(message);
+        throw error(message);
+      } catch (...) {
+        remote = std::current_exception();
+      }
+      ranks_->agreed = remote;
+      std::rethrow_exception(remote);
+    }
+    for (int r = 1; r < n; ++r) {
+      const auto& a = all[0];
+      const auto& b = all[static_cast<std::size_t>(r)];
+      if (a.shape_hash == b.shape_hash) continue;
+      std::exception_ptr differ;
+      try {
+        throw invalid_argument("the ranks' calls differ (the same collective calls, with the same arguments, must be "
+                               "made on every rank): rank 0: " + std::string(a.shape) + "; rank " + std::to_string(r) +
+                               ": " + b.shape);
+      } catch (...) {
+        differ = std::current_exception();
+      }
+      ranks_->agreed = differ;
+      std::rethrow_exception(differ);
+    }
+    ranks_->agreed = nullptr;
+  }
+
+  /// The public call running now and its arguments' layout (call_scope, SPMD contexts only):
+  /// part of every step's shape. Returns the previous signature.
+  std::string set_call_signature(std::string signature) { return std::exchange(signature_, std::move(signature)); }
+  /// A step's shape as the ranks compare it: the call's signature and `what`.
+  std::string step_shape(const std::string& what) const {
+    if (!ranks_) return {};
+    return (signature_.empty() ? std::string("(no call)") : signature_) + ": " + what;
+  }
+
+  /// The end of a step: waits for the local shards (synchronize_all) and, in an SPMD
+  /// context, agrees with the other ranks on the outcome (agree), so that every rank throws
+  /// when any failed. Past a deadline it throws shard::timeout without an agreement.
+  void finish_step(const std::string& what) {
+    if (!ranks_) return synchronize_all();
+    std::exception_ptr failure;
+    try {
+      synchronize_all();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure && !usable_) std::rethrow_exception(failure);
+    agree(failure, step_shape(what));
+  }
+
+  /// In a failure handler: the ranks agree on `failure` unless they already did (it is the
+  /// failure of the last agreement, propagating), then it is rethrown. In a single-process
+  /// context: rethrown at once.
+  [[noreturn]] void agree_on_failure(std::exception_ptr failure, const std::string& shape) {
+    if (ranks_ && ranks_->agreed != failure && usable_) agree(failure, shape);
+    std::rethrow_exception(failure);
+  }
   const shard::topology& topology() const noexcept { return topology_; }
   /// Shards on one device: their copies are device-local.
   bool same_device(std::size_t a, std::size_t b) const { return topology_.link(a, b).same_device; }
@@ -102,7 +297,10 @@ class context_impl {
   /// transfer) holds it, so that two host threads using one context take turns instead of
   /// sharing its pinned slots, staging chunks and queues mid-call. Recursive: a call that
   /// makes other calls holds it once more. A call waits for the other thread's call to finish.
-  std::unique_lock<std::recursive_mutex> exclusive() { return std::unique_lock<std::recursive_mutex>(call_mutex_); }
+  /// An SPMD context shares the lock of its local context.
+  std::unique_lock<std::recursive_mutex> exclusive() {
+    return std::unique_lock<std::recursive_mutex>(local_ ? local_->call_mutex_ : call_mutex_);
+  }
 
   /// At least `bytes` of pinned host memory owned by the context, for small transfers such as
   /// the partials of a reduction (copied from every shard at once, without blocking the host).
@@ -112,8 +310,8 @@ class context_impl {
   void* pinned_slots(std::size_t bytes, int area = 0) {
     if (bytes > pinned_slots_bytes_[area]) {
       const std::size_t grown = std::max<std::size_t>(bytes, 4096);
-      void* p = dev(0).allocate_host(grown);
-      if (pinned_slots_[area] != nullptr) dev(0).deallocate_host(pinned_slots_[area], pinned_slots_bytes_[area]);
+      void* p = host_device().allocate_host(grown);
+      if (pinned_slots_[area] != nullptr) host_device().deallocate_host(pinned_slots_[area], pinned_slots_bytes_[area]);
       pinned_slots_[area] = p;
       pinned_slots_bytes_[area] = grown;
     }
@@ -171,6 +369,32 @@ class context_impl {
     std::lock_guard<std::mutex> lock(mutex_);
     return counters_;
   }
+  /// Every rank's counters summed (collective in an SPMD context; snapshot() otherwise). The
+  /// host column sums every rank's host; calls and phases stay this rank's.
+  stats global_snapshot() {
+    stats mine = snapshot();
+    if (!ranks_) return mine;
+    const auto turn = exclusive();
+    std::vector<std::uint64_t> flat(mine.bytes);
+    flat.insert(flat.end(), mine.launches.begin(), mine.launches.end());
+    flat.insert(flat.end(), mine.peak_bytes.begin(), mine.peak_bytes.end());
+    flat.push_back(mine.host_syncs);
+    const std::size_t n = static_cast<std::size_t>(ranks_->ranks), len = flat.size();
+    std::vector<std::uint64_t> all(n * len);
+    communicate("context::global_stats", [&](auto deadline) {
+      return ranks_->comm->all_gather_v(flat.data(), all.data(), std::vector<std::size_t>(n, len * sizeof(std::uint64_t)),
+                                        deadline);
+    });
+    std::fill(flat.begin(), flat.end(), 0);
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t i = 0; i < len; ++i) flat[i] += all[r * len + i];
+    const std::size_t b = mine.bytes.size(), g = mine.launches.size();
+    std::copy(flat.begin(), flat.begin() + b, mine.bytes.begin());
+    std::copy(flat.begin() + b, flat.begin() + b + g, mine.launches.begin());
+    std::copy(flat.begin() + b + g, flat.begin() + b + 2 * g, mine.peak_bytes.begin());
+    mine.host_syncs = flat.back();
+    return mine;
+  }
   void reset() {
     std::lock_guard<std::mutex> lock(mutex_);
     std::fill(counters_.bytes.begin(), counters_.bytes.end(), 0);
@@ -214,12 +438,31 @@ class context_impl {
     usable_ = false;
     unusable_reason_ = message;
     abort_collective_engine();
-    for (auto& d : devices_)
-      if (!d->idle()) d->abandon();
+    abandon_busy();
+    if (ranks_) ranks_->comm->abort();
     try {
       return std::make_exception_ptr(timeout(message + "; the context is now unusable", static_cast<int>(shard),
                                              ordinal));
     } catch (...) {
+      return std::current_exception();
+    }
+  }
+
+  /// Gives up on the other ranks after a communication (`what`) passed the deadline: the
+  /// context is unusable from then on. Returns the shard::timeout to throw.
+  std::exception_ptr give_up_ranks(const char* what) noexcept {
+    try {
+      const double seconds = std::chrono::duration<double>(wait_timeout_).count();
+      std::string message = "rank " + std::to_string(rank()) + ": the other ranks did not answer " + what +
+                            " within the context's wait timeout of " + std::to_string(seconds) + " s";
+      usable_ = false;
+      unusable_reason_ = message;
+      abort_collective_engine();
+      abandon_busy();
+      if (ranks_) ranks_->comm->abort();
+      return std::make_exception_ptr(timeout(message + "; the context is now unusable", -1, -1));
+    } catch (...) {
+      usable_ = false;
       return std::current_exception();
     }
   }
@@ -284,9 +527,9 @@ class context_impl {
   bool drain_abandoned() noexcept {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
     bool all = true;
-    for (auto& d : devices_) {
+    for (auto s : local_shards_) {
       try {
-        all = d->wait_until(deadline) && all;
+        all = dev(s).wait_until(deadline) && all;
       } catch (...) {
         all = false;
       }
@@ -299,8 +542,8 @@ class context_impl {
     if (!usable_) return std::make_exception_ptr(error("the context is unusable: " + unusable_reason_));
     const auto deadline = this->deadline();
     std::exception_ptr first;
-    for (std::size_t s = 0; s < devices_.size(); ++s) {
-      auto& d = *devices_[s];
+    for (auto s : local_shards_) {
+      auto& d = dev(s);
       bool done = false;
       if (engine_) {
         // With a collective library in use, poll it while waiting: a failed collective would
@@ -317,8 +560,7 @@ class context_impl {
             if (!usable_) {
               // The abort did not finish: the shards may never drain. Give up on them now,
               // whatever the deadline (there may be none).
-              for (auto& other : devices_)
-                if (!other->idle()) other->abandon();
+              abandon_busy();
               return first;
             }
           }
@@ -336,8 +578,27 @@ class context_impl {
     return first;
   }
 
+  void init_counters() {
+    const std::size_t g = view_.size();
+    counters_.shards = g;
+    counters_.bytes.assign((g + 1) * (g + 1), 0);
+    counters_.launches.assign(g, 0);
+    counters_.peak_bytes.assign(g, 0);
+    in_use_.assign(g, 0);
+    staging_.resize(g);
+  }
+  void abandon_busy() noexcept {
+    for (auto s : local_shards_)
+      if (!dev(s).idle()) dev(s).abandon();
+  }
+
   backend kind_;
-  std::vector<std::unique_ptr<device>> devices_;
+  std::vector<std::unique_ptr<device>> devices_;  // a single-process context's own devices
+  std::shared_ptr<context_impl> local_;           // an SPMD context's local context (its devices)
+  std::vector<device*> view_;                     // per shard; null where the shard is not local
+  std::vector<std::size_t> local_shards_;
+  std::unique_ptr<rank_state> ranks_;
+  std::string signature_;
   shard::topology topology_;
   std::vector<std::unique_ptr<staging_pool>> staging_;
   void* pinned_slots_[2] = {nullptr, nullptr};

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 SHARD_NAMESPACE_BEGIN
 namespace detail {
@@ -27,6 +28,9 @@ namespace detail {
 /// shard before the exception leaves, so no shard runs on memory the caller frees next. The
 /// wait is bounded by the context's deadline (shard::timeout). Throws shard::error at once on
 /// an unusable context.
+///
+/// In an SPMD context the ranks then agree on the outcome (context_impl::agree): a failure on
+/// any rank throws on every rank, and ranks whose calls differ find out together.
 template <class F>
 void run_and_wait(context_impl& ctx, F&& enqueue) {
   const auto turn = ctx.exclusive();
@@ -35,9 +39,9 @@ void run_and_wait(context_impl& ctx, F&& enqueue) {
     enqueue();
   } catch (...) {
     ctx.synchronize_all_noexcept();
-    throw;
+    ctx.agree_on_failure(std::current_exception(), ctx.step_shape("a step"));
   }
-  ctx.synchronize_all();
+  ctx.finish_step("a step");
 }
 
 /// A named span of an algorithm, from construction to destruction (or to next()): its wall
@@ -92,12 +96,36 @@ class phase_timer : public timed_range {
 
 /// Times a public algorithm call (stats::calls), marks it for profilers, and holds the
 /// context for the call (context_impl::exclusive: calls from several host threads take turns).
+/// In an SPMD context it also names the call and the layout of its vector arguments (anything
+/// with segment_sizes()) in every agreement of the call, so that ranks called with different
+/// arguments throw invalid_argument together (context_impl::agree).
 class call_scope : public timed_range {
  public:
-  call_scope(context_impl& ctx, const char* name) : timed_range(ctx, call, name), turn_(ctx.exclusive()) {}
+  template <class... Vectors>
+  call_scope(context_impl& ctx, const char* name, const Vectors&... arguments)
+      : timed_range(ctx, call, name), turn_(ctx.exclusive()), ctx_(ctx) {
+    if (!ctx.spmd()) return;
+    std::string text = name;
+    (describe(text, arguments.segment_sizes()), ...);
+    previous_ = ctx.set_call_signature(std::move(text));
+  }
+  call_scope(const call_scope&) = delete;
+  call_scope& operator=(const call_scope&) = delete;
+  ~call_scope() {
+    if (ctx_.spmd()) (void)ctx_.set_call_signature(std::move(previous_));
+  }
 
  private:
+  /// " (n elements in G segments, layout <fingerprint>)".
+  static void describe(std::string& text, const std::vector<std::size_t>& sizes) {
+    std::size_t n = 0;
+    std::string all;
+    for (auto s : sizes) n += s, all += std::to_string(s) + ',';
+    text += " (" + std::to_string(n) + " elements, layout " + std::to_string(fingerprint(all) % 1000000) + ")";
+  }
   std::unique_lock<std::recursive_mutex> turn_;
+  context_impl& ctx_;
+  std::string previous_;
 };
 
 /// run_and_wait over `enqueue(shard)` for every shard.

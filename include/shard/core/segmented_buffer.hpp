@@ -8,6 +8,7 @@
 #include <shard/core/context_impl.hpp>
 
 #include <cstddef>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -19,10 +20,19 @@ class segmented_buffer {
  public:
   segmented_buffer() = default;
   /// sizes[s] uninitialised elements on every shard s. If a shard runs out of memory, the
-  /// segments already allocated are released as the exception leaves: nothing leaks.
+  /// segments already allocated are released as the exception leaves: nothing leaks. In an
+  /// SPMD context each rank allocates its own shards' segments, and the ranks agree on the
+  /// outcome (and on the sizes: ranks that allocate differently throw invalid_argument), so
+  /// that a rank out of memory makes every rank throw.
   segmented_buffer(context_impl& ctx, std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
-    segments_.reserve(sizes_.size());
-    for (std::size_t s = 0; s < sizes_.size(); ++s) segments_.emplace_back(ctx, s, sizes_[s]);
+    try {
+      segments_.reserve(sizes_.size());
+      for (std::size_t s = 0; s < sizes_.size(); ++s) segments_.emplace_back(ctx, s, sizes_[s]);
+    } catch (...) {
+      segments_.clear();
+      ctx.agree_on_failure(std::current_exception(), ctx.step_shape(shape()));
+    }
+    if (ctx.spmd()) ctx.agree(nullptr, ctx.step_shape(shape()));
   }
 
   std::size_t num_segments() const noexcept { return sizes_.size(); }
@@ -37,6 +47,11 @@ class segmented_buffer {
   }
 
  private:
+  std::string shape() const {
+    std::size_t n = 0;
+    for (auto k : sizes_) n += k;
+    return "an allocation of " + std::to_string(n) + " elements of " + std::to_string(sizeof(T)) + " bytes";
+  }
   std::vector<std::size_t> sizes_;
   std::vector<device_buffer<T>> segments_;
 };

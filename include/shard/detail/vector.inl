@@ -7,6 +7,7 @@
 #include <shard/transport/host.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -16,14 +17,66 @@ SHARD_NAMESPACE_BEGIN
 
 namespace detail {
 /// The host transfer of a whole vector: segment s <-> host[offset_s, offset_s + size_s).
+/// In an SPMD context only the local segments (other ranks move their own).
 template <class T>
 std::vector<transport::host_block> host_blocks(const vector<T>& v, T* host) {
   std::vector<transport::host_block> blocks;
+  const auto& ctx = v.get_context().impl();
   for (std::size_t s = 0; s < v.num_segments(); ++s) {
     const auto seg = v.segment(s);
-    blocks.push_back({s, host + seg.offset, seg.data, seg.size * sizeof(T)});
+    if (ctx.local(s)) blocks.push_back({s, host + seg.offset, seg.data, seg.size * sizeof(T)});
   }
   return blocks;
+}
+
+/// The first element of rank r's segments (they are consecutive), and the element count.
+template <class T>
+std::pair<std::size_t, std::size_t> rank_range(const vector<T>& v, int r) {
+  const auto& ctx = v.get_context().impl();
+  const std::size_t first = ctx.first_shard(r), last = ctx.first_shard(r + 1);
+  std::size_t n = 0;
+  for (std::size_t s = first; s < last; ++s) n += v.segment_sizes()[s];
+  return {first < v.num_segments() ? v.segment(first).offset : v.size(), n};
+}
+
+/// SPMD: `host` holds this rank's elements of `v` at their global positions; afterwards it
+/// holds every rank's (communicator::all_gather_v, rank by rank).
+template <class T>
+void share_elements(const vector<T>& v, T* host) {
+  auto& ctx = v.get_context().impl();
+  if (!ctx.spmd()) return;
+  std::vector<std::size_t> bytes(static_cast<std::size_t>(ctx.ranks()));
+  for (int r = 0; r < ctx.ranks(); ++r) bytes[r] = rank_range(v, r).second * sizeof(T);
+  T* mine = host + rank_range(v, ctx.rank()).first;
+  ctx.communicate("vector::to_host", [&](auto deadline) { return ctx.comm().all_gather_v(mine, host, bytes, deadline); });
+}
+
+/// Every element of `v` in host[0, v.size()) on every rank: one host transfer of the local
+/// segments, then (SPMD) the other ranks' elements.
+template <class T>
+void download(const vector<T>& v, T* host) {
+  transport::host_transfer(v.get_context().impl(), host_blocks(v, host), transport::host_direction::to_host);
+  share_elements(v, host);
+}
+
+/// The segment sizes of a vector made of every rank's own part (`mine` elements here): each
+/// rank's part spread evenly over its shards, rank by rank. Collective in an SPMD context.
+inline std::vector<std::size_t> local_part_sizes(context_impl& ctx, std::size_t mine) {
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(ctx.ranks()), mine);
+  if (ctx.spmd()) {
+    const std::uint64_t n = mine;
+    ctx.communicate("vector(local_parts)", [&](auto deadline) {
+      return ctx.comm().all_gather_v(&n, counts.data(),
+                                     std::vector<std::size_t>(counts.size(), sizeof(std::uint64_t)), deadline);
+    });
+  }
+  std::vector<std::size_t> sizes;
+  for (int r = 0; r < ctx.ranks(); ++r) {
+    const auto part =
+        distribution::even().sizes(static_cast<std::size_t>(counts[r]), ctx.first_shard(r + 1) - ctx.first_shard(r));
+    sizes.insert(sizes.end(), part.begin(), part.end());
+  }
+  return sizes;
 }
 }  // namespace detail
 
@@ -62,6 +115,16 @@ vector<T>::vector(const context& ctx, std::span<const T> host, shard::distributi
 template <class T>
 vector<T>::vector(const context& ctx, const std::vector<T>& host, shard::distribution d)
     : vector(ctx, detail::contiguous_copy<T>(host).span(), std::move(d)) {}
+
+template <class T>
+vector<T>::vector(const context& ctx, local_parts_t, std::span<const T> mine)
+    : vector(uninitialized_tag{}, ctx, detail::local_part_sizes(ctx.impl(), mine.size()),
+             shard::distribution::even()) {
+  policy_ = shard::distribution::explicit_sizes(sizes_);
+  const std::size_t start = detail::rank_range(*this, ctx_.impl().rank()).first;
+  transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(mine.data()) - start),
+                           transport::host_direction::from_host);
+}
 
 template <class T>
 vector<T>::vector(const vector& other) : vector(uninitialized_tag{}, other.ctx_, other.sizes_, other.policy_) {
@@ -149,22 +212,58 @@ std::vector<T> vector<T>::to_host() const {
   if constexpr (std::is_same_v<T, bool>) {
     // std::vector<bool> is bit-packed: unpack through a plain array.
     const std::unique_ptr<bool[]> plain(new bool[size_]);
-    transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, plain.get()), transport::host_direction::to_host);
+    detail::download(*this, plain.get());
     return std::vector<bool>(plain.get(), plain.get() + size_);
   } else {
     std::vector<T> out(size_);
-    transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, out.data()), transport::host_direction::to_host);
+    detail::download(*this, out.data());
     return out;
   }
+}
+
+template <class T>
+std::vector<T> vector<T>::to_host_on(int root) const {
+  auto& ctx = ctx_.impl();
+  if (root < 0 || root >= ctx.ranks())
+    throw invalid_argument("vector::to_host_on: rank " + std::to_string(root) + " out of range (the context has " +
+                           std::to_string(ctx.ranks()) + " ranks)");
+  if (!ctx.spmd()) return to_host();
+  // This rank's elements first (at their global positions on the root, in a buffer of their
+  // own elsewhere), then one message from every other rank to the root.
+  const auto [start, count] = detail::rank_range(*this, ctx.rank());
+  const bool root_here = ctx.rank() == root;
+  const std::size_t room = root_here ? size_ : count;
+  const std::unique_ptr<T[]> plain(new T[room == 0 ? 1 : room]);
+  T* here = root_here ? plain.get() : plain.get() - start;
+  transport::host_transfer(ctx, detail::host_blocks(*this, here), transport::host_direction::to_host);
+  std::vector<communicator::outgoing> sends;
+  std::vector<communicator::incoming> receives;
+  if (!root_here && count != 0) sends.push_back({root, plain.get(), count * sizeof(T)});
+  if (root_here)
+    for (int r = 0; r < ctx.ranks(); ++r) {
+      const auto [first, n] = detail::rank_range(*this, r);
+      if (r != root && n != 0) receives.push_back({r, plain.get() + first, n * sizeof(T)});
+    }
+  ctx.communicate("vector::to_host_on", [&](auto deadline) { return ctx.comm().exchange(sends, receives, deadline); });
+  if (!root_here) return {};
+  return std::vector<T>(plain.get(), plain.get() + size_);
 }
 
 template <class T>
 T vector<T>::get(std::size_t i) const {
   check_index(i, "get");
   const std::size_t s = shard_of(i);
-  T value;
-  transport::host_transfer(ctx_.impl(), {{s, &value, storage_.data(s) + (i - offsets_[s]), sizeof(T)}},
-                           transport::host_direction::to_host);
+  auto& ctx = ctx_.impl();
+  T value{};
+  std::vector<transport::host_block> block;
+  if (ctx.local(s)) block.push_back({s, &value, storage_.data(s) + (i - offsets_[s]), sizeof(T)});
+  transport::host_transfer(ctx, block, transport::host_direction::to_host);
+  if (ctx.spmd()) {
+    // From the rank that holds it to every other rank.
+    std::vector<std::size_t> bytes(static_cast<std::size_t>(ctx.ranks()), 0);
+    bytes[static_cast<std::size_t>(ctx.rank_of(s))] = sizeof(T);
+    ctx.communicate("vector::get", [&](auto deadline) { return ctx.comm().all_gather_v(&value, &value, bytes, deadline); });
+  }
   return value;
 }
 
@@ -172,9 +271,11 @@ template <class T>
 void vector<T>::set(std::size_t i, const T& value) {
   check_index(i, "set");
   const std::size_t s = shard_of(i);
+  auto& ctx = ctx_.impl();
   T copy = value;
-  transport::host_transfer(ctx_.impl(), {{s, &copy, storage_.data(s) + (i - offsets_[s]), sizeof(T)}},
-                           transport::host_direction::from_host);
+  std::vector<transport::host_block> block;
+  if (ctx.local(s)) block.push_back({s, &copy, storage_.data(s) + (i - offsets_[s]), sizeof(T)});
+  transport::host_transfer(ctx, block, transport::host_direction::from_host);
 }
 
 template <class T>

@@ -17,9 +17,11 @@ namespace detail {
 
 /// Calls `f(dev)` with the shard's concrete device (host_backend::device or
 /// cuda_backend::device), so `f` can call the backend's overload of a primitive. Counts one
-/// launch on that shard.
+/// launch on that shard. In an SPMD context a shard of another rank launches nothing here
+/// (its rank launches it): the skeletons call launch for every shard alike.
 template <class F>
 void launch(context_impl& ctx, std::size_t shard, F&& f) {
+  if (!ctx.local(shard)) return;
   ctx.count_launch(shard);
   device& d = ctx.dev(shard);
   switch (d.kind()) {

@@ -3,9 +3,9 @@
 /// How shards share metadata (counts, partials, splitters, boundary elements): through
 /// all_gather alone, whose contract is "each shard contributes k values, every shard sees all
 /// of them, in shard order". Decisions the host takes from them are deterministic functions
-/// of the gathered values, so that when the skeletons run across processes (one process per
-/// GPU), every process takes the same decision from its own copy and uploads it to its own
-/// shards (upload below); all_gather is then the one function that changes.
+/// of the gathered values, so that when the skeletons run across processes (an SPMD context),
+/// every process takes the same decision from its own copy and uploads it to its own shards
+/// (upload below): all_gather and upload are the only functions here that know of ranks.
 #include <shard/config.hpp>
 #include <shard/core/buffer.hpp>
 #include <shard/core/functors.hpp>
@@ -15,6 +15,7 @@
 #include <shard/primitive/for_each.hpp>
 #include <shard/primitive/launch.hpp>
 #include <shard/transport/copy.hpp>
+#include <shard/transport/host.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -76,6 +77,9 @@ struct gathered {
 ///   values through one exchange, (G-1)*k*sizeof(T) bytes into each shard at most, and fills
 ///   the absent producers' values with T{} (one launch per shard and run of absent
 ///   producers); no host sync.
+/// - In an SPMD context the values of other ranks' shards arrive as host bytes
+///   (communicator::all_gather_v, rank by rank); seen_by::shards then gathers on the host and
+///   copies the G*k values to every local shard, with host syncs.
 ///
 /// `prepare()`, when given, is called first, inside the same wait: work the producers depend
 /// on (an upload, a local sort) is queued there.
@@ -84,6 +88,17 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
   static_assert(std::is_trivially_copyable_v<T>);
   const std::size_t g = ctx.size();
   gathered<T> out;
+  if (who == seen_by::shards && ctx.spmd()) {
+    // Across ranks the values travel as host bytes anyway: gather them on every rank's host,
+    // then send them to the local shards (host syncs, where one process queues an exchange).
+    auto host = all_gather<T>(ctx, k, produce, seen_by::host, prepare);
+    out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
+    std::vector<transport::host_block> blocks;
+    for (auto s : ctx.local_shards())
+      if (g * k != 0) blocks.push_back({s, host.host.data(), out.shards.data(s), g * k * sizeof(T)});
+    transport::host_transfer(ctx, blocks, transport::host_direction::from_host);
+    return out;
+  }
   if (who == seen_by::shards) {
     prepare();
     out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
@@ -123,15 +138,24 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
     pinned = static_cast<T*>(ctx.pinned_slots(g * k * sizeof(T)));
     for (std::size_t s = 0; s < g; ++s) {
       slots[s] = device_buffer<T>(ctx, s, k);
-      present[s] = produce(s, slots[s].data()) ? 1 : 0;
+      present[s] = produce(s, slots[s].data()) ? 1 : 0;  // decided alike on every rank
     }
-    for (std::size_t s = 0; s < g; ++s)
+    for (auto s : ctx.local_shards())
       if (present[s]) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
   });
   out.host.assign(g * k, T{});
   if (k == 0) return out;
-  for (std::size_t s = 0; s < g; ++s)
+  for (auto s : ctx.local_shards())
     if (present[s]) std::memcpy(out.host.data() + s * k, pinned + s * k, k * sizeof(T));
+  if (ctx.spmd()) {
+    // Every rank's shards' values, rank by rank (rank r's shards are consecutive).
+    std::vector<std::size_t> bytes(static_cast<std::size_t>(ctx.ranks()));
+    for (int r = 0; r < ctx.ranks(); ++r) bytes[r] = (ctx.first_shard(r + 1) - ctx.first_shard(r)) * k * sizeof(T);
+    T* all = out.host.data();
+    ctx.communicate("a gather of metadata", [&](auto deadline) {
+      return ctx.comm().all_gather_v(all + ctx.first_shard(ctx.rank()) * k, all, bytes, deadline);
+    });
+  }
   return out;
 }
 
@@ -148,7 +172,7 @@ void upload(context_impl& ctx, const std::vector<std::vector<T>>& values, const 
   T* pinned = static_cast<T*>(ctx.pinned_slots(total * sizeof(T), 1));
   std::size_t at = 0;
   for (std::size_t s = 0; s < values.size(); ++s) {
-    if (values[s].empty()) continue;
+    if (values[s].empty() || !ctx.local(s)) continue;  // another rank uploads to its own shards
     std::copy(values[s].begin(), values[s].end(), pinned + at);  // also std::vector<bool>
     transport::from_host(ctx, s, dst[s], pinned + at, values[s].size() * sizeof(T));
     at += values[s].size();

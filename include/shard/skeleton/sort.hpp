@@ -354,6 +354,7 @@ void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& 
                             pb.ctx, per_shard,
                             [&](std::size_t s, K* slot) {
                               if (shard_need[s] == 0) return false;
+                              if (!pb.ctx.local(s)) return true;  // its rank copies them
                               for (std::size_t w = 0; w < windows.size(); ++w)
                                 for (auto j : pb.by_shard[s]) {
                                   const std::size_t length = windows[w].hi[j] - windows[w].lo[j];

@@ -18,11 +18,16 @@
 /// neither side can reuse or free its buffer too early). No copy waits on another copy of the
 /// same exchange: an all-to-all of G shards takes G-1 steps, each destination receiving one
 /// block after another, all destinations at once.
+///
+/// In an SPMD context, transfers between shards of two ranks go through the communicator
+/// (transport/ranks.hpp) after the rank's own transfers are queued; an exchange is then
+/// collective (every rank issues it) and waits on the host.
 #include <shard/config.hpp>
 #include <shard/core/context_impl.hpp>
 #include <shard/core/plan.hpp>
 #include <shard/error.hpp>
 #include <shard/stats.hpp>
+#include <shard/transport/ranks.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -106,15 +111,6 @@ struct buffers {
         throw invalid_argument("transport::exchange: a transfer joins buffers of different element sizes");
     }
   }
-};
-
-/// One resolved shard-to-shard copy, in bytes (what detail_copy::issue executes).
-struct byte_transfer {
-  std::size_t src_shard;
-  const void* src;
-  std::size_t dst_shard;
-  void* dst;
-  std::size_t bytes;
 };
 
 namespace detail_copy {
@@ -213,7 +209,26 @@ namespace detail_copy {
 /// file comment says: one event per source up front, one wait per (destination, source)
 /// pair before the first pull, one wait per (source, destination) pair at the end. Counted
 /// once per transfer as source -> destination bytes.
+inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how);
+
 inline void exchange_resolved(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how) {
+  if (!ctx.spmd()) return exchange_within(ctx, transfers, how);
+  std::vector<byte_transfer> here, across;
+  bool any_across = false;
+  for (const auto& t : transfers) {
+    if (ctx.rank_of(t.src_shard) != ctx.rank_of(t.dst_shard)) {
+      any_across = true;
+      across.push_back(t);
+    } else if (ctx.local(t.src_shard)) {
+      here.push_back(t);
+    }
+  }
+  exchange_within(ctx, here, how);
+  if (any_across) exchange_across_ranks(ctx, across);
+}
+
+/// exchange_resolved among the shards of this process.
+inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how) {
   const std::size_t g = ctx.size();
   std::vector<std::shared_ptr<detail::event>> ready(g);
   std::vector<char> pulls_from(g * g, 0);  // [d * g + s]: d reads s's memory
@@ -262,7 +277,8 @@ inline void exchange_planned(detail::context_impl& ctx, const std::vector<detail
   std::vector<byte_transfer> resolved;
   resolved.reserve(transfers.size());
   for (const auto& t : transfers)
-    resolved.push_back(byte_transfer{t.src_shard, where.source(t), t.dst_shard, where.destination(t), where.bytes(t)});
+    resolved.push_back(byte_transfer{t.src_shard, ctx.local(t.src_shard) ? where.source(t) : nullptr, t.dst_shard,
+                                     ctx.local(t.dst_shard) ? where.destination(t) : nullptr, where.bytes(t)});
   detail_copy::exchange_resolved(ctx, resolved, how);
 }
 
@@ -277,7 +293,9 @@ inline void copy(detail::context_impl& ctx, std::size_t src_shard, const void* s
   if (bytes == 0) return;
   // One copy between addresses the caller holds (no plan to resolve).
   const byte_transfer t{src_shard, src, dst_shard, dst, bytes};
-  if (order == ordering::queues) return detail_copy::exchange_resolved(ctx, {t}, how);
+  if (order == ordering::queues || ctx.rank_of(src_shard) != ctx.rank_of(dst_shard))
+    return detail_copy::exchange_resolved(ctx, {t}, how);
+  if (!ctx.local(src_shard)) return;  // another rank's copy
   if (detail_copy::is_staged(ctx, src_shard, dst_shard, how, by)) (void)ctx.staging(src_shard);  // before queuing
   detail_copy::staged_copies staged(ctx);
   detail_copy::issue(ctx, t, how, staged, by);

@@ -137,7 +137,9 @@ inline std::size_t stream_blocks(detail::context_impl& ctx, const std::vector<ho
 
 /// Copies every block (at most one per shard) between host memory and the shards, all shards
 /// at once, and waits for them: one host sync. Throws what the shards' work throws (after
-/// every shard is idle), or shard::timeout past the context's deadline.
+/// every shard is idle), or shard::timeout past the context's deadline. In an SPMD context
+/// it is collective: each rank moves the blocks of its own shards (the others' are skipped)
+/// and the ranks agree on the outcome.
 inline void host_transfer(detail::context_impl& ctx, const std::vector<host_block>& blocks, host_direction dir) {
   const auto turn = ctx.exclusive();  // the staging chunks are the context's
   ctx.require_usable();
@@ -155,7 +157,7 @@ inline void host_transfer(detail::context_impl& ctx, const std::vector<host_bloc
     };
     std::vector<host_block> pinned;
     for (const auto& b : blocks) {
-      if (b.bytes == 0) continue;
+      if (b.bytes == 0 || !ctx.local(b.shard)) continue;  // SPMD: other ranks move their own
       auto& dev = ctx.dev(b.shard);
       if (!dev.host_copies_need_pinned_memory() || dev.is_pinned(b.host)) pinned.push_back(b);
       else if (b.bytes <= host_small_max_bytes) small.push_back(b);
@@ -216,14 +218,15 @@ inline void host_transfer(detail::context_impl& ctx, const std::vector<host_bloc
   if (timed_out != ctx.size()) std::rethrow_exception(ctx.give_up(timed_out));
   if (failure) {
     ctx.synchronize_all_noexcept();
-    std::rethrow_exception(failure);
+    ctx.agree_on_failure(failure, ctx.step_shape("a host transfer"));
   }
   for (const auto& b : blocks) {
+    if (!ctx.local(b.shard)) continue;
     const int s = static_cast<int>(b.shard);
     if (dir == host_direction::to_host) ctx.count_bytes(s, stats::host, b.bytes);
     else ctx.count_bytes(stats::host, s, b.bytes);
   }
-  ctx.synchronize_all();
+  ctx.finish_step("a host transfer");
   if (dir == host_direction::to_host)
     for (std::size_t i = 0; i < small.size(); ++i) std::memcpy(small[i].host, slots + slot_offset[i], small[i].bytes);
 }

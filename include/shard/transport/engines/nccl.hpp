@@ -44,7 +44,9 @@ namespace transport::nccl {
 
 /// Whether NCCL can serve this context: CUDA shards, each on its own GPU.
 inline bool usable(const detail::context_impl& ctx) {
-  if (ctx.kind() != backend::cuda || ctx.size() < 2) return false;
+  // An SPMD context's shards of other ranks are reached through its communicator instead
+  // (transport/ranks.hpp); this engine's communicators are one process's.
+  if (ctx.kind() != backend::cuda || ctx.size() < 2 || ctx.spmd()) return false;
   std::set<int> ordinals;
   for (std::size_t s = 0; s < ctx.size(); ++s) ordinals.insert(ctx.dev(s).ordinal());
   return ordinals.size() == ctx.size();

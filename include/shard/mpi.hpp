@@ -1,0 +1,211 @@
+#pragma once
+/// @file mpi.hpp
+/// shard across processes and nodes over MPI (CMake target shard::mpi, which adds
+/// MPI::MPI_CXX): shard::mpi::context makes an SPMD context (context::spmd) whose ranks are
+/// those of an MPI communicator. MPI starts the processes (mpirun, srun) and carries the
+/// bytes between ranks: metadata and outcomes by MPI_Iallgatherv, elements by
+/// MPI_Isend/MPI_Irecv, every wait polled under the context's deadline. Not part of
+/// <shard/shard.hpp>; usable from g++ and nvcc translation units. docs/multi-node.md.
+///
+///     MPI_Init(&argc, &argv);
+///     {
+///       shard::context ctx = shard::mpi::context(MPI_COMM_WORLD);
+///       shard::vector<float> v(ctx, n);   // collective: same n on every rank
+///       shard::sort(v);                   // collective
+///     }                                   // contexts go before MPI_Finalize
+///     MPI_Finalize();
+#include <shard/config.hpp>
+#include <shard/communicator.hpp>
+#include <shard/context.hpp>
+#include <shard/core/device.hpp>
+#include <shard/error.hpp>
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace mpi {
+
+namespace detail_mpi {
+
+inline std::string describe(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  return std::string(text, static_cast<std::size_t>(length));
+}
+
+inline void check(int code, const char* call) {
+  if (code != MPI_SUCCESS) throw error(std::string(call) + " failed: " + describe(code));
+}
+
+/// Waits for every request until `deadline`, polling MPI_Testall (MPI progresses inside
+/// it): spins for the first 200 us, then sleeps 20 us growing to 200 us between polls.
+/// Returns false past the deadline (the requests stay pending).
+inline bool wait_all(std::vector<MPI_Request>& requests, std::chrono::steady_clock::time_point deadline) {
+  if (requests.empty()) return true;
+  using namespace std::chrono;
+  const auto start = steady_clock::now();
+  microseconds pause{20};
+  for (;;) {
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+    if (done) return true;
+    const auto now = steady_clock::now();
+    if (now >= deadline) return false;
+    if (now - start < microseconds(200)) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::min<steady_clock::duration>(pause, deadline - now));
+      pause = std::min(pause * 2, microseconds(200));
+    }
+  }
+}
+
+}  // namespace detail_mpi
+
+/// Messages above this size are split: Open MPI 4.1 has no MPI-4 large-count calls, and an
+/// int count of bytes stops at 2^31 - 1.
+inline constexpr std::size_t max_message_bytes = std::size_t{1} << 30;
+
+/// shard::communicator over a duplicate of an MPI communicator (so that shard's messages never
+/// match the application's), with MPI_ERRORS_RETURN on it: MPI failures become shard::error.
+class communicator final : public shard::communicator {
+ public:
+  /// Duplicates `comm` (collective over it). MPI must be initialised.
+  explicit communicator(MPI_Comm comm) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) throw invalid_argument("shard::mpi::communicator: MPI is not initialised (call MPI_Init first)");
+    if (comm == MPI_COMM_NULL) throw invalid_argument("shard::mpi::communicator: the communicator is MPI_COMM_NULL");
+    detail_mpi::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+    char name[MPI_MAX_PROCESSOR_NAME];
+    int length = 0;
+    MPI_Get_processor_name(name, &length);
+    host_.assign(name, static_cast<std::size_t>(length));
+  }
+  ~communicator() override {
+    // After a deadline, messages may be pending: freeing the communicator would wait for
+    // them, so it is left to MPI_Finalize (or the job's end).
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && !aborted_) MPI_Comm_free(&comm_);
+  }
+  communicator(const communicator&) = delete;
+  communicator& operator=(const communicator&) = delete;
+
+  int rank() const noexcept override { return rank_; }
+  int size() const noexcept override { return size_; }
+  std::string host_name() const override { return host_; }
+  /// The duplicated communicator shard sends on.
+  MPI_Comm handle() const noexcept { return comm_; }
+
+  bool exchange(const std::vector<outgoing>& sends, const std::vector<incoming>& receives,
+                time_point deadline) override {
+    std::vector<MPI_Request> requests;
+    try {
+      for (const auto& m : receives) post(m.peer, m.data, m.bytes, false, requests);
+      for (const auto& m : sends) post(m.peer, const_cast<void*>(m.data), m.bytes, true, requests);
+    } catch (...) {
+      aborted_ = true;  // posted requests may be pending
+      throw;
+    }
+    if (!detail_mpi::wait_all(requests, deadline)) return aborted_ = true, false;
+    return true;
+  }
+
+  bool all_gather_v(const void* mine, void* all, const std::vector<std::size_t>& bytes, time_point deadline) override {
+    std::size_t total = 0;
+    for (auto b : bytes) total += b;
+    if (total > static_cast<std::size_t>(INT_MAX)) return shard::communicator::all_gather_v(mine, all, bytes, deadline);
+    std::vector<int> counts(bytes.size()), displacements(bytes.size());
+    int at = 0;
+    for (std::size_t r = 0; r < bytes.size(); ++r) {
+      counts[r] = static_cast<int>(bytes[r]);
+      displacements[r] = at;
+      at += counts[r];
+    }
+    char* out = static_cast<char*>(all);
+    const bool in_place = out + displacements[rank_] == mine;
+    std::vector<MPI_Request> request(1);
+    detail_mpi::check(MPI_Iallgatherv(in_place ? MPI_IN_PLACE : mine, counts[rank_], MPI_BYTE, all, counts.data(),
+                                      displacements.data(), MPI_BYTE, comm_, request.data()),
+                      "MPI_Iallgatherv");
+    if (!detail_mpi::wait_all(request, deadline)) return aborted_ = true, false;
+    return true;
+  }
+
+  void abort() noexcept override { aborted_ = true; }
+
+ private:
+  /// One message as pieces of at most max_message_bytes, in order (MPI keeps the order of
+  /// messages between two ranks on one communicator and tag).
+  void post(int peer, void* data, std::size_t bytes, bool send, std::vector<MPI_Request>& requests) {
+    char* p = static_cast<char*>(data);
+    std::size_t offset = 0;
+    do {
+      const int n = static_cast<int>(std::min(max_message_bytes, bytes - offset));
+      MPI_Request r;
+      if (send)
+        detail_mpi::check(MPI_Isend(p + offset, n, MPI_BYTE, peer, tag, comm_, &r), "MPI_Isend");
+      else
+        detail_mpi::check(MPI_Irecv(p + offset, n, MPI_BYTE, peer, tag, comm_, &r), "MPI_Irecv");
+      requests.push_back(r);
+      offset += static_cast<std::size_t>(n);
+    } while (offset < bytes);
+  }
+
+  static constexpr int tag = 0x5a;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+  std::string host_;
+  bool aborted_ = false;
+};
+
+/// This rank's index among the ranks of `comm` on its machine (MPI_Comm_split_type with
+/// MPI_COMM_TYPE_SHARED), and their number.
+inline std::pair<int, int> node_rank(MPI_Comm comm) {
+  MPI_Comm node = MPI_COMM_NULL;
+  detail_mpi::check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int rank = 0, size = 1;
+  MPI_Comm_rank(node, &rank);
+  MPI_Comm_size(node, &size);
+  MPI_Comm_free(&node);
+  return {rank, size};
+}
+
+/// An SPMD context over the ranks of `comm`, this rank's shards being those of `local` (any
+/// single-process context). Collective over `comm`. See context::spmd.
+inline shard::context context(MPI_Comm comm, const shard::context& local) {
+  return shard::context::spmd(std::make_shared<communicator>(comm), local);
+}
+
+/// An SPMD context over the ranks of `comm`, each rank choosing its shards: `gpus_per_rank`
+/// GPUs from (node-local rank x gpus_per_rank) on, modulo the visible GPUs, where there are
+/// GPUs (and this translation unit has CUDA); SHARD_HOST_DEVICES emulated shards otherwise
+/// (context::automatic's count). Collective. Throws invalid_argument for gpus_per_rank < 1.
+inline shard::context context(MPI_Comm comm, int gpus_per_rank = 1) {
+  if (gpus_per_rank < 1) throw invalid_argument("shard::mpi::context: gpus_per_rank must be at least 1");
+  const auto comm_ptr = std::make_shared<communicator>(comm);
+  const int local_rank = node_rank(comm).first;  // collective: before any rank-dependent branch
+  const int gpus = shard::context::cuda_device_count();
+  if (gpus == 0) return shard::context::spmd(comm_ptr, shard::context::host(shard::context::host_devices_from_environment()));
+  std::vector<int> ordinals;
+  for (int i = 0; i < gpus_per_rank; ++i) ordinals.push_back((local_rank * gpus_per_rank + i) % gpus);
+  return shard::context::spmd(comm_ptr, shard::context::cuda(ordinals));
+}
+
+}  // namespace mpi
+SHARD_NAMESPACE_END
