@@ -365,3 +365,32 @@ TEST_CASE("stats time every algorithm call and the sort's phases" * doctest::tes
   CHECK(ctx.stats().calls.empty());
   CHECK(ctx.stats().phases.empty());
 }
+
+TEST_CASE("sort with many shards: more runs than queries per target, stable and exact" * doctest::test_suite("sort")) {
+  // 40 and 70 runs: each target's candidate range is wider than queries_per_target, so the
+  // splitters query a spaced subset and settle the rest in wider windows.
+  for (std::size_t g : {std::size_t{40}, std::size_t{70}}) {
+    for (int range : {1 << 30, 50}) {  // distinct keys, and many ties
+      CAPTURE(g);
+      CAPTURE(range);
+      auto ctx = shard::context::host(g, test::gpu_like());
+      const std::size_t n = 300007;
+      std::mt19937 rng(static_cast<unsigned>(g) * 7 + static_cast<unsigned>(range));
+      std::vector<int> keys(n);
+      std::vector<std::uint32_t> order(n);
+      for (std::size_t i = 0; i < n; ++i) keys[i] = static_cast<int>(rng() % static_cast<unsigned>(range)), order[i] = static_cast<std::uint32_t>(i);
+      shard::vector<int> k(ctx, keys);
+      shard::vector<std::uint32_t> v(ctx, order);
+      shard::sort_by_key(k, v);
+      std::vector<std::size_t> idx(n);
+      std::iota(idx.begin(), idx.end(), 0);
+      std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
+      const auto got_keys = k.to_host();
+      const auto got_values = v.to_host();
+      bool same = true;
+      for (std::size_t i = 0; i < n && same; ++i) same = got_keys[i] == keys[idx[i]] && got_values[i] == idx[i];
+      CHECK(same);
+      CHECK(k.segment_sizes() == shard::distribution::even().sizes(n, g));
+    }
+  }
+}

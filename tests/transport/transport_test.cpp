@@ -288,7 +288,9 @@ TEST_CASE("transport: an exchange resolves positions through its buffer table, a
 }
 
 TEST_CASE("metadata all_gather seen by the shards gives T{} for absent producers") {
-  for (std::size_t g : {std::size_t{3}, std::size_t{5}}) {
+  // 3, 5, 8: the doubling steps (with a wrap and a partial last step); 20: beyond
+  // shards_gather_max, through the host.
+  for (std::size_t g : {std::size_t{3}, std::size_t{5}, std::size_t{8}, std::size_t{20}}) {
     CAPTURE(g);
     auto ctx = shard::context::host(g);
     auto& impl = ctx.impl();
@@ -316,14 +318,27 @@ TEST_CASE("metadata all_gather seen by the shards gives T{} for absent producers
       return seen;
     };
     (void)gather([](std::size_t) { return true; });  // leaves non-zero values in freed memory
-    const auto seen = gather([](std::size_t s) { return s % 2 == 1; });
+    auto present = [](std::size_t s) { return s % 2 == 1 || s == 2; };
+    const auto seen = gather(present);
     for (std::size_t d = 0; d < g; ++d)
       for (std::size_t i = 0; i < g * k; ++i) {
         CAPTURE(d);
         CAPTURE(i);
         const std::size_t s = i / k;
-        CHECK(seen[d][i] == (s % 2 == 1 ? 0xabc0 + s : 0));
+        CHECK(seen[d][i] == (present(s) ? 0xabc0 + s : 0));
       }
+    if (g <= shard::detail::shards_gather_max) {
+      // Every shard receives each present producer's values once: (present - 1) * k values
+      // into a present shard, present * k into an absent one.
+      std::size_t producers = 0;
+      for (std::size_t s = 0; s < g; ++s) producers += present(s) ? 1 : 0;
+      ctx.reset_stats();
+      (void)gather(present);
+      const auto st = ctx.stats();
+      std::uint64_t expected = 0;
+      for (std::size_t d = 0; d < g; ++d) expected += (producers - (present(d) ? 1 : 0)) * k * sizeof(std::uint32_t);
+      CHECK(st.bytes_between_shards() == expected);
+    }
   }
 }
 

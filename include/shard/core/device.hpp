@@ -13,6 +13,7 @@
 #include <exception>
 #include <memory>
 #include <thread>
+#include <vector>
 
 SHARD_NAMESPACE_BEGIN
 
@@ -95,6 +96,23 @@ class device {
   /// copy_from_peer.
   virtual void copy_to_peer(const device& destination, void* dst, const void* src, std::size_t bytes) = 0;
 
+  /// One copy of a batch: from `source`'s memory (null: this device's own) into this device.
+  struct copy_item {
+    void* dst;
+    const device* source;
+    const void* src;
+    std::size_t bytes;
+  };
+  /// The copies of `items`, in order, on this shard's queue (an exchange's pulls into one
+  /// destination). This default issues each one (copy_local / copy_from_peer); the host
+  /// emulation makes the batch one task.
+  virtual void copy_batch(const std::vector<copy_item>& items) {
+    for (const auto& c : items) {
+      if (c.source == nullptr) copy_local(c.dst, c.src, c.bytes);
+      else copy_from_peer(c.dst, *c.source, c.src, c.bytes);
+    }
+  }
+
   /// Marks the current end of the queue.
   virtual std::shared_ptr<event> record() = 0;
   /// As record(), with a timestamp that elapsed_ms() can read (a CUDA event with timing).
@@ -103,6 +121,12 @@ class device {
   virtual double elapsed_ms(const event& start, const event& stop) const = 0;
   /// Work queued after this call starts after `e` has been reached.
   virtual void wait(std::shared_ptr<event> e) = 0;
+  /// Work queued after this call starts after every event of `events` has been reached (an
+  /// exchange's waits for its G sources at once). This default waits for each in turn; the
+  /// host emulation makes it one task.
+  virtual void wait_all(const std::vector<std::shared_ptr<event>>& events) {
+    for (const auto& e : events) wait(e);
+  }
 
   /// Blocks the host until the queue is empty; throws the first error of the queued work.
   virtual void synchronize() = 0;

@@ -59,6 +59,44 @@ class unpacked_bools {
 template <class T>
 using host_values = std::conditional_t<std::is_same_v<T, bool>, unpacked_bools, std::vector<T>>;
 
+/// The steps of an all-gather by recursive doubling (Bruck's order, blocks kept at their own
+/// positions): at step j, shard d receives from shard (d + 2^j) mod G the blocks that shard
+/// has and d lacks, [d + 2^j, d + min(2^(j+1), G)) mod G, as at most two transfers split at
+/// the wrap and at absent producers (whose blocks move nowhere). ceil(log2 G) steps, each an
+/// exchange that starts after the previous one's copies into its sources; every shard
+/// receives each present producer's k values exactly once, (G-1)*k at most, as a direct
+/// gather would, but with O(G log G) copies in all instead of G(G-1).
+inline std::vector<std::vector<transfer>> doubling_steps(const std::vector<char>& present, std::size_t k) {
+  const std::size_t g = present.size();
+  std::vector<std::vector<transfer>> steps;
+  if (k == 0) return steps;
+  for (std::size_t dist = 1; dist < g; dist *= 2) {
+    std::vector<transfer> plan;
+    const std::size_t count = std::min(dist, g - dist);  // blocks the source has that d lacks
+    for (std::size_t d = 0; d < g; ++d) {
+      const std::size_t src = (d + dist) % g;
+      // Blocks src, src+1, ..., src+count-1 (mod G): runs of present producers, split at G.
+      for (std::size_t i = 0; i < count;) {
+        const std::size_t b = (src + i) % g;
+        if (!present[b]) {
+          ++i;
+          continue;
+        }
+        std::size_t len = 1;
+        while (i + len < count && (src + i + len) % g != 0 && present[(src + i + len) % g]) ++len;
+        plan.push_back(transfer{src, b * k, d, b * k, len * k});
+        i += len;
+      }
+    }
+    steps.push_back(std::move(plan));
+  }
+  return steps;
+}
+
+/// Up to this many shards, all_gather(seen_by::shards) exchanges between the shards
+/// (doubling_steps, no host sync); beyond it, it gathers on the host and uploads.
+inline constexpr std::size_t shards_gather_max = 16;
+
 /// The G*k gathered values: on the host (seen_by::host) or on every shard (seen_by::shards).
 template <class T>
 struct gathered {
@@ -74,9 +112,10 @@ struct gathered {
 /// - seen_by::host: queues every producer, copies the slots into pinned host memory and waits
 ///   once; k*sizeof(T) bytes per shard move to the host.
 /// - seen_by::shards: queued (the caller waits): every shard receives the present producers'
-///   values through one exchange, (G-1)*k*sizeof(T) bytes into each shard at most, and fills
-///   the absent producers' values with T{} (one launch per shard and run of absent
-///   producers); no host sync.
+///   values through ceil(log2 G) exchanges (doubling_steps), (G-1)*k*sizeof(T) bytes into
+///   each shard at most, and fills the absent producers' values with T{} (one launch per
+///   shard and run of absent producers); no host sync. Beyond shards_gather_max shards, and
+///   in an SPMD context, it gathers on the host and uploads instead (below).
 /// - In an SPMD context the values of other ranks' shards arrive as host bytes
 ///   (communicator::all_gather_v, rank by rank); seen_by::shards then gathers on the host and
 ///   copies the G*k values to every local shard, with host syncs.
@@ -88,9 +127,10 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
   static_assert(std::is_trivially_copyable_v<T>);
   const std::size_t g = ctx.size();
   gathered<T> out;
-  if (who == seen_by::shards && ctx.spmd()) {
-    // Across ranks the values travel as host bytes anyway: gather them on every rank's host,
-    // then send them to the local shards (host syncs, where one process queues an exchange).
+  if (who == seen_by::shards && (ctx.spmd() || g > shards_gather_max)) {
+    // Across ranks the values travel as host bytes anyway, and with many shards every round
+    // of copies costs more than one host round trip: gather them on the host, then send them
+    // to the (local) shards: O(G) copies, two host syncs.
     auto host = all_gather<T>(ctx, k, produce, seen_by::host, prepare);
     out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
     std::vector<transport::host_block> blocks;
@@ -102,14 +142,8 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
   if (who == seen_by::shards) {
     prepare();
     out.shards = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, g * k));
-    std::vector<transfer> plan;
     std::vector<char> present(g, 0);
-    for (std::size_t s = 0; s < g; ++s) {
-      if (!produce(s, out.shards.data(s) + s * k)) continue;
-      present[s] = 1;
-      for (std::size_t d = 0; d < g; ++d)
-        if (d != s) plan.push_back(transfer{s, s * k, d, s * k, k});
-    }
+    for (std::size_t s = 0; s < g; ++s) present[s] = produce(s, out.shards.data(s) + s * k) ? 1 : 0;
     // The absent producers' values are T{} on every shard: one fill per shard and run of
     // consecutive absent producers (no copy writes there, so it races with nothing).
     for (std::size_t a = 0; a < g && k != 0;) {
@@ -126,7 +160,7 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
       a = b;
     }
     const auto p = out.shards.pointers();
-    transport::exchange(ctx, plan, std::vector<const T*>(p.begin(), p.end()), p);
+    for (const auto& step : doubling_steps(present, k)) transport::exchange(ctx, step, std::vector<const T*>(p.begin(), p.end()), p);
     return out;
   }
   std::vector<device_buffer<T>> slots(g);

@@ -179,51 +179,88 @@ struct candidates {
 
 template <class K, class V, class Comp>
 candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<K>& samples) {
+  // Every sample as (run, index in its run), sorted by key, stably (run order, then index):
+  // one sweep over them gives both bounds of every distinct key, O(S log S) for S samples in
+  // all, instead of a search of every run for every key (O(S x runs x log m)).
+  struct entry {
+    std::size_t run, index;
+  };
+  std::vector<entry> all;
+  for (std::size_t j = 0; j < samples.keys.size(); ++j)
+    for (std::size_t i = 0; i < samples.keys[j].size(); ++i) all.push_back(entry{j, i});
+  const auto key = [&](const entry& e) -> const K& { return samples.keys[e.run][e.index]; };
+  std::stable_sort(all.begin(), all.end(), [&](const entry& a, const entry& b) { return pb.comp(key(a), key(b)); });
   candidates<K> c;
-  for (const auto& keys : samples.keys) c.keys.insert(c.keys.end(), keys.begin(), keys.end());
-  std::stable_sort(c.keys.begin(), c.keys.end(), pb.comp);
-  c.keys.erase(std::unique(c.keys.begin(), c.keys.end(), [&](const K& a, const K& b) { return pb.equivalent(a, b); }),
-               c.keys.end());
-  c.before_at_least.assign(c.keys.size(), 0);
-  c.not_after_at_most.assign(c.keys.size(), 0);
-  for (std::size_t i = 0; i < c.keys.size(); ++i)
-    for (std::size_t j = 0; j < pb.runs.size(); ++j) {
-      const auto& keys = samples.keys[j];
-      const auto below = static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), c.keys[i], pb.comp) - keys.begin());
-      const auto not_after =
-          static_cast<std::size_t>(std::upper_bound(keys.begin(), keys.end(), c.keys[i], pb.comp) - keys.begin());
-      c.before_at_least[i] += lowest(samples.positions[j], below);
-      c.not_after_at_most[i] += highest(samples.positions[j], not_after, pb.runs[j].size);
+  // below[j]: run j's samples ordered before the current key; not_after likewise, up to and
+  // including the current key's ties. The sums of the bounds they give, kept as they change.
+  std::vector<std::size_t> below(samples.keys.size(), 0), not_after(samples.keys.size(), 0);
+  std::size_t low = 0, high = 0;
+  for (std::size_t j = 0; j < samples.keys.size(); ++j)
+    high += highest(samples.positions[j], 0, pb.runs[j].size);
+  for (std::size_t a = 0; a < all.size();) {
+    std::size_t b = a + 1;
+    while (b < all.size() && pb.equivalent(key(all[a]), key(all[b]))) ++b;
+    c.keys.push_back(key(all[a]));
+    c.before_at_least.push_back(low);
+    for (std::size_t e = a; e < b; ++e) {  // this key's ties are no longer after it
+      const std::size_t j = all[e].run;
+      high -= highest(samples.positions[j], not_after[j], pb.runs[j].size);
+      ++not_after[j];
+      high += highest(samples.positions[j], not_after[j], pb.runs[j].size);
     }
+    c.not_after_at_most.push_back(high);
+    for (std::size_t e = a; e < b; ++e) {  // and are before the next key
+      const std::size_t j = all[e].run;
+      low -= lowest(samples.positions[j], below[j]);
+      ++below[j];
+      low += lowest(samples.positions[j], below[j]);
+    }
+    a = b;
+  }
   return c;
 }
 
+/// At most this many candidates are queried per open target (evenly spaced over the ones
+/// that could be its boundary): the queries, and the counts every shard returns for them,
+/// stay O(G) per shard instead of growing with G x runs; the window of step c between two
+/// neighbouring queried candidates grows instead (docs/sort.md).
+inline constexpr std::size_t queries_per_target = 16;
+
 /// The candidates whose exact ranks phase b queries: for each open target r, those from the
-/// last one surely at or before r to the first one surely after it.
+/// last one surely at or before r to the first one surely after it, or queries_per_target of
+/// them evenly spaced, both ends included.
 struct query_plan {
-  std::vector<std::size_t> first, last;  // per open target: the candidate range to look at
-  std::vector<std::size_t> candidate;    // the queried candidates, ascending
-  std::vector<std::size_t> index_of;     // per candidate: its index in `candidate`
+  std::vector<std::vector<std::size_t>> chosen;  // per open target: its candidates, ascending
+  std::vector<std::size_t> candidate;            // the queried candidates, ascending
+  std::vector<std::size_t> index_of;             // per candidate: its index in `candidate`
 };
 
 template <class K>
 query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& targets,
                         const std::vector<std::size_t>& open) {
   const std::size_t count = c.keys.size();
-  query_plan plan{std::vector<std::size_t>(open.size()), std::vector<std::size_t>(open.size()), {},
-                  std::vector<std::size_t>(count, 0)};
+  query_plan plan{std::vector<std::vector<std::size_t>>(open.size()), {}, std::vector<std::size_t>(count, 0)};
   std::vector<char> queried(count, 0);
   for (std::size_t o = 0; o < open.size(); ++o) {
     const std::size_t rank = targets[open[o]];
-    std::size_t first = 0, last = count - 1;
-    for (std::size_t i = 0; i < count; ++i)
-      if (c.not_after_at_most[i] <= rank) first = i;
-    for (std::size_t i = count; i-- > 0;)
-      if (c.before_at_least[i] > rank) last = i;
+    // Both bounds grow with the key: the last candidate with not_after_at_most <= rank, and
+    // the first with before_at_least > rank.
+    const auto at_or_before = std::upper_bound(c.not_after_at_most.begin(), c.not_after_at_most.end(), rank);
+    std::size_t first = at_or_before == c.not_after_at_most.begin()
+                            ? 0
+                            : static_cast<std::size_t>(at_or_before - c.not_after_at_most.begin()) - 1;
+    const auto after = std::upper_bound(c.before_at_least.begin(), c.before_at_least.end(), rank);
+    std::size_t last = after == c.before_at_least.end() ? count - 1 : static_cast<std::size_t>(after - c.before_at_least.begin());
     if (last < first) last = first;
-    plan.first[o] = first;
-    plan.last[o] = last;
-    for (std::size_t i = first; i <= last; ++i) queried[i] = 1;
+    auto& chosen = plan.chosen[o];
+    const std::size_t span = last - first + 1;
+    if (span <= queries_per_target) {
+      for (std::size_t i = first; i <= last; ++i) chosen.push_back(i);
+    } else {
+      for (std::size_t q = 0; q < queries_per_target; ++q)
+        chosen.push_back(first + q * (span - 1) / (queries_per_target - 1));
+    }
+    for (auto i : chosen) queried[i] = 1;
   }
   for (std::size_t i = 0; i < count; ++i)
     if (queried[i]) plan.index_of[i] = plan.candidate.size(), plan.candidate.push_back(i);
@@ -309,7 +346,8 @@ std::vector<window> settle_at_candidates(problem<K, V, Comp>& pb, const std::vec
     const std::size_t rank = pb.targets[open[o]];
     bool settled = false;
     std::size_t below = candidate_count, above = candidate_count;  // none yet
-    for (std::size_t i = plan.first[o]; i <= plan.last[o] && !settled; ++i) {
+    for (auto i : plan.chosen[o]) {
+      if (settled) break;
       std::size_t before = 0, not_after = 0;
       for (std::size_t j = 0; j < run_count; ++j) before += ranks.before(j, i), not_after += ranks.not_after(j, i);
       if (before <= rank && rank < not_after) {

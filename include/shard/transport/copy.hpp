@@ -206,8 +206,9 @@ inline void issue(detail::context_impl& ctx, const byte_transfer& t, route how, 
 namespace detail_copy {
 
 /// Issues resolved transfers in the given order, ordered against the shards' queues as the
-/// file comment says: one event per source up front, one wait per (destination, source)
-/// pair before the first pull, one wait per (source, destination) pair at the end. Counted
+/// file comment says: one event per source up front, one wait per destination for all its
+/// sources before its first pull, one wait per source for all its destinations at the end
+/// (device::wait_all: one task each on the host emulation). Counted
 /// once per transfer as source -> destination bytes.
 inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how);
 
@@ -244,25 +245,42 @@ inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_tr
       if (!ready[t.src_shard]) ready[t.src_shard] = ctx.dev(t.src_shard).record();
     }
   }
+  // Every destination waits once for all the sources it pulls from, before its first pull.
+  {
+    std::vector<std::vector<std::shared_ptr<detail::event>>> sources(g);
+    for (std::size_t d = 0; d < g; ++d)
+      for (std::size_t s = 0; s < g; ++s)
+        if (pulls_from[d * g + s]) sources[d].push_back(ready[s]);
+    for (std::size_t d = 0; d < g; ++d)
+      if (!sources[d].empty()) ctx.dev(d).wait_all(sources[d]);
+  }
+  // Staged copies are issued as they come (their chunks interleave); the direct ones are
+  // batched per destination, in order (one copy_batch each: a single task on the host).
   staged_copies staged(ctx);
+  std::vector<std::vector<detail::device::copy_item>> direct(g);
   for (const auto& t : transfers) {
     if (t.bytes == 0) continue;
-    char& first_pull = pulls_from[t.dst_shard * g + t.src_shard];
-    if (first_pull == 1) {
-      ctx.dev(t.dst_shard).wait(ready[t.src_shard]);
-      first_pull = 2;
-    }
-    issue(ctx, t, how, staged);
     ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
+    if (t.src_shard != t.dst_shard && is_staged(ctx, t.src_shard, t.dst_shard, how)) {
+      issue(ctx, t, how, staged);
+      continue;
+    }
+    const bool local = t.src_shard == t.dst_shard || ctx.same_device(t.src_shard, t.dst_shard);
+    direct[t.dst_shard].push_back(detail::device::copy_item{t.dst, local ? nullptr : &ctx.dev(t.src_shard), t.src, t.bytes});
   }
+  for (std::size_t d = 0; d < g; ++d)
+    if (!direct[d].empty()) ctx.dev(d).copy_batch(direct[d]);
   staged.flush();
   std::vector<std::shared_ptr<detail::event>> done(g);
-  for (std::size_t s = 0; s < g; ++s)
+  for (std::size_t s = 0; s < g; ++s) {
+    std::vector<std::shared_ptr<detail::event>> destinations;
     for (std::size_t d = 0; d < g; ++d) {
       if (!sent_to[s * g + d]) continue;
       if (!done[d]) done[d] = ctx.dev(d).record();
-      ctx.dev(s).wait(done[d]);
+      destinations.push_back(done[d]);
     }
+    if (!destinations.empty()) ctx.dev(s).wait_all(destinations);
+  }
 }
 
 }  // namespace detail_copy

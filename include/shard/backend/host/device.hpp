@@ -211,6 +211,17 @@ class device final : public detail::device {
   void copy_from_peer(void* dst, const detail::device&, const void* src, std::size_t bytes) override {
     copy_task(dst, src, bytes);
   }
+  void copy_batch(const std::vector<copy_item>& items) override {
+    std::vector<copy_item> copies;
+    for (const auto& c : items)
+      if (c.bytes != 0) copies.push_back(c);
+    if (copies.empty()) return;
+    push(
+        [copies = std::move(copies)] {
+          for (const auto& c : copies) std::memcpy(c.dst, c.src, c.bytes);
+        },
+        task_kind::copy, "copy");
+  }
   void copy_to_peer(const detail::device&, void* dst, const void* src, std::size_t bytes) override {
     copy_task(dst, src, bytes);
   }
@@ -237,6 +248,26 @@ class device final : public detail::device {
           e->wait([this] { return cancelled(); });
           std::lock_guard<std::mutex> lock(mutex_);
           current_wait_ = nullptr;
+        },
+        task_kind::control, "wait");
+  }
+  /// One task that waits for each event in turn (skipping those already reached).
+  void wait_all(const std::vector<std::shared_ptr<detail::event>>& events) override {
+    std::vector<std::shared_ptr<const host_event>> pending;
+    for (const auto& e : events)
+      if (e && !e->reached()) pending.push_back(std::static_pointer_cast<const host_event>(e));
+    if (pending.empty()) return;  // every source is past its record point already
+    push(
+        [this, pending = std::move(pending)] {
+          for (const auto& e : pending) {
+            {
+              std::lock_guard<std::mutex> lock(mutex_);
+              current_wait_ = e;
+            }
+            e->wait([this] { return cancelled(); });
+            std::lock_guard<std::mutex> lock(mutex_);
+            current_wait_ = nullptr;
+          }
         },
         task_kind::control, "wait");
   }
