@@ -321,6 +321,40 @@ TEST_CASE("model: projections follow the stats, phase by phase") {
   CHECK(bench::project_collective(m, "broadcast", 100'000).projected_us == doctest::Approx(11 + 1.0));    // factor 1
 }
 
+TEST_CASE("model: calibrated by one-shard figures, and machines of several nodes") {
+  bench::calibration cal;
+  cal.parallel_shards = 2;
+  cal.one_shard_us["x"] = {{1000, 10}, {4000, 40}, {16000, 200}};
+  CHECK(cal.at("x", 1000) == doctest::Approx(10));
+  CHECK(cal.at("x", 2000) == doctest::Approx(20));           // log-log between 1000 and 4000: linear there
+  CHECK(cal.at("x", 8000) == doctest::Approx(40 * std::pow(5.0, 0.5)));  // slope log(5)/log(4)
+  CHECK(cal.at("x", 64000) == doctest::Approx(1000));        // extrapolated from the last two
+  CHECK(std::isnan(cal.at("missing", 10)));
+  // The local phase becomes the one-shard time of the segment, times the shards per processor.
+  bench::machine m = bench::uniform_machine("test", 2, 1000, 100, 2, 10, 5, 3, 7, 11);
+  shard::stats st;
+  st.shards = 2;
+  st.bytes.assign(9, 0);
+  st.launches = {0, 0};
+  st.peak_bytes = {0, 0};
+  const auto phases = bench::project(m, st, {4000, 1000}, 4, [&](double n) { return cal.at("x", n); }, 3.0);
+  CHECK(phases[0].us == doctest::Approx(40 * 3.0));
+  // run_model: with a calibration of transform, its local phase is the calibrated one.
+  bench::calibration t;
+  t.parallel_shards = 1;  // 2 shards on one processor: each segment's time counts twice
+  t.one_shard_us["transform (float32)"] = {{1 << 10, 100}, {1 << 16, 6400}};
+  const auto rows = bench::run_model(m, 1 << 16, &t);
+  CHECK(rows[0].phases[0].us == doctest::Approx(t.at("transform (float32)", 1 << 15) * 2));
+  // Two nodes of two GPUs: links within a node, the network between.
+  const auto c = bench::cluster_machine("c", 2, 2, 1000, 300, 2, 50, 5, 40, 8, 4, 30, 40);
+  CHECK(c.gpus == 4);
+  CHECK(c.link_gbps[0 * 4 + 1] == 300);
+  CHECK(c.link_gbps[0 * 4 + 2] == 50);
+  CHECK(c.link_latency_us[3 * 4 + 0] == 5);
+  CHECK(bench::preset("2x8-h100-ib").gpus == 16);
+  CHECK(bench::preset("4x8-h100-ib").gpus == 32);
+}
+
 TEST_CASE("model: machines are read from JSON, checked, and built from p2p figures") {
   const auto dgx = bench::preset("dgx-h100");
   CHECK(dgx.gpus == 8);

@@ -162,7 +162,7 @@ inline parsed parse_command_line(int argc, char** argv) {
       add_size(sub, "--max-elements", o.max_elements, "largest element count (default 256M on GPUs, 4M emulated)", 1);
     }
     if (c.model) {
-      sub->add_option("--preset", o.preset, "a described machine")->check(CLI::IsMember({"dgx-h100", "pcie-4gpu"}));
+      sub->add_option("--preset", o.preset, "a described machine")->check(CLI::IsMember({"dgx-h100", "pcie-4gpu", "2x8-h100-ib", "4x8-h100-ib"}));
       sub->add_option("--machine", o.machine_path, "a machine as JSON (the format --out writes)");
       sub->add_option("--from-measured", o.from_measured, "the JSON of a shard-bench p2p run");
       add_size(sub, "--elements", o.model_elements, "elements of the projected calls (default 16M)", 1);

@@ -11,6 +11,9 @@
 #include "common.hpp"
 #include "links.hpp"
 #include "model.hpp"
+
+#include <set>
+#include <thread>
 #include "report.hpp"
 #include "svg.hpp"
 #include "topo.hpp"
@@ -115,7 +118,19 @@ int run(const bench::options& o) {
       for (const auto& c : bench::algorithm_cases())
         if (tests.contains(c.key))
           for (const auto& p : tests[c.key].at("points")) n = std::max(n, p.at("elements").get<std::size_t>());
-      bench::model_result r{m, n ? bench::run_model(m, n) : std::vector<bench::model_row>{}, {}};
+      // Calibrated by this machine's own one-shard figures (the algorithms test's shards = 1
+      // points): emulated shards share the cores, GPUs compute side by side.
+      bench::calibration cal;
+      std::set<int> gpus;
+      for (std::size_t s = 0; s < g; ++s) gpus.insert(tgt.ctx.device(s));
+      cal.parallel_shards = tgt.emulated ? std::max(1u, std::thread::hardware_concurrency()) : gpus.size();
+      cal.shared_memory = tgt.emulated;
+      for (const auto& c : bench::algorithm_cases())
+        if (tests.contains(c.key))
+          for (const auto& p : tests[c.key].at("points"))
+            if (p.at("shards") == 1)
+              cal.one_shard_us[p.at("algorithm").get<std::string>()].emplace_back(p.at("elements").get<double>(), measured(p));
+      bench::model_result r{m, n ? bench::run_model(m, n, &cal) : std::vector<bench::model_row>{}, {}};
       for (auto& row : r.algorithms)
         for (const auto& c : bench::algorithm_cases())
           if (tests.contains(c.key))

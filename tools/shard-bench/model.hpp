@@ -5,7 +5,12 @@
 // backend by contract), so the projection needs no GPU.
 //
 // Phases (added, no overlap assumed):
-//   local memory   max over shards of (segment x bytes per element + 2 x local copies) / B_mem
+//   local memory   max over shards of (segment x bytes per element + 2 x local copies) / B_mem;
+//                  calibrated instead, where this machine measured the algorithm on one shard
+//                  (shard-bench all): the one-shard time of a segment's size (log-log
+//                  interpolated; on emulated shards, which share one memory and cache, the
+//                  segment's share of the one-shard time of all n elements), times the
+//                  shards that share a processor (emulated shards on C cores: G / min(G, C))
 //   launches       max over shards of launches x launch latency
 //   shard->shard   max over destinations of sum over sources (bytes / B_link + latency):
 //                  the transport pulls on the destination's queue, one transfer after another
@@ -16,8 +21,12 @@
 #include "common.hpp"
 #include "links.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <map>
 
 namespace bench {
 
@@ -34,6 +43,23 @@ struct machine {
   double collective_latency_us = 0;      // a small collective (all-reduce of a few bytes)
 };
 
+/// `nodes` machines of `per_node` GPUs: links within a node at `link` GB/s, between nodes at
+/// `network` GB/s per GPU (400 Gb/s InfiniBand: about 50 GB/s) with `network_latency` us;
+/// a host sync across nodes costs an agreement between the ranks as well (`sync`).
+inline machine cluster_machine(std::string name, std::size_t nodes, std::size_t per_node, double mem, double link,
+                               double link_lat, double network, double network_lat, double host, double host_lat,
+                               double launch, double sync, double collective) {
+  const std::size_t g = nodes * per_node;
+  machine m{std::move(name), g, mem, {}, {}, host, host_lat, launch, sync, collective};
+  for (std::size_t a = 0; a < g; ++a)
+    for (std::size_t b = 0; b < g; ++b) {
+      const bool same_node = a / per_node == b / per_node;
+      m.link_gbps.push_back(same_node ? link : network);
+      m.link_latency_us.push_back(same_node ? link_lat : network_lat);
+    }
+  return m;
+}
+
 inline machine uniform_machine(std::string name, std::size_t gpus, double mem, double link, double link_lat, double host,
                                double host_lat, double launch, double sync, double collective) {
   machine m{std::move(name), gpus, mem, std::vector<double>(gpus * gpus, link), std::vector<double>(gpus * gpus, link_lat),
@@ -49,7 +75,15 @@ inline machine preset(const std::string& name) {
   if (name == "dgx-h100") return uniform_machine("DGX H100 (8x H100 SXM5, NVLink 4 + NVSwitch)", 8, 2800, 375, 2.5, 50, 8, 4, 10, 15);
   // A PCIe box: 4 GPUs of ~1.5 TB/s behind PCIe Gen4 switches; P2P ~25 GB/s, ~10 us.
   if (name == "pcie-4gpu") return uniform_machine("4 GPUs on PCIe Gen4 (peer copies through PCIe switches)", 4, 1500, 25, 10, 25, 10, 5, 10, 30);
-  throw usage_error("model: unknown preset \"" + name + "\" (known: dgx-h100, pcie-4gpu)");
+  // DGX H100 nodes on 400 Gb/s InfiniBand, one NIC per GPU: ~50 GB/s per GPU between nodes,
+  // ~5 us; a step across ranks adds an agreement (an MPI all-gather across the nodes, ~20 us).
+  if (name == "2x8-h100-ib")
+    return cluster_machine("2 x DGX H100 (NVLink 4 within a node, 400 Gb/s InfiniBand between)", 2, 8, 2800, 375, 2.5, 50,
+                           5, 50, 8, 4, 30, 40);
+  if (name == "4x8-h100-ib")
+    return cluster_machine("4 x DGX H100 (NVLink 4 within a node, 400 Gb/s InfiniBand between)", 4, 8, 2800, 375, 2.5, 50,
+                           5, 50, 8, 4, 35, 50);
+  throw usage_error("model: unknown preset \"" + name + "\" (known: dgx-h100, pcie-4gpu, 2x8-h100-ib, 4x8-h100-ib)");
 }
 
 inline json machine_json(const machine& m) {
@@ -195,16 +229,49 @@ struct phase {
   double us = 0;
 };
 
-/// Projected phases of one call with these stats, segment sizes and local bytes per element.
+/// One-shard figures measured on the machine the model describes: per algorithm, (elements,
+/// time of one call in us) at each measured size, and how many shards compute at once there
+/// (the cores, for emulated shards; the GPUs otherwise).
+struct calibration {
+  std::map<std::string, std::vector<std::pair<double, double>>> one_shard_us;
+  std::size_t parallel_shards = 1;
+  /// The shards share one memory and cache (emulated devices on the host): a segment then
+  /// costs its share of the one-shard time of all n elements (G segments of n / G stream
+  /// through one cache like one array of n), not the one-shard time of n / G, which may fit
+  /// in the cache. GPUs have a memory each: the one-shard time of the segment itself.
+  bool shared_memory = false;
+
+  /// The one-shard time of `algorithm` at `elements`, log-log interpolated between the
+  /// measured sizes (extrapolated from the nearest two); NAN when it was not measured.
+  double at(const std::string& algorithm, double elements) const {
+    const auto it = one_shard_us.find(algorithm);
+    if (it == one_shard_us.end() || it->second.empty()) return NAN;
+    auto points = it->second;
+    std::sort(points.begin(), points.end());
+    if (points.size() == 1 || elements <= 0) return points.front().second * std::max(elements, 1.0) / points.front().first;
+    std::size_t i = 1;
+    while (i + 1 < points.size() && points[i].first < elements) ++i;
+    const auto [x0, y0] = points[i - 1];
+    const auto [x1, y1] = points[i];
+    const double slope = std::log(y1 / y0) / std::log(x1 / x0);
+    return y0 * std::exp(slope * std::log(elements / x0));
+  }
+};
+
+/// Projected phases of one call with these stats, segment sizes and local bytes per element;
+/// with `one_shard` (the calibrated time of a segment of n elements on one shard, in us) and
+/// `sharing` (shards per processor), the local phase is that instead of the memory formula.
 inline std::vector<phase> project(const machine& m, const shard::stats& st, const std::vector<std::size_t>& segments,
-                                  double bytes_per_element) {
+                                  double bytes_per_element, const std::function<double(double)>& one_shard = {},
+                                  double sharing = 1) {
   const std::size_t g = st.shards;
   if (g != m.gpus) throw std::runtime_error("model: the stats have " + std::to_string(g) + " shards, the machine " + std::to_string(m.gpus) + " GPUs");
   phase local{"local memory"}, launches{"launches"}, between{"shard->shard"}, host{"host transfers"}, syncs{"host syncs"};
   for (std::size_t s = 0; s < g; ++s) {
     const double bytes = static_cast<double>(segments[s]) * bytes_per_element + 2.0 * static_cast<double>(st.bytes_moved(int(s), int(s)));
     local.bytes += bytes;
-    local.us = std::max(local.us, bytes / (m.memory_bandwidth_gbps * 1e3));
+    const double calibrated = one_shard ? one_shard(static_cast<double>(segments[s])) * sharing : NAN;
+    local.us = std::max(local.us, std::isfinite(calibrated) ? calibrated : bytes / (m.memory_bandwidth_gbps * 1e3));
     launches.us = std::max(launches.us, static_cast<double>(st.launches[s]) * m.launch_latency_us);
     double in_us = 0, host_us = 0, host_bytes = 0;
     for (std::size_t src = 0; src < g; ++src) {
@@ -238,16 +305,25 @@ struct model_row {
 };
 
 /// Projects every algorithm at `elements` on `m`, taking the stats from a run on emulated
-/// devices with m.gpus shards.
-inline std::vector<model_row> run_model(const machine& m, std::size_t elements) {
+/// devices with m.gpus shards; with `cal`, the local phase of each algorithm it measured is
+/// calibrated (see the file comment).
+inline std::vector<model_row> run_model(const machine& m, std::size_t elements, const calibration* cal = nullptr) {
   std::vector<model_row> rows;
   shard::context emulated = shard::context::host(m.gpus);
   const auto segments = shard::distribution::even().sizes(elements, m.gpus);
+  const double sharing =
+      cal ? static_cast<double>(m.gpus) / static_cast<double>(std::min<std::size_t>(m.gpus, std::max<std::size_t>(cal->parallel_shards, 1)))
+          : 1;
   for (const auto& c : algorithm_cases()) {
     auto call = c.prepare(emulated, elements);
     emulated.reset_stats();
     call.run();
-    rows.push_back(model_row{case_name(c), elements, project(m, emulated.stats(), segments, c.bytes_per_element)});
+    const std::string name = case_name(c);
+    std::function<double(double)> one_shard;
+    const double g = static_cast<double>(m.gpus);
+    if (cal && cal->one_shard_us.count(name))
+      one_shard = [cal, name, g](double n) { return cal->shared_memory ? cal->at(name, n * g) / g : cal->at(name, n); };
+    rows.push_back(model_row{name, elements, project(m, emulated.stats(), segments, c.bytes_per_element, one_shard, sharing)});
   }
   return rows;
 }
