@@ -74,6 +74,10 @@ class communicator {
     return exchange(sends, receives, deadline);
   }
 
+  /// Whether exchange() may send from and receive into GPU memory (a CUDA-aware MPI): then an
+  /// exchange between ranks of GPU shards skips the staging through pinned host memory.
+  virtual bool device_memory() const noexcept { return false; }
+
   /// Gives up on the messages in flight after a deadline passed (best effort; never throws).
   virtual void abort() noexcept {}
 };

@@ -21,6 +21,9 @@
 #include <shard/error.hpp>
 
 #include <mpi.h>
+#if __has_include(<mpi-ext.h>)
+#  include <mpi-ext.h>  // Open MPI's extensions: MPIX_Query_cuda_support
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -95,6 +98,9 @@ class communicator final : public shard::communicator {
     int length = 0;
     MPI_Get_processor_name(name, &length);
     host_.assign(name, static_cast<std::size_t>(length));
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+    device_memory_ = MPIX_Query_cuda_support() == 1;  // compiled in, and available at run time
+#endif
   }
   ~communicator() override {
     // After a deadline, messages may be pending: freeing the communicator would wait for
@@ -148,6 +154,8 @@ class communicator final : public shard::communicator {
   }
 
   void abort() noexcept override { aborted_ = true; }
+  /// A CUDA-aware MPI (Open MPI's MPIX_Query_cuda_support): GPU memory goes to MPI directly.
+  bool device_memory() const noexcept override { return device_memory_; }
 
  private:
   /// One message as pieces of at most max_message_bytes, in order (MPI keeps the order of
@@ -172,6 +180,7 @@ class communicator final : public shard::communicator {
   int rank_ = 0, size_ = 1;
   std::string host_;
   bool aborted_ = false;
+  bool device_memory_ = false;
 };
 
 /// This rank's index among the ranks of `comm` on its machine (MPI_Comm_split_type with

@@ -10,7 +10,8 @@
 ///    and the destinations free to be overwritten);
 /// 3. every send and receive is posted at once and waited for under the deadline. Where the
 ///    shards' memory is host memory (the host backend) the messages go from and to it
-///    directly; GPU memory goes through one pinned host buffer per exchange (device -> host
+///    directly, and so does GPU memory with a CUDA-aware MPI (communicator::device_memory);
+///    otherwise GPU memory goes through one pinned host buffer per exchange (device -> host
 ///    copies before the sends, host -> device copies after the receives).
 /// Bytes are counted on the sending rank, once, as source -> destination, so that the sum of
 /// every rank's stats is the single-process matrix.
@@ -86,7 +87,8 @@ inline std::string shape_of(const std::vector<byte_transfer>& transfers) {
 /// (see the file comment), shard::timeout past the deadline.
 inline void exchange_across_ranks(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers) {
   ctx.agree(nullptr, ctx.step_shape(detail_ranks::shape_of(transfers)));
-  const bool direct = ctx.kind() == backend::host;  // the emulated devices' memory is host memory
+  // The emulated devices' memory is host memory; a CUDA-aware MPI takes GPU memory as it is.
+  const bool direct = ctx.kind() == backend::host || ctx.comm().device_memory();
   std::size_t send_bytes = 0, receive_bytes = 0;
   for (const auto& t : transfers) {
     if (ctx.local(t.src_shard)) send_bytes += t.bytes;
