@@ -13,12 +13,16 @@
 ///    directly, and so does GPU memory with a CUDA-aware MPI (communicator::device_memory);
 ///    otherwise GPU memory goes through one pinned host buffer per exchange (device -> host
 ///    copies before the sends, host -> device copies after the receives).
+/// With NCCL compiled in and every shard a distinct GPU, the transfers go instead as one
+/// group of ncclSend / ncclRecv on the streams (transport/engines/nccl_ranks.hpp), after the
+/// agreement of step 1, without a host wait.
 /// Bytes are counted on the sending rank, once, as source -> destination, so that the sum of
 /// every rank's stats is the single-process matrix.
 #include <shard/config.hpp>
 #include <shard/communicator.hpp>
 #include <shard/core/context_impl.hpp>
 #include <shard/error.hpp>
+#include <shard/transport/engines/nccl_ranks.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -87,6 +91,15 @@ inline std::string shape_of(const std::vector<byte_transfer>& transfers) {
 /// (see the file comment), shard::timeout past the deadline.
 inline void exchange_across_ranks(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers) {
   ctx.agree(nullptr, ctx.step_shape(detail_ranks::shape_of(transfers)));
+#if SHARD_HAS_NCCL
+  if (nccl_ranks::usable(ctx)) {
+    // NCCL between the GPUs of the ranks: queued on the streams, no host wait here.
+    nccl_ranks::exchange(ctx, transfers);
+    for (const auto& t : transfers)
+      if (ctx.local(t.src_shard)) ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
+    return;
+  }
+#endif
   // The emulated devices' memory is host memory; a CUDA-aware MPI takes GPU memory as it is.
   const bool direct = ctx.kind() == backend::host || ctx.comm().device_memory();
   std::size_t send_bytes = 0, receive_bytes = 0;
