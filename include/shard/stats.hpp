@@ -77,6 +77,19 @@ struct stats {
     for (std::size_t d = 0; d < shards; ++d) sum += bytes[shards * (shards + 1) + d];
     return sum;
   }
+  /// Bytes moved between shards whose ranks differ (`other_rank`), or, with `nodes`, whose
+  /// ranks run on different machines (`other_node`), per `links`: a topology's links, row-major
+  /// shards x shards (context::topology().links). In a single-process context, 0.
+  template <class Links>
+  std::uint64_t bytes_across(const Links& links, bool nodes = false) const {
+    std::uint64_t sum = 0;
+    for (std::size_t s = 0; s < shards; ++s)
+      for (std::size_t d = 0; d < shards; ++d) {
+        const auto& l = links.at(s * shards + d);
+        if (nodes ? l.other_node : l.other_rank) sum += bytes[s * (shards + 1) + d];
+      }
+    return sum;
+  }
   /// Launches summed over shards.
   std::uint64_t total_launches() const {
     std::uint64_t sum = 0;

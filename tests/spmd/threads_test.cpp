@@ -53,7 +53,7 @@ TEST_CASE("SPMD: every algorithm on ranks as threads gives one process's results
 TEST_CASE("SPMD: the context knows its ranks, their shards and their hosts" * doctest::test_suite("spmd")) {
   shard::thread_ranks world(3, {"node-a", "node-a", "node-b"});
   world.run([&](int r) {
-    const auto ctx = shard::context::spmd(world.communicator(r), shard::context::host(static_cast<std::size_t>(r) + 1));
+    auto ctx = shard::context::spmd(world.communicator(r), shard::context::host(static_cast<std::size_t>(r) + 1));
     // Shards rank by rank: rank 0 has 1, rank 1 has 2, rank 2 has 3.
     if (ctx.size() != 6 || ctx.rank() != r || ctx.ranks() != 3) throw std::runtime_error("sizes");
     const std::vector<int> owner{0, 1, 1, 2, 2, 2};
@@ -72,6 +72,15 @@ TEST_CASE("SPMD: the context knows its ranks, their shards and their hosts" * do
     if (printed.str().find("node-b") == std::string::npos) throw std::runtime_error("printed topology");
     shard::vector<int> v(ctx, 60);
     if (v.segment(r == 0 ? 0 : 3).size != 10) throw std::runtime_error("segments");
+    // Bytes between ranks and between machines: everything onto shard 2 (rank 1, node-a).
+    // Shard 0 (rank 0, node-a) sends across ranks, shard 1 within rank 1, shards 3-5 (rank 2,
+    // node-b) across ranks and machines: 10 elements each.
+    ctx.reset_stats();
+    shard::vector<int> moved(v, shard::distribution::explicit_sizes({0, 0, 60, 0, 0, 0}));
+    const auto st = ctx.global_stats();
+    if (st.bytes_between_shards() != 50 * sizeof(int)) throw std::runtime_error("bytes between shards");
+    if (st.bytes_across(t.links) != 40 * sizeof(int)) throw std::runtime_error("bytes across ranks");
+    if (st.bytes_across(t.links, true) != 30 * sizeof(int)) throw std::runtime_error("bytes across nodes");
     if ((v.segment(0).data != nullptr) != (r == 0)) throw std::runtime_error("data only where local");
   });
 }
