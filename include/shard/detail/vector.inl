@@ -17,14 +17,15 @@ SHARD_NAMESPACE_BEGIN
 
 namespace detail {
 /// The host transfer of a whole vector: segment s <-> host[offset_s, offset_s + size_s).
-/// In an SPMD context only the local segments (other ranks move their own).
+/// In an SPMD context only the local segments (other ranks move their own). `host` holds
+/// the elements from global index `first` on (0: all of them).
 template <class T>
-std::vector<transport::host_block> host_blocks(const vector<T>& v, T* host) {
+std::vector<transport::host_block> host_blocks(const vector<T>& v, T* host, std::size_t first = 0) {
   std::vector<transport::host_block> blocks;
   const auto& ctx = v.get_context().impl();
   for (std::size_t s = 0; s < v.num_segments(); ++s) {
     const auto seg = v.segment(s);
-    if (ctx.local(s)) blocks.push_back({s, host + seg.offset, seg.data, seg.size * sizeof(T)});
+    if (ctx.local(s)) blocks.push_back({s, host + (seg.offset - first), seg.data, seg.size * sizeof(T)});
   }
   return blocks;
 }
@@ -122,7 +123,7 @@ vector<T>::vector(const context& ctx, local_parts_t, std::span<const T> mine)
              shard::distribution::even()) {
   policy_ = shard::distribution::explicit_sizes(sizes_);
   const std::size_t start = detail::rank_range(*this, ctx_.impl().rank()).first;
-  transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(mine.data()) - start),
+  transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(mine.data()), start),
                            transport::host_direction::from_host);
 }
 
@@ -234,8 +235,8 @@ std::vector<T> vector<T>::to_host_on(int root) const {
   const bool root_here = ctx.rank() == root;
   const std::size_t room = root_here ? size_ : count;
   const std::unique_ptr<T[]> plain(new T[room == 0 ? 1 : room]);
-  T* here = root_here ? plain.get() : plain.get() - start;
-  transport::host_transfer(ctx, detail::host_blocks(*this, here), transport::host_direction::to_host);
+  transport::host_transfer(ctx, detail::host_blocks(*this, plain.get(), root_here ? 0 : start),
+                           transport::host_direction::to_host);
   std::vector<communicator::outgoing> sends;
   std::vector<communicator::incoming> receives;
   if (!root_here && count != 0) sends.push_back({root, plain.get(), count * sizeof(T)});
