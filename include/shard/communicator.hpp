@@ -63,7 +63,7 @@ class communicator {
     std::vector<std::size_t> at(static_cast<std::size_t>(n) + 1, 0);
     for (int r = 0; r < n; ++r) at[r + 1] = at[r] + bytes[r];
     char* out = static_cast<char*>(all);
-    if (bytes[me] != 0 && out + at[me] != mine) std::memcpy(out + at[me], mine, bytes[me]);
+    if (bytes[me] != 0 && out + at[me] != mine) std::memmove(out + at[me], mine, bytes[me]);
     std::vector<outgoing> sends;
     std::vector<incoming> receives;
     for (int k = 1; k < n; ++k) {  // rotated: at step k, rank r sends to r + k

@@ -28,6 +28,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -54,14 +56,17 @@ inline void check(int code, const char* call) {
 /// Waits for every request until `deadline`, polling MPI_Testall (MPI progresses inside
 /// it): spins for the first 200 us, then sleeps 20 us growing to 200 us between polls.
 /// Returns false past the deadline (the requests stay pending).
-inline bool wait_all(std::vector<MPI_Request>& requests, std::chrono::steady_clock::time_point deadline) {
+inline bool wait_all(std::vector<MPI_Request>& requests, std::chrono::steady_clock::time_point deadline,
+                     MPI_Status* statuses) {
   if (requests.empty()) return true;
   using namespace std::chrono;
   const auto start = steady_clock::now();
   microseconds pause{20};
   for (;;) {
     int done = 0;
-    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                      statuses != nullptr ? statuses : MPI_STATUSES_IGNORE),
+          "MPI_Testall");
     if (done) return true;
     const auto now = steady_clock::now();
     if (now >= deadline) return false;
@@ -84,7 +89,8 @@ inline constexpr std::size_t max_message_bytes = std::size_t{1} << 30;
 /// match the application's), with MPI_ERRORS_RETURN on it: MPI failures become shard::error.
 class communicator final : public shard::communicator {
  public:
-  /// Duplicates `comm` (collective over it). MPI must be initialised.
+  /// Duplicates `comm` (collective over it, and like MPI_Comm_dup without a deadline: every
+  /// rank of `comm` must make it). MPI must be initialised.
   explicit communicator(MPI_Comm comm) {
     int initialized = 0;
     MPI_Initialized(&initialized);
@@ -99,12 +105,13 @@ class communicator final : public shard::communicator {
     MPI_Get_processor_name(name, &length);
     host_.assign(name, static_cast<std::size_t>(length));
 #if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
-    device_memory_ = MPIX_Query_cuda_support() == 1;  // compiled in, and available at run time
+    const char* opt_in = std::getenv("SHARD_MPI_CUDA_AWARE");
+    device_memory_ = opt_in != nullptr && std::string(opt_in) == "1" && MPIX_Query_cuda_support() == 1;
 #endif
   }
   ~communicator() override {
-    // After a deadline, messages may be pending: freeing the communicator would wait for
-    // them, so it is left to MPI_Finalize (or the job's end).
+    // MPI_Comm_free does not wait for pending operations (they complete, or are abandoned, as
+    // MPI sees fit); after a deadline this rank skips it, as its peers may never free theirs.
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized && !aborted_) MPI_Comm_free(&comm_);
@@ -118,21 +125,51 @@ class communicator final : public shard::communicator {
   /// The duplicated communicator shard sends on.
   MPI_Comm handle() const noexcept { return comm_; }
 
+  /// Past the deadline the pending sends and receives are cancelled and waited for (MPI
+  /// guarantees that a wait on a cancelled request returns), so no buffer of the caller is
+  /// touched after this returns; the communicator is then unusable (messages may be lost).
   bool exchange(const std::vector<outgoing>& sends, const std::vector<incoming>& receives,
                 time_point deadline) override {
+    require_usable();
     std::vector<MPI_Request> requests;
+    std::vector<std::size_t> expected;  // bytes of each receive piece; sends follow them
     try {
-      for (const auto& m : receives) post(m.peer, m.data, m.bytes, false, requests);
-      for (const auto& m : sends) post(m.peer, const_cast<void*>(m.data), m.bytes, true, requests);
+      for (const auto& m : receives) post(m.peer, m.data, m.bytes, false, requests, &expected);
+      for (const auto& m : sends) post(m.peer, const_cast<void*>(m.data), m.bytes, true, requests, nullptr);
     } catch (...) {
-      aborted_ = true;  // posted requests may be pending
+      cancel(requests);
       throw;
     }
-    if (!detail_mpi::wait_all(requests, deadline)) return aborted_ = true, false;
+    std::vector<MPI_Status> statuses(requests.size());
+    bool done = false;
+    try {
+      done = detail_mpi::wait_all(requests, deadline, statuses.data());
+    } catch (...) {
+      cancel(requests);
+      throw;
+    }
+    if (!done) {
+      cancel(requests);
+      return false;
+    }
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      int count = 0;
+      MPI_Get_count(&statuses[i], MPI_BYTE, &count);
+      if (static_cast<std::size_t>(count) != expected[i]) {
+        aborted_ = true;
+        throw error("shard::mpi: rank " + std::to_string(rank_) + " received " + std::to_string(count) +
+                    " bytes from rank " + std::to_string(statuses[i].MPI_SOURCE) + " where " +
+                    std::to_string(expected[i]) + " were expected (the ranks' calls differ)");
+      }
+    }
     return true;
   }
 
+  /// MPI_Iallgatherv into storage of its own (in place on every rank), copied out once it
+  /// completes: a collective cannot be cancelled, so past the deadline its buffer is left to
+  /// MPI (never freed) and the caller's memory is never written.
   bool all_gather_v(const void* mine, void* all, const std::vector<std::size_t>& bytes, time_point deadline) override {
+    require_usable();
     std::size_t total = 0;
     for (auto b : bytes) total += b;
     if (total > static_cast<std::size_t>(INT_MAX)) return shard::communicator::all_gather_v(mine, all, bytes, deadline);
@@ -143,24 +180,58 @@ class communicator final : public shard::communicator {
       displacements[r] = at;
       at += counts[r];
     }
-    char* out = static_cast<char*>(all);
-    const bool in_place = out + displacements[rank_] == mine;
+    auto buffer = std::make_unique<char[]>(total == 0 ? 1 : total);
+    if (bytes[rank_] != 0) std::memcpy(buffer.get() + displacements[rank_], mine, bytes[rank_]);
     std::vector<MPI_Request> request(1);
-    detail_mpi::check(MPI_Iallgatherv(in_place ? MPI_IN_PLACE : mine, counts[rank_], MPI_BYTE, all, counts.data(),
-                                      displacements.data(), MPI_BYTE, comm_, request.data()),
-                      "MPI_Iallgatherv");
-    if (!detail_mpi::wait_all(request, deadline)) return aborted_ = true, false;
+    const int status = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_BYTE, buffer.get(), counts.data(), displacements.data(),
+                                       MPI_BYTE, comm_, request.data());
+    if (status != MPI_SUCCESS) {
+      aborted_ = true;
+      detail_mpi::check(status, "MPI_Iallgatherv");
+    }
+    bool done = false;
+    try {
+      done = detail_mpi::wait_all(request, deadline, nullptr);
+    } catch (...) {
+      aborted_ = true;
+      (void)buffer.release();  // MPI may still write it
+      throw;
+    }
+    if (!done) {
+      aborted_ = true;
+      (void)buffer.release();
+      return false;
+    }
+    if (total != 0) std::memmove(all, buffer.get(), total);
     return true;
   }
 
   void abort() noexcept override { aborted_ = true; }
-  /// A CUDA-aware MPI (Open MPI's MPIX_Query_cuda_support): GPU memory goes to MPI directly.
+  /// Whether GPU memory goes to MPI directly: only when SHARD_MPI_CUDA_AWARE=1 and Open MPI's
+  /// MPIX_Query_cuda_support() agrees (the query alone can be wrong either way with UCX, so
+  /// the default stages GPU bytes through pinned host memory).
   bool device_memory() const noexcept override { return device_memory_; }
 
  private:
+  void require_usable() const {
+    if (aborted_)
+      throw error("shard::mpi: rank " + std::to_string(rank_) +
+                  ": the communicator gave up on earlier messages (a deadline or an MPI error); create a new context");
+  }
+
+  /// Cancels and completes every request (bounded: a wait on a cancelled request returns),
+  /// and marks the communicator unusable.
+  void cancel(std::vector<MPI_Request>& requests) noexcept {
+    aborted_ = true;
+    for (auto& r : requests)
+      if (r != MPI_REQUEST_NULL) MPI_Cancel(&r);
+    if (!requests.empty()) MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+  }
+
   /// One message as pieces of at most max_message_bytes, in order (MPI keeps the order of
   /// messages between two ranks on one communicator and tag).
-  void post(int peer, void* data, std::size_t bytes, bool send, std::vector<MPI_Request>& requests) {
+  void post(int peer, void* data, std::size_t bytes, bool send, std::vector<MPI_Request>& requests,
+            std::vector<std::size_t>* expected) {
     char* p = static_cast<char*>(data);
     std::size_t offset = 0;
     do {
@@ -171,6 +242,7 @@ class communicator final : public shard::communicator {
       else
         detail_mpi::check(MPI_Irecv(p + offset, n, MPI_BYTE, peer, tag, comm_, &r), "MPI_Irecv");
       requests.push_back(r);
+      if (expected != nullptr) expected->push_back(static_cast<std::size_t>(n));
       offset += static_cast<std::size_t>(n);
     } while (offset < bytes);
   }

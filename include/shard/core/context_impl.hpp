@@ -214,6 +214,9 @@ class context_impl {
     for (int r = 0; r < n; ++r) {
       const auto& o = all[static_cast<std::size_t>(r)];
       if (o.status == outcome_record::ok) continue;
+      // The failure may have come from the collective library on some rank: every rank drops
+      // its engine, so that all make new ones together at their next use.
+      abort_collective_engine();
       if (failure) {
         ranks_->agreed = failure;
         std::rethrow_exception(failure);

@@ -90,9 +90,16 @@ inline std::string shape_of(const std::vector<byte_transfer>& transfers) {
 /// one that none of the transfers concerns. Throws on every rank when any rank failed before
 /// (see the file comment), shard::timeout past the deadline.
 inline void exchange_across_ranks(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers) {
-  ctx.agree(nullptr, ctx.step_shape(detail_ranks::shape_of(transfers)));
 #if SHARD_HAS_NCCL
-  if (nccl_ranks::usable(ctx)) {
+  const bool nccl = nccl_ranks::usable(ctx);
+#else
+  const bool nccl = false;
+#endif
+  // The path is part of the shape: ranks that would take different ones (NCCL or MPI) throw
+  // invalid_argument together instead of waiting for each other.
+  ctx.agree(nullptr, ctx.step_shape(detail_ranks::shape_of(transfers) + (nccl ? " over NCCL" : " over the communicator")));
+#if SHARD_HAS_NCCL
+  if (nccl) {
     // NCCL between the GPUs of the ranks: queued on the streams, no host wait here.
     nccl_ranks::exchange(ctx, transfers);
     for (const auto& t : transfers)

@@ -63,8 +63,12 @@ class device_guard {
   device_guard(int ordinal, std::nothrow_t) noexcept : ordinal_(ordinal) {
     save();
     SHARD_DETAIL_CUDA_REPORT(cudaGetDevice(&previous_));
-    SHARD_DETAIL_CUDA_REPORT(cudaSetDevice(ordinal));
+    const cudaError_t set = cudaSetDevice(ordinal);
+    ok_ = set == cudaSuccess;
+    SHARD_DETAIL_CUDA_REPORT(set);
   }
+  /// Whether the device was set (false only after a nothrow construction that failed).
+  bool ok() const noexcept { return ok_; }
   ~device_guard() {
     const auto& api = driver();
     if (saved_known_ && saved_ != nullptr) {
@@ -80,6 +84,7 @@ class device_guard {
   device_guard& operator=(const device_guard&) = delete;
 
  private:
+  bool ok_ = true;
   void save() noexcept {
     const auto& api = driver();
     saved_known_ = api.ctx_get_current != nullptr && api.ctx_set_current != nullptr &&

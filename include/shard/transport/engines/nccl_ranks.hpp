@@ -71,31 +71,47 @@ class communicators final : public detail::collective_engine {
     config.blocking = 0;
     ncclResult_t status = ncclGroupStart();
     if (status != ncclSuccess) nccl::throw_nccl(status, "ncclGroupStart", -1, -1, nullptr);
-    for (std::size_t i = 0; i < local.size() && !failed(status); ++i) {
-      const cuda_backend::device_guard guard(devices_[i]);
-      status = ncclCommInitRankConfig(&comms_[i], static_cast<int>(ctx.size()), id, static_cast<int>(local[i]), &config);
+    bool guarded = true;
+    for (std::size_t i = 0; i < local.size() && !failed(status) && guarded; ++i) {
+      // A guard that could throw between ncclGroupStart and ncclGroupEnd would leave the
+      // group open: the nothrow guard, and a failure ends the loop.
+      const cuda_backend::device_guard guard(devices_[i], std::nothrow);
+      guarded = guard.ok();
+      if (guarded)
+        status = ncclCommInitRankConfig(&comms_[i], static_cast<int>(ctx.size()), id, static_cast<int>(local[i]), &config);
     }
     const ncclResult_t end = ncclGroupEnd();
-    if (failed(status) || failed(end)) {
+    if (failed(status) || failed(end) || !guarded) {
       abort();
+      if (!guarded) throw error("cudaSetDevice failed before ncclCommInitRankConfig", static_cast<int>(first_), devices_[0]);
       nccl::throw_nccl(failed(status) ? status : end, "ncclCommInitRankConfig", static_cast<int>(first_), devices_[0],
                        nullptr);
     }
-    if (!settle(ctx.deadline())) {
-      abort();
-      throw timeout("rank " + std::to_string(ctx.rank()) +
-                        ": NCCL's communicators between the ranks did not come up within the context's wait timeout "
-                        "(is every rank making the same calls?)",
-                    static_cast<int>(first_), devices_[0]);
-    }
+    // Not ready yet (non-blocking): comms() settles them under the context's deadline.
   }
   ~communicators() override {
     if (aborted_) return;
-    const cuda_backend::device_guard guard(devices_[0], std::nothrow);
-    if (ncclGroupStart() != ncclSuccess) return;
-    for (ncclComm_t c : comms_)
-      if (c != nullptr) (void)ncclCommDestroy(c);
-    (void)ncclGroupEnd();
+    // A communicator in an error state is aborted, not destroyed (ncclCommDestroy returns
+    // early on it, leaving its group open); the others are finalised (non-blocking), given a
+    // few seconds to get there, then destroyed, or aborted when they do not.
+    try {
+      const cuda_backend::device_guard guard(devices_[0], std::nothrow);
+      bool healthy = true;
+      for (ncclComm_t c : comms_) {
+        ncclResult_t async = ncclSuccess;
+        healthy = healthy && c != nullptr && ncclCommGetAsyncError(c, &async) == ncclSuccess && async == ncclSuccess;
+      }
+      if (healthy)
+        for (ncclComm_t c : comms_) healthy = healthy && !failed(ncclCommFinalize(c));
+      if (healthy) healthy = settle(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      if (!healthy) {
+        abort();
+        return;
+      }
+      for (ncclComm_t c : comms_) (void)ncclCommDestroy(c);
+    } catch (...) {
+      abort();
+    }
   }
   communicators(const communicators&) = delete;
   communicators& operator=(const communicators&) = delete;
@@ -151,6 +167,9 @@ class communicators final : public detail::collective_engine {
   bool aborted_ = false;
 };
 
+/// The context's communicators between ranks, made on first use (again after an abort) and
+/// owned by the context as its collective engine, so that a deadline or a failure aborts them
+/// through the context's bounded abort.
 inline communicators& comms(detail::context_impl& ctx) {
   if (auto* existing = dynamic_cast<communicators*>(ctx.engine().get()); existing && !existing->aborted())
     return *existing;
@@ -158,6 +177,14 @@ inline communicators& comms(detail::context_impl& ctx) {
   auto made = std::make_shared<communicators>(ctx);
   communicators& c = *made;
   ctx.set_collective_engine(std::move(made));
+  bool ready = false;
+  try {
+    ready = c.settle(ctx.deadline());
+  } catch (...) {
+    ctx.abort_collective_engine();
+    throw;
+  }
+  if (!ready) std::rethrow_exception(ctx.give_up_ranks("the creation of NCCL's communicators"));
   return c;
 }
 
@@ -195,7 +222,14 @@ void exchange(detail::context_impl& ctx, const std::vector<Transfer>& transfers)
     nccl::throw_nccl(status, "ncclGroupEnd", -1, -1, nullptr);
   }
   // Non-blocking communicators: the calls are on the streams once none is in progress.
-  if (!c.settle(ctx.deadline())) std::rethrow_exception(ctx.give_up_ranks("NCCL's exchange"));
+  bool ready = false;
+  try {
+    ready = c.settle(ctx.deadline());
+  } catch (...) {
+    ctx.abort_collective_engine();
+    throw;
+  }
+  if (!ready) std::rethrow_exception(ctx.give_up_ranks("NCCL's exchange"));
 }
 
 }  // namespace transport::nccl_ranks
