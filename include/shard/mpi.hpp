@@ -54,29 +54,20 @@ inline void check(int code, const char* call) {
 }
 
 /// Waits for every request until `deadline`, polling MPI_Testall (MPI progresses inside
-/// it): spins for the first 200 us, then sleeps 20 us growing to 200 us between polls.
-/// Returns false past the deadline (the requests stay pending).
+/// it; detail::poll_until, with at most 200 us between polls). Returns false past the
+/// deadline (the requests stay pending). `statuses`: one per request, or null.
 inline bool wait_all(std::vector<MPI_Request>& requests, std::chrono::steady_clock::time_point deadline,
                      MPI_Status* statuses) {
   if (requests.empty()) return true;
-  using namespace std::chrono;
-  const auto start = steady_clock::now();
-  microseconds pause{20};
-  for (;;) {
-    int done = 0;
-    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
-                      statuses != nullptr ? statuses : MPI_STATUSES_IGNORE),
-          "MPI_Testall");
-    if (done) return true;
-    const auto now = steady_clock::now();
-    if (now >= deadline) return false;
-    if (now - start < microseconds(200)) {
-      std::this_thread::yield();
-    } else {
-      std::this_thread::sleep_for(std::min<steady_clock::duration>(pause, deadline - now));
-      pause = std::min(pause * 2, microseconds(200));
-    }
-  }
+  return detail::poll_until(
+      [&] {
+        int done = 0;
+        check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                          statuses != nullptr ? statuses : MPI_STATUSES_IGNORE),
+              "MPI_Testall");
+        return done != 0;
+      },
+      deadline, std::chrono::microseconds(200));
 }
 
 }  // namespace detail_mpi

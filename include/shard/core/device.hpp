@@ -31,9 +31,11 @@ class event {
 
 /// Polls `done()` until it returns true or `deadline` passes; returns whether it did. Spins
 /// (yielding) for the first 200 us, as a host wait on a GPU typically lasts tens of
-/// microseconds, then sleeps between polls, 20 us growing to 1 ms.
+/// microseconds, then sleeps between polls, 20 us growing to `longest` (1 ms; MPI's waits
+/// take less, as MPI progresses only inside its calls).
 template <class Done>
-bool poll_until(Done&& done, std::chrono::steady_clock::time_point deadline) {
+bool poll_until(Done&& done, std::chrono::steady_clock::time_point deadline,
+                std::chrono::microseconds longest = std::chrono::microseconds(1000)) {
   using namespace std::chrono;
   const auto start = steady_clock::now();
   microseconds pause{20};
@@ -45,7 +47,7 @@ bool poll_until(Done&& done, std::chrono::steady_clock::time_point deadline) {
       std::this_thread::yield();
     } else {
       std::this_thread::sleep_for(std::min<steady_clock::duration>(pause, deadline - now));
-      pause = std::min(pause * 2, microseconds(1000));
+      pause = std::min(pause * 2, longest);
     }
   }
 }

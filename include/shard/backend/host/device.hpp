@@ -238,18 +238,8 @@ class device final : public detail::device {
     return std::chrono::duration<double, std::milli>(b - a).count();
   }
   void wait(std::shared_ptr<detail::event> e) override {
-    // An abandoned or stopping device stops waiting: its queue is being dropped.
-    push(
-        [this, e = std::static_pointer_cast<const host_event>(std::move(e))] {
-          {
-            std::lock_guard<std::mutex> lock(mutex_);
-            current_wait_ = e;
-          }
-          e->wait([this] { return cancelled(); });
-          std::lock_guard<std::mutex> lock(mutex_);
-          current_wait_ = nullptr;
-        },
-        task_kind::control, "wait");
+    push([this, e = std::static_pointer_cast<const host_event>(std::move(e))] { block_on(e); }, task_kind::control,
+         "wait");
   }
   /// One task that waits for each event in turn (skipping those already reached).
   void wait_all(const std::vector<std::shared_ptr<detail::event>>& events) override {
@@ -259,15 +249,7 @@ class device final : public detail::device {
     if (pending.empty()) return;  // every source is past its record point already
     push(
         [this, pending = std::move(pending)] {
-          for (const auto& e : pending) {
-            {
-              std::lock_guard<std::mutex> lock(mutex_);
-              current_wait_ = e;
-            }
-            e->wait([this] { return cancelled(); });
-            std::lock_guard<std::mutex> lock(mutex_);
-            current_wait_ = nullptr;
-          }
+          for (const auto& e : pending) block_on(e);
         },
         task_kind::control, "wait");
   }
@@ -336,6 +318,17 @@ class device final : public detail::device {
     launched_since_armed_ = 0;
   }
 
+  /// On the worker: blocks until `e` is reached. An abandoned or stopping device stops
+  /// waiting: its queue is being dropped.
+  void block_on(const std::shared_ptr<const host_event>& e) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_wait_ = e;  // owned: another thread may poke it while this one waits
+    }
+    e->wait([this] { return cancelled(); });
+    std::lock_guard<std::mutex> lock(mutex_);
+    current_wait_ = nullptr;
+  }
   bool cancelled() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return cancelled_;

@@ -132,17 +132,20 @@ class communicators final : public detail::collective_engine {
   bool aborted_ = false;
 };
 
-/// The context's communicators, created on first use (again after an abort) and owned by the
-/// context as its collective engine, which its waits poll.
-inline communicators& comms(detail::context_impl& ctx) {
-  if (auto* existing = dynamic_cast<communicators*>(ctx.engine().get()); existing && !existing->aborted())
-    return *existing;
+/// The context's collective engine of type Engine, created on first use (again after an
+/// abort) from the context and owned by it, so that its waits poll it.
+template <class Engine>
+Engine& engine_of(detail::context_impl& ctx) {
+  if (auto* existing = dynamic_cast<Engine*>(ctx.engine().get()); existing && !existing->aborted()) return *existing;
   ctx.reset_collective_engine();
-  auto made = std::make_shared<communicators>(ctx);
-  communicators& c = *made;
+  auto made = std::make_shared<Engine>(ctx);
+  Engine& e = *made;
   ctx.set_collective_engine(std::move(made));
-  return c;
+  return e;
 }
+
+/// The context's communicators (one process's shards).
+inline communicators& comms(detail::context_impl& ctx) { return engine_of<communicators>(ctx); }
 
 inline cuda_backend::device& cuda_device(detail::context_impl& ctx, std::size_t shard) {
   return static_cast<cuda_backend::device&>(ctx.dev(shard));

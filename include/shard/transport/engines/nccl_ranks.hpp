@@ -167,16 +167,9 @@ class communicators final : public detail::collective_engine {
   bool aborted_ = false;
 };
 
-/// The context's communicators between ranks, made on first use (again after an abort) and
-/// owned by the context as its collective engine, so that a deadline or a failure aborts them
-/// through the context's bounded abort.
-inline communicators& comms(detail::context_impl& ctx) {
-  if (auto* existing = dynamic_cast<communicators*>(ctx.engine().get()); existing && !existing->aborted())
-    return *existing;
-  ctx.reset_collective_engine();
-  auto made = std::make_shared<communicators>(ctx);
-  communicators& c = *made;
-  ctx.set_collective_engine(std::move(made));
+/// Polls `c` until its communicators are ready: an error aborts them (through the context's
+/// bounded abort) and throws; the deadline gives up on the ranks (shard::timeout).
+inline void settle_or_give_up(detail::context_impl& ctx, communicators& c, const char* what) {
   bool ready = false;
   try {
     ready = c.settle(ctx.deadline());
@@ -184,7 +177,16 @@ inline communicators& comms(detail::context_impl& ctx) {
     ctx.abort_collective_engine();
     throw;
   }
-  if (!ready) std::rethrow_exception(ctx.give_up_ranks("the creation of NCCL's communicators"));
+  if (!ready) std::rethrow_exception(ctx.give_up_ranks(what));
+}
+
+/// The context's communicators between ranks, made on first use (again after an abort) and
+/// owned by the context as its collective engine, so that a deadline or a failure aborts them
+/// through the context's bounded abort.
+inline communicators& comms(detail::context_impl& ctx) {
+  const bool made = !dynamic_cast<communicators*>(ctx.engine().get()) || ctx.engine()->aborted();
+  communicators& c = nccl::engine_of<communicators>(ctx);
+  if (made) settle_or_give_up(ctx, c, "the creation of NCCL's communicators");
   return c;
 }
 
@@ -222,14 +224,7 @@ void exchange(detail::context_impl& ctx, const std::vector<Transfer>& transfers)
     nccl::throw_nccl(status, "ncclGroupEnd", -1, -1, nullptr);
   }
   // Non-blocking communicators: the calls are on the streams once none is in progress.
-  bool ready = false;
-  try {
-    ready = c.settle(ctx.deadline());
-  } catch (...) {
-    ctx.abort_collective_engine();
-    throw;
-  }
-  if (!ready) std::rethrow_exception(ctx.give_up_ranks("NCCL's exchange"));
+  settle_or_give_up(ctx, c, "NCCL's exchange");
 }
 
 }  // namespace transport::nccl_ranks
