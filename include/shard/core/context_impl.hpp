@@ -210,7 +210,6 @@ class context_impl {
       ranks_->agreed = std::current_exception();
       throw;
     }
-    ++ranks_->steps;
     for (int r = 0; r < n; ++r) {
       const auto& o = all[static_cast<std::size_t>(r)];
       if (o.status == outcome_record::ok) continue;

@@ -127,8 +127,6 @@ struct rank_state {
   /// The failure the ranks last agreed on: a handler that sees it again (propagating) must
   /// not ask the other ranks once more.
   std::exception_ptr agreed;
-  /// Steps agreed so far (the sequence is the same on every rank).
-  std::uint64_t steps = 0;
 };
 
 }  // namespace detail

@@ -215,17 +215,12 @@ inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_tr
 inline void exchange_resolved(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how) {
   if (!ctx.spmd()) return exchange_within(ctx, transfers, how);
   std::vector<byte_transfer> here, across;
-  bool any_across = false;
   for (const auto& t : transfers) {
-    if (ctx.rank_of(t.src_shard) != ctx.rank_of(t.dst_shard)) {
-      any_across = true;
-      across.push_back(t);
-    } else if (ctx.local(t.src_shard)) {
-      here.push_back(t);
-    }
+    if (ctx.rank_of(t.src_shard) != ctx.rank_of(t.dst_shard)) across.push_back(t);
+    else if (ctx.local(t.src_shard)) here.push_back(t);
   }
   exchange_within(ctx, here, how);
-  if (any_across) exchange_across_ranks(ctx, across);
+  if (!across.empty()) exchange_across_ranks(ctx, across);  // the same list on every rank
 }
 
 /// exchange_resolved among the shards of this process.

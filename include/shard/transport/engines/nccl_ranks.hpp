@@ -132,9 +132,7 @@ class communicators final : public detail::collective_engine {
   void poll() override {
     if (aborted_) return;
     for (std::size_t i = 0; i < comms_.size(); ++i) {
-      ncclResult_t async = ncclSuccess;
-      const ncclResult_t query = ncclCommGetAsyncError(comms_[i], &async);
-      const ncclResult_t status = query != ncclSuccess ? query : async;
+      const ncclResult_t status = state(i);
       if (!failed(status)) continue;
       throw error(std::string("NCCL error ") + std::to_string(static_cast<int>(status)) + " (" +
                       ncclGetErrorString(status) + "); the context aborts its communicators",
@@ -149,9 +147,7 @@ class communicators final : public detail::collective_engine {
         [&] {
           bool done = true;
           for (std::size_t i = 0; i < comms_.size(); ++i) {
-            ncclResult_t async = ncclSuccess;
-            const ncclResult_t query = ncclCommGetAsyncError(comms_[i], &async);
-            const ncclResult_t status = query != ncclSuccess ? query : async;
+            const ncclResult_t status = state(i);
             if (failed(status)) nccl::throw_nccl(status, "ncclCommGetAsyncError", static_cast<int>(first_ + i), devices_[i], comms_[i]);
             done = done && status == ncclSuccess;
           }
@@ -161,6 +157,13 @@ class communicators final : public detail::collective_engine {
   }
 
  private:
+  /// Communicator i's state: the query's failure, or its asynchronous error (ncclInProgress
+  /// while a non-blocking call is still being issued).
+  ncclResult_t state(std::size_t i) const {
+    ncclResult_t async = ncclSuccess;
+    const ncclResult_t query = ncclCommGetAsyncError(comms_[i], &async);
+    return query != ncclSuccess ? query : async;
+  }
   std::vector<ncclComm_t> comms_;
   std::vector<int> devices_;
   std::size_t first_ = 0;
