@@ -130,6 +130,35 @@ TEST_CASE("SPMD: arguments that differ between ranks throw invalid_argument on e
   CHECK(message.find("differ") != std::string::npos);
 }
 
+TEST_CASE("SPMD: vectors of different contexts on one rank throw invalid_argument on every rank" *
+          doctest::test_suite("spmd")) {
+  shard::thread_ranks world(2), other(2);
+  std::atomic<int> caught{0};
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  world.run([&](int r) {
+    auto ctx = shard::context::spmd(world.communicator(r), shard::context::host(2));
+    ctx.set_wait_timeout(std::chrono::seconds(20));
+    auto second = shard::context::spmd(other.communicator(r), shard::context::host(1));
+    second.set_wait_timeout(std::chrono::seconds(20));
+    const std::vector<int> data(1000, 3);
+    shard::vector<int> a(ctx, std::span<const int>(data)), b(ctx, 1000), elsewhere(second, 1000);
+    try {
+      // Rank 1 passes a destination of another context; rank 0 is called correctly.
+      shard::copy(a, r == 0 ? b : elsewhere);
+    } catch (const shard::invalid_argument& e) {
+      ++caught;
+      std::lock_guard<std::mutex> lock(mutex);
+      messages.push_back(e.what());
+    }
+    // The context still works afterwards.
+    if (shard::reduce(a) != 3000) throw std::runtime_error("after the mismatch");
+  });
+  CHECK(caught == 2);
+  REQUIRE(messages.size() == 2);
+  for (const auto& m : messages) CHECK(m.find("different contexts") != std::string::npos);
+}
+
 TEST_CASE("SPMD: a failure on one rank throws on every rank, inputs intact" * doctest::test_suite("spmd")) {
   for (int faulty = 0; faulty < 3; ++faulty) {
     CAPTURE(faulty);

@@ -163,14 +163,28 @@ struct bounds_fn {
   }
 };
 
-/// out[t] = in[t * n / m] for t < m: m regularly spaced samples of a sorted range.
+/// The position of sample t of m samples (m <= n) of n sorted elements: the first and the
+/// last element, and m - 2 regularly spaced between them, shifted by `phase` in
+/// [0, max(n - 2, 1)): 1 + floor(((t - 1) (n - 2) + phase) / (m - 2)), computed without
+/// forming t n. Strictly ascending in t. The ends make the sample bounds of a run that lies
+/// wholly before or after a key exact.
+SHARD_DETAIL_HOST_DEVICE inline std::size_t sample_position(std::size_t t, std::size_t n, std::size_t m,
+                                                          std::size_t phase) {
+  if (t == 0) return 0;
+  if (t + 1 == m) return n - 1;
+  const std::size_t inner = n - 2, count = m - 2, i = t - 1;
+  return 1 + i * (inner / count) + (i * (inner % count) + phase) / count;
+}
+
+/// out[t] = in[sample_position(t, n, m, phase)] for t < m: m samples of a sorted range.
 template <class K>
 struct sample_fn {
   const K* in;
   std::size_t n;
   std::size_t m;
   K* out;
-  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const { out[t] = in[t * n / m]; }
+  std::size_t phase = 0;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const { out[t] = in[sample_position(t, n, m, phase)]; }
 };
 
 /// A segment's first and last elements and its number of descents (i with comp(p[i+1], p[i])).

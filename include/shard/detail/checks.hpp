@@ -13,10 +13,17 @@
 SHARD_NAMESPACE_BEGIN
 namespace detail {
 
+/// Throws invalid_argument unless `a` and `b` belong to one context. In an SPMD context the
+/// other ranks may have been called with vectors of one context: they learn of this rank's
+/// failure at their call's first agreement on `a`'s context (every rank throws), instead of
+/// waiting for this rank until the deadline.
 template <class A, class B>
 void require_same_context(const char* algorithm, const vector<A>& a, const vector<B>& b) {
-  if (!(a.get_context() == b.get_context()))
-    throw invalid_argument(std::string(algorithm) + ": the vectors belong to different contexts");
+  if (a.get_context() == b.get_context()) return;
+  auto& ctx = a.get_context().impl();
+  ctx.agree_on_failure(std::make_exception_ptr(
+                           invalid_argument(std::string(algorithm) + ": the vectors belong to different contexts")),
+                       ctx.step_shape(std::string(algorithm) + "'s argument checks"));
 }
 
 inline void require_same_size(const char* algorithm, const char* what_a, std::size_t a, const char* what_b,

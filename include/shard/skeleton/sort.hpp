@@ -8,11 +8,12 @@
 ///    number p_j of run j's elements that go before it, so that sum_j p_j = T_d exactly,
 ///    whatever the keys (all equal, skewed, sorted...). Three gathers of metadata, each one
 ///    host sync, none of which grows with n:
-///    a. regular samples, m per run (m ~ sqrt(2 x run size));
-///    b. the exact lower and upper bound, in every run, of the few samples whose rank could
-///       be a boundary's (bounded from the samples alone);
-///    c. when a boundary falls strictly between two neighbouring samples, the run elements
-///       between them (at most one sample gap per run), ranked on the host.
+///    a. samples, m per run (m ~ sqrt(2 x run size)): its ends and m - 2 regularly spaced,
+///       staggered between runs;
+///    b. the exact lower and upper bound, in every run, of a few samples whose rank could
+///       be a boundary's (bounded from the samples alone; chosen around an estimate);
+///    c. when a boundary falls strictly between two neighbouring queried samples, the run
+///       elements between them, selected on the host.
 ///    Ties are broken by run index, then position: that is the stability.
 /// 2. One exchange in the rotated order (transport::exchange's order): run j's part
 ///    [p_j(T_d), p_j(T_d+1)) goes to shard d; an element moves at most once, and only when
@@ -123,8 +124,20 @@ struct run_samples {
   std::vector<std::vector<std::size_t>> positions;  // per run, ascending
 };
 
-/// Gathers m = samples_per_run(largest run) samples of every run, at positions i * size / m,
-/// on the host (one host sync; `prepare()` is queued first, inside the same wait).
+/// Where run `run`'s samples start within their first gap, in [0, size): the runs' samples
+/// are staggered (golden-ratio steps), so that samples at the same positions of runs of alike
+/// data do not line up in bands of near-equal keys, which would bias the rank estimates that
+/// plan_queries centres its queries on.
+inline std::size_t sample_phase(std::size_t run, std::size_t size) {
+  if (size == 0) return 0;
+  const double step = 0.6180339887498949;  // 1 / golden ratio
+  const double fraction = static_cast<double>(run) * step - std::floor(static_cast<double>(run) * step);
+  return std::min(size - 1, static_cast<std::size_t>(fraction * static_cast<double>(size)));
+}
+
+/// Gathers m = samples_per_run(largest run) samples of every run, at positions
+/// sample_position(i, size, m, sample_phase(run)), on the host (one host sync; `prepare()` is
+/// queued first, inside the same wait).
 template <class K, class V, class Comp, class Prepare>
 run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) {
   const std::size_t run_count = pb.runs.size();
@@ -151,7 +164,9 @@ run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) 
                                   const auto& run = pb.runs[j];
                                   if (count[j] != 0)
                                     primitive::for_each_index(
-                                        dev, count[j], sample_fn<K>{run.keys, run.size, count[j], slot + slot_offset[j]});
+                                        dev, count[j],
+                                        sample_fn<K>{run.keys, run.size, count[j], slot + slot_offset[j],
+                                                     sample_phase(j, run.size)});
                                 }
                               });
                               return true;
@@ -162,7 +177,9 @@ run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) 
   for (std::size_t j = 0; j < run_count; ++j) {
     const K* first = gathered.data() + pb.runs[j].shard * per_shard + slot_offset[j];
     out.keys[j].assign(first, first + count[j]);
-    for (std::size_t i = 0; i < count[j]; ++i) out.positions[j].push_back(i * pb.runs[j].size / count[j]);
+    const std::size_t phase = sample_phase(j, pb.runs[j].size);
+    for (std::size_t i = 0; i < count[j]; ++i)
+      out.positions[j].push_back(sample_position(i, pb.runs[j].size, count[j], phase));
   }
   return out;
 }
@@ -220,15 +237,21 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
   return c;
 }
 
-/// At most this many candidates are queried per open target (evenly spaced over the ones
-/// that could be its boundary): the queries, and the counts every shard returns for them,
-/// stay O(G) per shard instead of growing with G x runs; the window of step c between two
-/// neighbouring queried candidates grows instead (docs/sort.md).
-inline constexpr std::size_t queries_per_target = 16;
+/// The candidates whose exact ranks phase b queries, per open target r: the span from the
+/// last candidate surely at or before r to the first one surely after it (both bounds from
+/// the samples), whole when it has at most queries_per_target candidates; otherwise its two
+/// ends and the candidates at `query_offsets` from the one whose estimated rank (the
+/// midpoint of its bounds) is first at or above r. The estimate's error is the sum of one
+/// uniform error per run (the staggered samples, sample_phase): about sqrt(runs / 12) sample
+/// gaps, a few candidates at any G (within +-16 for all 255 targets at G = 256, docs/sort.md).
+/// So the queries, and the counts every shard returns for them, stay O(G) per shard, and the
+/// window of step c around a boundary is a candidate gap or two in the common case, and at
+/// worst (an estimate off by more than the offsets reach) the part of the span beyond the
+/// outermost query: correct either way.
+inline constexpr std::size_t query_offsets_count = 9;
+inline constexpr std::ptrdiff_t query_offsets[query_offsets_count] = {-24, -8, -3, -1, 0, 1, 3, 8, 24};
+inline constexpr std::size_t queries_per_target = query_offsets_count + 2;
 
-/// The candidates whose exact ranks phase b queries: for each open target r, those from the
-/// last one surely at or before r to the first one surely after it, or queries_per_target of
-/// them evenly spaced, both ends included.
 struct query_plan {
   std::vector<std::vector<std::size_t>> chosen;  // per open target: its candidates, ascending
   std::vector<std::size_t> candidate;            // the queried candidates, ascending
@@ -253,12 +276,24 @@ query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& 
     std::size_t last = after == c.before_at_least.end() ? count - 1 : static_cast<std::size_t>(after - c.before_at_least.begin());
     if (last < first) last = first;
     auto& chosen = plan.chosen[o];
-    const std::size_t span = last - first + 1;
-    if (span <= queries_per_target) {
+    if (last - first + 1 <= queries_per_target) {
       for (std::size_t i = first; i <= last; ++i) chosen.push_back(i);
     } else {
-      for (std::size_t q = 0; q < queries_per_target; ++q)
-        chosen.push_back(first + q * (span - 1) / (queries_per_target - 1));
+      // The estimate grows with the key too: the first candidate in the span estimated at or
+      // above the target.
+      std::size_t lo = first, hi = last;
+      while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (c.before_at_least[mid] / 2 + c.not_after_at_most[mid] / 2 < rank) lo = mid + 1;
+        else hi = mid;
+      }
+      chosen.push_back(first);
+      for (const auto offset : query_offsets) {
+        const auto i = static_cast<std::ptrdiff_t>(lo) + offset;
+        if (i > static_cast<std::ptrdiff_t>(chosen.back()) && i < static_cast<std::ptrdiff_t>(last))
+          chosen.push_back(static_cast<std::size_t>(i));
+      }
+      chosen.push_back(last);
     }
     for (auto i : chosen) queried[i] = 1;
   }
@@ -393,29 +428,39 @@ void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& 
                             [&](std::size_t s, K* slot) {
                               if (shard_need[s] == 0) return false;
                               if (!pb.ctx.local(s)) return true;  // its rank copies them
+                              std::vector<device::copy_item> copies;  // one batch: one task per shard
                               for (std::size_t w = 0; w < windows.size(); ++w)
                                 for (auto j : pb.by_shard[s]) {
                                   const std::size_t length = windows[w].hi[j] - windows[w].lo[j];
                                   if (length != 0)
-                                    pb.ctx.dev(s).copy_local(slot + slot_offset[w * run_count + j],
-                                                             pb.runs[j].keys + windows[w].lo[j], length * sizeof(K));
+                                    copies.push_back({slot + slot_offset[w * run_count + j], nullptr,
+                                                      pb.runs[j].keys + windows[w].lo[j], length * sizeof(K)});
                                 }
+                              pb.ctx.dev(s).copy_batch(copies);
                               return true;
                             },
                             seen_by::host)
                             .host;
   for (std::size_t w = 0; w < windows.size(); ++w) {
     const auto& win = windows[w];
-    std::vector<std::pair<std::size_t, const K*>> items;  // (run, element), in run order
+    // (run, element): the stable order is (key, run, position), and within a run the
+    // gathered elements lie at ascending addresses.
+    std::vector<std::pair<std::size_t, const K*>> items;
     for (std::size_t j = 0; j < run_count; ++j) {
       const K* first = elements.data() + pb.runs[j].shard * per_shard + slot_offset[w * run_count + j];
       for (std::size_t i = 0; i < win.hi[j] - win.lo[j]; ++i) items.emplace_back(j, first + i);
     }
-    std::stable_sort(items.begin(), items.end(),
-                     [&](const auto& x, const auto& y) { return pb.comp(*x.second, *y.second); });
     const std::size_t take = pb.targets[open[win.target]] - win.before;
     auto& split = pb.split[open[win.target]];
     for (std::size_t j = 0; j < run_count; ++j) split[j] = win.lo[j];
+    if (take == 0) continue;
+    // Only which elements come first matters, not their order: a selection, O(window).
+    std::nth_element(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(take - 1), items.end(),
+                     [&](const auto& x, const auto& y) {
+                       if (pb.comp(*x.second, *y.second)) return true;
+                       if (pb.comp(*y.second, *x.second)) return false;
+                       return x < y;  // run, then position
+                     });
     for (std::size_t i = 0; i < take; ++i) ++split[items[i].first];
   }
 }

@@ -145,8 +145,28 @@ template <class K, class Comp>
 void bounds(device& d, const K* sorted, std::size_t n, const K* needles, std::size_t m, std::size_t* out, Comp comp,
             bool upper) {
   d.launch([=] {
-    const detail::bounds_fn<K, Comp> f{sorted, n, needles, out, comp, upper};
-    for (std::size_t j = 0; j < m; ++j) f(j);
+    if (!std::is_sorted(needles, needles + m, comp)) {
+      const detail::bounds_fn<K, Comp> f{sorted, n, needles, out, comp, upper};
+      for (std::size_t j = 0; j < m; ++j) f(j);
+      return;
+    }
+    // Ascending needles (the sort's queries): each answer is at or after the previous one,
+    // found by a galloping search from there, O(m log(n / m)) in all and cache-friendly.
+    // The answers are the binary search's.
+    const auto right_of = [&](std::size_t i, const K& x) { return upper ? !comp(x, sorted[i]) : comp(sorted[i], x); };
+    std::size_t at = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      const K& x = needles[j];
+      std::size_t lo = at, hi = at, step = 1;
+      while (hi < n && right_of(hi, x)) lo = hi + 1, hi = at + step, step *= 2;
+      hi = std::min(hi, n);
+      while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (right_of(mid, x)) lo = mid + 1;
+        else hi = mid;
+      }
+      out[j] = at = lo;
+    }
   });
 }
 
