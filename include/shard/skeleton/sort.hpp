@@ -124,15 +124,15 @@ struct run_samples {
   std::vector<std::vector<std::size_t>> positions;  // per run, ascending
 };
 
-/// Where run `run`'s samples start within their first gap, in [0, size): the runs' samples
-/// are staggered (golden-ratio steps), so that samples at the same positions of runs of alike
-/// data do not line up in bands of near-equal keys, which would bias the rank estimates that
-/// plan_queries centres its queries on.
+/// Where run `run`'s inner samples start within their first gap (sample_position's phase,
+/// in [0, size - 2)): the runs' samples are staggered (golden-ratio steps), so that samples
+/// at the same positions of runs of alike data do not line up in bands of near-equal keys,
+/// which would bias the rank estimates that plan_queries centres its queries on.
 inline std::size_t sample_phase(std::size_t run, std::size_t size) {
-  if (size == 0) return 0;
+  if (size <= 2) return 0;
   const double step = 0.6180339887498949;  // 1 / golden ratio
   const double fraction = static_cast<double>(run) * step - std::floor(static_cast<double>(run) * step);
-  return std::min(size - 1, static_cast<std::size_t>(fraction * static_cast<double>(size)));
+  return std::min(size - 3, static_cast<std::size_t>(fraction * static_cast<double>(size - 2)));
 }
 
 /// Gathers m = samples_per_run(largest run) samples of every run, at positions
