@@ -208,7 +208,7 @@ TEST_CASE("the families register themselves, in order, and every test key is lis
     CHECK(keys.insert(t.key).second);
     CHECK(std::find(commands.begin(), commands.end(), t.command) != commands.end());
   }
-  CHECK(keys.size() == 28);
+  CHECK(keys.size() == 29);
 }
 
 TEST_CASE("sizes, counts, sweeps and figures") {
@@ -308,13 +308,37 @@ TEST_CASE("model: projections follow the stats, phase by phase") {
   st.bytes[0 * 3 + 1] = 100'000;  // shard 0 -> 1: 100 kB
   st.bytes[1 * 3 + 2] = 20'000;   // shard 1 -> host: 20 kB
   const auto phases = bench::project(m, st, {1'000'000, 500'000}, 4);
-  REQUIRE(phases.size() == 5);
+  REQUIRE(phases.size() == 6);
   CHECK(phases[0].us == doctest::Approx(4.0));             // 4 MB at 1000 GB/s
   CHECK(phases[1].us == doctest::Approx(6.0));             // 2 launches x 3 us
   CHECK(phases[2].us == doctest::Approx(1.0 + 2.0));       // 100 kB at 100 GB/s + 2 us
   CHECK(phases[3].us == doctest::Approx(2.0 + 5.0));       // 20 kB at 10 GB/s + 5 us
   CHECK(phases[4].us == doctest::Approx(21.0));            // 3 syncs x 7 us
+  CHECK(phases[5].us == 0);                                // no merge
   CHECK(bench::total_us(phases) == doctest::Approx(4 + 6 + 3 + 7 + 21));
+  // Merge passes: log2 of the effective runs (runs per source x sum^2 / sum of squares of the
+  // bytes each source sent, its own local copy included), less the one-shard call's passes.
+  CHECK(bench::merge_passes(0) == 0);
+  CHECK(bench::merge_passes(1) == 0);
+  CHECK(bench::merge_passes(2) == doctest::Approx(1));
+  CHECK(bench::merge_passes(256) == doctest::Approx(8));
+  shard::stats ms;
+  ms.shards = 2;
+  ms.bytes.assign(9, 0);
+  ms.launches = {0, 0};
+  ms.peak_bytes = {0, 0};
+  ms.bytes[0 * 3 + 0] = ms.bytes[1 * 3 + 1] = ms.bytes[0 * 3 + 1] = 1000;  // shard 1: two equal runs, shard 0: one
+  // A pass: 2 x segment x 4 bytes / 1000 GB/s (shard 1: 500K elements, 4 us), or calibrated.
+  const bench::merge_work sort_like{1, 0, {}};
+  CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 1, &sort_like)[5].us == doctest::Approx(4.0));
+  // Two runs per source, one pass on one shard: shard 1 merges 4 runs (2 - 1 passes), shard 0 2 (1 - 1).
+  const bench::merge_work merge_like{2, 1, [](double n) { return n / 1000; }};
+  CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 3, &merge_like)[5].us == doctest::Approx(500 * 3.0));
+  // A sliver from the other shard adds a sliver of a pass.
+  ms.bytes[0 * 3 + 1] = 10;
+  const double sliver = bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 1, &sort_like)[5].us;
+  CHECK(sliver > 0);
+  CHECK(sliver < 0.2);
   // Collectives: collective latency + size x busbw factor / slowest link (100 GB/s).
   CHECK(bench::project_collective(m, "all_reduce", 100'000).projected_us == doctest::Approx(11 + 1.0));   // factor 1
   CHECK(bench::project_collective(m, "all_gather", 100'000).projected_us == doctest::Approx(11 + 0.5));   // factor 1/2
@@ -462,7 +486,7 @@ TEST_CASE("shard-bench all: every test runs on emulated devices; JSON, CSV and S
       CHECK(c.at("count").get<double>() * 4 == c.at("bytes").get<double>());
     }
   std::set<std::size_t> shard_counts;
-  for (const char* key : {"transform", "reduce", "inclusive_scan", "sort_int32", "sort_int64", "sort_by_key", "copy_if"})
+  for (const char* key : {"transform", "reduce", "inclusive_scan", "sort_int32", "sort_int64", "sort_by_key", "merge_int32", "copy_if"})
     for (auto& a : tests.at(key).at("points")) {
       CAPTURE(key);
       shard_counts.insert(a.at("shards").get<std::size_t>());
@@ -472,7 +496,7 @@ TEST_CASE("shard-bench all: every test runs on emulated devices; JSON, CSV and S
       const std::string k = key;
       if (k == "transform" || k == "reduce") CHECK(a.at("bytes_between_shards").get<double>() == 0);
       if (k == "reduce") CHECK(a.at("bytes_to_host").get<double>() == a.at("shards").get<double>() * sizeof(float));
-      if (k.rfind("sort", 0) == 0 && a.at("shards").get<int>() > 1) {
+      if ((k.rfind("sort", 0) == 0 || k == "merge_int32") && a.at("shards").get<int>() > 1) {
         CHECK(a.at("bytes_between_shards").get<double>() > 0);
         CHECK(a.at("host_syncs").get<int>() <= 4);
         CHECK(a.at("phases_us").contains(a.at("algorithm").get<std::string>().substr(0, a.at("algorithm").get<std::string>().find(' ')) +

@@ -28,12 +28,16 @@ struct prepared_call {
 
 /// An algorithm as the benchmark runs it: its key (-t, JSON), the public call whose time the
 /// stats record (shard::sort is shard::stable_sort, and records itself under that name), its
-/// element type, the bytes of memory it touches per element.
+/// element type, the bytes of memory it touches per element, and the merging it does on
+/// G shards (the model prices it): the sorted runs each shard merges per source shard that
+/// sent it elements (0: no merge), and the merge passes a one-shard call already does.
 struct algorithm_case {
   std::string key, name, call;
   std::string type;
   double bytes_per_element;  // reads + writes
   std::function<prepared_call(shard::context&, std::size_t)> prepare;
+  std::size_t merge_runs_per_source = 0;
+  std::size_t merge_passes_in_one_shard = 0;
 };
 
 struct scale_add_fn {
@@ -100,7 +104,25 @@ std::function<prepared_call(shard::context&, std::size_t)> sort_case(bool pairs)
   };
 }
 
-/// The algorithms measured: element-wise, reduction, scan, sorts and compaction.
+/// A merge of the two sorted halves of the same random keys (fresh output each call).
+/// Checked: sorted, and the checksum of the input.
+inline prepared_call merge_case(shard::context& ctx, std::size_t n) {
+  auto keys = random_keys<std::int32_t>(n);
+  const auto half = keys.begin() + static_cast<std::ptrdiff_t>(n / 2);
+  std::sort(keys.begin(), half);
+  std::sort(half, keys.end());
+  auto a = std::make_shared<shard::vector<std::int32_t>>(ctx, std::vector<std::int32_t>(keys.begin(), half));
+  auto b = std::make_shared<shard::vector<std::int32_t>>(ctx, std::vector<std::int32_t>(half, keys.end()));
+  auto out = std::make_shared<shard::vector<std::int32_t>>(ctx, n);
+  const auto checksum = [](const shard::vector<std::int32_t>& v) {
+    return shard::transform_reduce(v, std::uint64_t{0}, shard::plus<>{}, to_u64_fn<std::int32_t>{});
+  };
+  const std::uint64_t sum = checksum(*a) + checksum(*b);
+  return {[a, b, out] { shard::merge(*a, *b, *out); },
+          [out, sum, checksum]() -> long long { return (shard::is_sorted(*out) ? 0 : 1) + (checksum(*out) == sum ? 0 : 1); }};
+}
+
+/// The algorithms measured: element-wise, reduction, scan, sorts, merge and compaction.
 inline std::vector<algorithm_case> algorithm_cases() {
   return {
       {"transform", "transform", "shard::transform", "float32", 2 * sizeof(float),
@@ -130,10 +152,12 @@ inline std::vector<algorithm_case> algorithm_cases() {
                    return static_cast<long long>(shard::transform_reduce(*y, expected, std::size_t{0}, shard::plus<>{}, differs_fn{}));
                  }};
        }},
-      {"sort_int32", "sort", "shard::stable_sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false)},
-      {"sort_int64", "sort", "shard::stable_sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false)},
+      {"sort_int32", "sort", "shard::stable_sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false), 1, 0},
+      {"sort_int64", "sort", "shard::stable_sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false), 1, 0},
       {"sort_by_key", "sort_by_key", "shard::sort_by_key", "int32 keys, int32 values", 2 * sizeof(std::int32_t),
-       sort_case<std::int32_t>(true)},
+       sort_case<std::int32_t>(true), 1, 0},
+      // Each shard merges a run of `a` and a run of `b` from every source; one pass on one shard.
+      {"merge_int32", "merge", "shard::merge", "int32 keys", sizeof(std::int32_t), merge_case, 2, 1},
       {"copy_if", "copy_if", "shard::copy_if", "int32, half kept", sizeof(std::int32_t),
        [](shard::context& ctx, std::size_t n) -> prepared_call {
          auto x = std::make_shared<shard::vector<std::int32_t>>(ctx, random_keys<std::int32_t>(n));
@@ -150,6 +174,9 @@ inline std::vector<algorithm_case> algorithm_cases() {
 
 /// Key of a case in tables, JSON and pictures: "sort (int32 keys)".
 inline std::string case_name(const algorithm_case& c) { return c.name + " (" + c.type + ")"; }
+
+/// case_name of the merge, whose one-shard time prices a merge pass in the model.
+inline std::string merge_case_name() { return "merge (int32 keys)"; }
 
 /// The algorithms' sweep with the backend's defaults resolved (iters: calls per size).
 inline sweep_settings algorithm_settings(const target& tgt, const options& o) {
@@ -220,7 +247,7 @@ inline void print_algorithms(std::ostream& os, const std::vector<algorithm_point
         "baseline); moved = per call, from stats; sorts: their phases' times, local / splitters / exchange+merge; "
         "#wrong: results that failed their check)\n\n";
   for (const auto& c : algorithm_cases()) {
-    const bool sorting = c.name.rfind("sort", 0) == 0;
+    const bool sorting = c.merge_runs_per_source > 0;
     std::vector<std::string> head{"elements", "shards", "time us", "GB/s", "Mkeys/s", "efficiency", "shard->shard B",
                                   "to host B", "from host B", "syncs", "#wrong"};
     if (sorting) head.push_back("phases us");
@@ -314,6 +341,7 @@ inline const family_registration algorithms_family{family{
      {"sort_int32", "algorithms", "shard::sort, int32 keys"},
      {"sort_int64", "algorithms", "shard::sort, int64 keys"},
      {"sort_by_key", "algorithms", "shard::sort_by_key, int32 keys and values"},
+     {"merge_int32", "algorithms", "shard::merge, int32 keys, two sorted halves"},
      {"copy_if", "algorithms", "shard::copy_if, int32, half kept"}},
     [](const target& tgt, const options& o, run_output& out) {
       const auto points = run_algorithms(tgt, o);

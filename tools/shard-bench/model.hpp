@@ -16,6 +16,14 @@
 //                  the transport pulls on the destination's queue, one transfer after another
 //   host transfers max over shards of (bytes to and from the host) / B_host + latency each way
 //   host syncs     syncs x sync latency
+//   merge passes   sorts and merge: each shard merges the runs it received in log2 R
+//                  two-way passes, less those a one-shard call does too (its calibration
+//                  holds them). R is the effective number of runs: the runs per source
+//                  times (sum of the sources' bytes)^2 / (sum of their squares), so that a
+//                  source sending a sliver (a merge of sorted inputs) adds little and G equal
+//                  parts (a sort of random keys) count G. A pass costs the calibrated
+//                  one-shard merge of the segment (scaled to the element size; a merge of two
+//                  runs is one pass), or else 2 x segment x bytes per element / B_mem
 #include "algorithms.hpp"
 #include "collectives.hpp"
 #include "common.hpp"
@@ -258,16 +266,44 @@ struct calibration {
   }
 };
 
+/// Two-way merge passes that merge `runs` (effective) sorted runs of equal size into one:
+/// log2 runs, 0 for one run or none.
+inline double merge_passes(double runs) { return runs > 1 ? std::log2(runs) : 0; }
+
+/// The merging an algorithm does on its shards (algorithm_case's merge fields), with the
+/// time of one pass over a segment of n elements (us; empty: the memory formula).
+struct merge_work {
+  std::size_t runs_per_source = 0;
+  std::size_t passes_in_one_shard = 0;
+  std::function<double(double)> pass_us;
+};
+
 /// Projected phases of one call with these stats, segment sizes and local bytes per element;
 /// with `one_shard` (the calibrated time of a segment of n elements on one shard, in us) and
-/// `sharing` (shards per processor), the local phase is that instead of the memory formula.
+/// `sharing` (shards per processor), the local phase is that instead of the memory formula;
+/// with `merge`, the merge passes' phase (else it is 0).
 inline std::vector<phase> project(const machine& m, const shard::stats& st, const std::vector<std::size_t>& segments,
                                   double bytes_per_element, const std::function<double(double)>& one_shard = {},
-                                  double sharing = 1) {
+                                  double sharing = 1, const merge_work* merge = nullptr) {
   const std::size_t g = st.shards;
   if (g != m.gpus) throw std::runtime_error("model: the stats have " + std::to_string(g) + " shards, the machine " + std::to_string(m.gpus) + " GPUs");
-  phase local{"local memory"}, launches{"launches"}, between{"shard->shard"}, host{"host transfers"}, syncs{"host syncs"};
+  phase local{"local memory"}, launches{"launches"}, between{"shard->shard"}, host{"host transfers"}, syncs{"host syncs"},
+      merging{"merge passes"};
   for (std::size_t s = 0; s < g; ++s) {
+    if (merge && merge->runs_per_source > 0) {
+      double sum = 0, squares = 0;
+      for (std::size_t src = 0; src < g; ++src) {
+        const double b = static_cast<double>(st.bytes_moved(int(src), int(s)));  // src == s: its local copy
+        sum += b, squares += b * b;
+      }
+      const double runs = squares > 0 ? static_cast<double>(merge->runs_per_source) * sum * sum / squares : 0;
+      const double passes = std::max(0.0, merge_passes(runs) - static_cast<double>(merge->passes_in_one_shard));
+      const double n = static_cast<double>(segments[s]);
+      const double pass = merge->pass_us ? merge->pass_us(n) * sharing : NAN;
+      const double bytes = 2 * n * bytes_per_element;
+      merging.bytes += passes * bytes;
+      merging.us = std::max(merging.us, passes * (std::isfinite(pass) ? pass : bytes / (m.memory_bandwidth_gbps * 1e3)));
+    }
     const double bytes = static_cast<double>(segments[s]) * bytes_per_element + 2.0 * static_cast<double>(st.bytes_moved(int(s), int(s)));
     local.bytes += bytes;
     const double calibrated = one_shard ? one_shard(static_cast<double>(segments[s])) * sharing : NAN;
@@ -288,7 +324,7 @@ inline std::vector<phase> project(const machine& m, const shard::stats& st, cons
     host.us = std::max(host.us, host_us);
   }
   syncs.us = static_cast<double>(st.host_syncs) * m.sync_latency_us;
-  return {local, launches, between, host, syncs};
+  return {local, launches, between, host, syncs, merging};
 }
 
 inline double total_us(const std::vector<phase>& phases) {
@@ -306,7 +342,7 @@ struct model_row {
 
 /// Projects every algorithm at `elements` on `m`, taking the stats from a run on emulated
 /// devices with m.gpus shards; with `cal`, the local phase of each algorithm it measured is
-/// calibrated (see the file comment).
+/// calibrated, and so is a merge pass where it measured the merge (see the file comment).
 inline std::vector<model_row> run_model(const machine& m, std::size_t elements, const calibration* cal = nullptr) {
   std::vector<model_row> rows;
   shard::context emulated = shard::context::host(m.gpus);
@@ -321,9 +357,19 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements, 
     const std::string name = case_name(c);
     std::function<double(double)> one_shard;
     const double g = static_cast<double>(m.gpus);
-    if (cal && cal->one_shard_us.count(name))
-      one_shard = [cal, name, g](double n) { return cal->shared_memory ? cal->at(name, n * g) / g : cal->at(name, n); };
-    rows.push_back(model_row{name, elements, project(m, emulated.stats(), segments, c.bytes_per_element, one_shard, sharing)});
+    const auto calibrated = [cal, g](const std::string& key) -> std::function<double(double)> {
+      if (!cal || !cal->one_shard_us.count(key)) return {};
+      return [cal, key, g](double n) { return cal->shared_memory ? cal->at(key, n * g) / g : cal->at(key, n); };
+    };
+    one_shard = calibrated(name);
+    // A pass over a segment: the one-shard merge of two runs of that many int32 keys, scaled
+    // by the element size (bytes per element / 4).
+    merge_work merge{c.merge_runs_per_source, c.merge_passes_in_one_shard, {}};
+    if (const auto pass = calibrated(merge_case_name()); pass) {
+      const double scale = c.bytes_per_element / 4;
+      merge.pass_us = [pass, scale](double n) { return pass(n) * scale; };
+    }
+    rows.push_back(model_row{name, elements, project(m, emulated.stats(), segments, c.bytes_per_element, one_shard, sharing, &merge)});
   }
   return rows;
 }
