@@ -6,9 +6,15 @@
 //   errors              differing arguments, a failure and out of memory on one rank
 //   stuck               the last rank stops answering: the others time out
 //   dead                the last rank dies: MPI ends the job
+//   nccl_given          (nvcc with NCCL) the application's NCCL communicators: refused on
+//                       every rank where a rank's are wrong or the shards are not GPUs; with
+//                       a GPU per rank, the suite on them, then destroyed by the application
 // Exit code 0 when every check held on every rank.
 #include <shard/mpi.hpp>
 #include <shard/testing.hpp>
+#if SHARD_HAS_NCCL
+#  include <shard/nccl.hpp>
+#endif
 
 #include "suite.hpp"
 
@@ -125,6 +131,52 @@ int errors() {
   return summarise("errors", r.checks, r.failures);
 }
 
+#if SHARD_HAS_NCCL
+int nccl_given() {
+  spmd_test::report r;
+  r.rank = rank_of_world();
+  const int last = world_size() - 1;
+  {
+    // Emulated shards: NCCL cannot serve them, every rank hears so.
+    const auto ctx = shard::mpi::context(MPI_COMM_WORLD, shard::context::host(1));
+    r.check(throws<shard::invalid_argument>([&] { shard::nccl::use_communicators(ctx, {nullptr}); }),
+            "host shards: invalid_argument on every rank");
+    r.check(!shard::nccl::uses_given_communicators(ctx), "host shards: none used");
+    shard::vector<int> v(ctx, 1000, 2);
+    r.check(shard::reduce(v) == 2000, "the context works afterwards");
+  }
+  const int gpus = shard::context::cuda_device_count();
+  int enough = 0, mine = gpus > 0 && r.rank < gpus ? 1 : 0;
+  MPI_Allreduce(&mine, &enough, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (enough == 1) {
+    // One GPU per rank: the application's communicator of all ranks, NCCL rank = shard index.
+    ncclUniqueId id{};
+    if (r.rank == 0) ncclGetUniqueId(&id);
+    MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
+    ncclComm_t comm = nullptr;
+    cudaSetDevice(r.rank);
+    r.check(ncclCommInitRank(&comm, world_size(), id, r.rank) == ncclSuccess, "ncclCommInitRank");
+    bool used = false;
+    {
+      const auto ctx = shard::mpi::context(MPI_COMM_WORLD, shard::context::cuda({r.rank}));
+      r.check(throws<shard::invalid_argument>([&] { shard::nccl::use_communicators(ctx, {r.rank == last ? nullptr : comm}); }),
+              "one rank's null communicator: invalid_argument on every rank");
+      shard::nccl::use_communicators(ctx, {comm});
+      r.check(shard::nccl::uses_given_communicators(ctx), "the application's communicator in use");
+      const auto report = spmd_test::run_suite(ctx);
+      r.checks += report.checks;
+      r.failures.insert(r.failures.end(), report.failures.begin(), report.failures.end());
+      used = shard::nccl::uses_given_communicators(ctx);
+      r.check(used, "still in use after the suite");
+    }
+    if (used) r.check(ncclCommDestroy(comm) == ncclSuccess, "the application destroys its communicator");
+  } else if (r.rank == 0) {
+    std::cout << "nccl_given: no GPU for every rank: the GPU part did not run" << std::endl;
+  }
+  return summarise("nccl_given", r.checks, r.failures);
+}
+#endif
+
 [[noreturn]] void stuck() {
   const int r = rank_of_world(), last = world_size() - 1;
   auto ctx = shard::mpi::context(MPI_COMM_WORLD, shard::context::host(1));
@@ -177,6 +229,9 @@ int main(int argc, char** argv) {
     else if (mode == "errors") rc = errors();
     else if (mode == "stuck") stuck();
     else if (mode == "dead") dead();
+#if SHARD_HAS_NCCL
+    else if (mode == "nccl_given") rc = nccl_given();
+#endif
     else std::cerr << "unknown mode " << mode << '\n';
   } catch (const std::exception& e) {
     std::cerr << "rank " << rank_of_world() << ": " << e.what() << '\n';

@@ -8,6 +8,9 @@
 #include <shard/testing.hpp>
 #include <shard/transport/collectives.hpp>
 #include <shard/transport/host.hpp>
+#if SHARD_HAS_NCCL
+#  include <shard/nccl.hpp>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -424,6 +427,40 @@ TEST_CASE("collectives: bad arguments are rejected with a message naming them") 
                        doctest::Contains("engine::nccl needs NCCL"), shard::invalid_argument);
   CHECK_FALSE(shard::transport::nccl_available(impl));
 }
+
+#if SHARD_HAS_NCCL
+TEST_CASE("nccl: the application's communicators are checked, used and never destroyed by shard") {
+  // Emulated shards: NCCL cannot serve them.
+  auto host = shard::context::host(2);
+  CHECK_THROWS_WITH_AS(shard::nccl::use_communicators(host, {nullptr, nullptr}),
+                       doctest::Contains("not two or more CUDA shards on distinct GPUs"), shard::invalid_argument);
+  CHECK_FALSE(shard::nccl::uses_given_communicators(host));
+  if (!test::backend_enabled("cuda") || test::gpu_count() < 2) return;
+  std::vector<ncclComm_t> comms(2, nullptr);
+  int ordinals[2] = {0, 1};
+  REQUIRE(ncclCommInitAll(comms.data(), 2, ordinals) == ncclSuccess);
+  bool used = false;
+  {
+    auto ctx = shard::context::cuda({0, 1});
+    auto& impl = ctx.impl();
+    CHECK_THROWS_WITH_AS(shard::nccl::use_communicators(ctx, {comms[0]}), doctest::Contains("1 communicators given for 2 shards"),
+                         shard::invalid_argument);
+    CHECK_THROWS_WITH_AS(shard::nccl::use_communicators(ctx, {comms[1], comms[0]}),
+                         doctest::Contains("communicator 0 is NCCL rank 1 where shard 0 needs rank 0"), shard::invalid_argument);
+    CHECK_FALSE(shard::nccl::uses_given_communicators(ctx));
+    shard::nccl::use_communicators(ctx, comms);
+    CHECK(shard::nccl::uses_given_communicators(ctx));
+    shard_buffers<int> buf(impl, {{1, 2, 3}, {10, 20, 30}});
+    shard::detail::all_reduce(impl, buf.ptr, 3, shard::plus<>{}, shard::transport::engine::nccl);
+    for (auto& v : buf.to_host(impl)) CHECK(v == std::vector<int>{11, 22, 33});
+    used = shard::nccl::uses_given_communicators(ctx);
+    CHECK(used);
+  }
+  // The context is gone; the communicators are still the application's to destroy.
+  if (used)
+    for (ncclComm_t c : comms) CHECK(ncclCommDestroy(c) == ncclSuccess);
+}
+#endif
 
 TEST_CASE("collectives: a failure in the fold leaves no buffer behind and the context usable") {
   auto ctx = shard::context::host(4);

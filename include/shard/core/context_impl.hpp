@@ -210,12 +210,17 @@ class context_impl {
       ranks_->agreed = std::current_exception();
       throw;
     }
+    // A failure other than an argument check's may have come from the collective library on
+    // some rank: every rank then drops its engine, so that all make new ones together at their
+    // next use. Argument checks fail before any data moves: the engine stays (communicators
+    // an application gave, shard::nccl::use_communicators, are not aborted for a wrong size).
+    bool engine_suspect = false;
+    for (const auto& o : all)
+      engine_suspect = engine_suspect || (o.status != outcome_record::ok && o.status != outcome_record::invalid_argument);
     for (int r = 0; r < n; ++r) {
       const auto& o = all[static_cast<std::size_t>(r)];
       if (o.status == outcome_record::ok) continue;
-      // The failure may have come from the collective library on some rank: every rank drops
-      // its engine, so that all make new ones together at their next use.
-      abort_collective_engine();
+      if (engine_suspect) abort_collective_engine();
       if (failure) {
         ranks_->agreed = failure;
         std::rethrow_exception(failure);

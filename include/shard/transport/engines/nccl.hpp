@@ -62,11 +62,21 @@ inline bool usable(const detail::context_impl& ctx) {
   throw error(message, shard, device, call);
 }
 
+/// Marks the constructors of engines over communicators the application made and owns
+/// (shard::nccl::use_communicators): shard never destroys those, and aborts them only where it
+/// would abort its own (an NCCL error, a deadline: NCCL's one way to end pending work).
+struct given_t {
+  explicit given_t() = default;
+};
+inline constexpr given_t given{};
+
 /// The context's communicators, one per shard. Destroyed with the context; aborted
 /// (ncclCommAbort) instead when NCCL reported an error, after which the next collective
-/// creates new ones.
+/// creates new ones. Or the application's (given): never destroyed by shard.
 class communicators final : public detail::collective_engine {
  public:
+  communicators(given_t, std::vector<ncclComm_t> comms, std::vector<int> devices)
+      : comms_(std::move(comms)), devices_(std::move(devices)), owned_(false) {}
   explicit communicators(const detail::context_impl& ctx) {
     std::vector<int> ordinals;
     for (std::size_t s = 0; s < ctx.size(); ++s) ordinals.push_back(ctx.dev(s).ordinal());
@@ -83,7 +93,7 @@ class communicators final : public detail::collective_engine {
     for (std::size_t s = 0; s < ctx.size(); ++s) devices_.push_back(ordinals[s]);
   }
   ~communicators() override {
-    if (aborted_ || comms_.empty()) return;
+    if (aborted_ || comms_.empty() || !owned_) return;
     // ncclCommDestroy is an intra-node collective call that every rank should make (NCCL's
     // documentation); one thread owns every rank here, so the calls go in one group and
     // complete together instead of one waiting for ranks not yet destroyed. Errors cannot be
@@ -98,8 +108,10 @@ class communicators final : public detail::collective_engine {
 
   ncclComm_t operator[](std::size_t shard) const { return comms_[shard]; }
   std::size_t size() const noexcept { return comms_.size(); }
-  const char* name() const noexcept override { return "nccl"; }
+  const char* name() const noexcept override { return owned_ ? "nccl" : "nccl (the application's communicators)"; }
   bool aborted() const noexcept override { return aborted_; }
+  /// The application's communicators (use_communicators), not shard's.
+  bool given() const noexcept { return !owned_; }
 
   /// Aborts every communicator: their pending work ends, the streams drain. May block on a
   /// stuck stream: the context calls it through its bounded abort.
@@ -129,6 +141,7 @@ class communicators final : public detail::collective_engine {
  private:
   std::vector<ncclComm_t> comms_;
   std::vector<int> devices_;
+  bool owned_ = true;
   bool aborted_ = false;
 };
 

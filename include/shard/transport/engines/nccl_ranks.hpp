@@ -54,6 +54,13 @@ inline bool failed(ncclResult_t status) { return status != ncclSuccess && status
 /// poll it; a deadline or an error aborts it; the next exchange makes new ones).
 class communicators final : public detail::collective_engine {
  public:
+  /// The application's communicators of this rank's shards (shard::nccl::use_communicators),
+  /// ready: never finalised or destroyed by shard.
+  communicators(nccl::given_t, detail::context_impl& ctx, std::vector<ncclComm_t> comms)
+      : comms_(std::move(comms)), owned_(false) {
+    for (auto s : ctx.local_shards()) devices_.push_back(ctx.dev(s).ordinal());
+    first_ = ctx.local_shards().front();
+  }
   explicit communicators(detail::context_impl& ctx) {
     ncclUniqueId id{};
     if (ctx.rank() == 0) {
@@ -90,7 +97,7 @@ class communicators final : public detail::collective_engine {
     // Not ready yet (non-blocking): comms() settles them under the context's deadline.
   }
   ~communicators() override {
-    if (aborted_) return;
+    if (aborted_ || !owned_) return;
     // A communicator in an error state is aborted, not destroyed (ncclCommDestroy returns
     // early on it, leaving its group open); the others are finalised (non-blocking), given a
     // few seconds to get there, then destroyed, or aborted when they do not.
@@ -118,8 +125,10 @@ class communicators final : public detail::collective_engine {
 
   /// The communicator of local shard `shard` (a global index).
   ncclComm_t operator[](std::size_t shard) const { return comms_[shard - first_]; }
-  const char* name() const noexcept override { return "nccl (ranks)"; }
+  const char* name() const noexcept override { return owned_ ? "nccl (ranks)" : "nccl (ranks, the application's communicators)"; }
   bool aborted() const noexcept override { return aborted_; }
+  /// The application's communicators (use_communicators), not shard's.
+  bool given() const noexcept { return !owned_; }
 
   void abort() noexcept override {
     if (aborted_) return;
@@ -167,6 +176,7 @@ class communicators final : public detail::collective_engine {
   std::vector<ncclComm_t> comms_;
   std::vector<int> devices_;
   std::size_t first_ = 0;
+  bool owned_ = true;
   bool aborted_ = false;
 };
 

@@ -1,0 +1,118 @@
+#pragma once
+/// @file nccl.hpp
+/// The application's own NCCL communicators for a context (CMake target shard::nccl, in a
+/// CUDA translation unit). Not part of <shard/shard.hpp>. docs/multi-node.md.
+///
+///     std::vector<ncclComm_t> comms(ctx.size());
+///     ncclCommInitAll(comms.data(), n, ordinals);          // the application's, as it likes
+///     shard::nccl::use_communicators(ctx, comms);          // shard's NCCL work goes on them
+///     ...                                                  // algorithms as usual
+///     const bool mine = shard::nccl::uses_given_communicators(ctx);
+///     ctx = {};                                            // the context ends first
+///     if (mine) for (auto c : comms) ncclCommDestroy(c);   // then the application's cleanup
+///
+/// In a single-process context the communicators are one per shard (NCCL rank = shard index)
+/// and carry the collectives and all-to-all; in an SPMD context (shard::mpi::context) they are
+/// one per shard of this rank, in local_shards() order, each of all G shards (NCCL rank = the
+/// global shard index), and carry the transfers between ranks. shard never destroys them.
+/// When NCCL reports an error on them, or a wait on them passes the context's deadline, shard
+/// aborts them (ncclCommAbort, NCCL's only way to end their pending work, as it does its
+/// own): they are freed then, the application must neither use nor destroy them, and
+/// uses_given_communicators() turns false; the context's next NCCL work makes communicators
+/// of its own. A call that fails its argument checks leaves them alone. Non-blocking
+/// communicators (config.blocking = 0) keep the context's deadline: with blocking ones a
+/// missing rank can hold ncclGroupEnd itself.
+#include <shard/config.hpp>
+
+#if !SHARD_HAS_NCCL
+#  error "<shard/nccl.hpp> needs a CUDA translation unit (nvcc) built with NCCL (CMake target shard::nccl)"
+#endif
+
+#include <shard/context.hpp>
+#include <shard/core/run.hpp>
+#include <shard/error.hpp>
+#include <shard/transport/engines/nccl.hpp>
+#include <shard/transport/engines/nccl_ranks.hpp>
+
+#include <nccl.h>
+
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+SHARD_NAMESPACE_BEGIN
+namespace nccl {
+
+namespace detail_nccl {
+
+/// Why `comm` cannot serve as NCCL rank `rank` of `ranks` on device `device`; empty when it can.
+inline std::string mismatch(ncclComm_t comm, std::size_t index, int ranks, int rank, int device) {
+  const std::string which = "communicator " + std::to_string(index);
+  if (comm == nullptr) return which + " is null";
+  int count = 0, user_rank = 0, cu_device = 0;
+  if (ncclCommCount(comm, &count) != ncclSuccess || ncclCommUserRank(comm, &user_rank) != ncclSuccess ||
+      ncclCommCuDevice(comm, &cu_device) != ncclSuccess)
+    return which + " cannot be queried (ncclCommCount, ncclCommUserRank, ncclCommCuDevice failed)";
+  if (count != ranks) return which + " has " + std::to_string(count) + " ranks, the context " + std::to_string(ranks) + " shards";
+  if (user_rank != rank)
+    return which + " is NCCL rank " + std::to_string(user_rank) + " where shard " + std::to_string(rank) + " needs rank " +
+           std::to_string(rank);
+  if (cu_device != device)
+    return which + " is on GPU " + std::to_string(cu_device) + ", shard " + std::to_string(rank) + " on GPU " +
+           std::to_string(device);
+  return {};
+}
+
+}  // namespace detail_nccl
+
+/// Hands `ctx` the application's NCCL communicators (file comment): in a single-process
+/// context one per shard, NCCL rank s on shard s's GPU; in an SPMD context one per local shard
+/// (local_shards() order), each of ctx.size() ranks, NCCL rank = that shard's global index.
+/// They must outlive the context, or the next use_communicators call. Collective in an SPMD
+/// context (every rank calls it; every rank throws when one rank's communicators are wrong).
+/// Throws invalid_argument when the context's shards are not CUDA shards on distinct GPUs
+/// (NCCL's condition), when the number of communicators is not the number of (local) shards,
+/// or when one has the wrong rank count, rank or GPU, naming it.
+inline void use_communicators(const shard::context& ctx, const std::vector<ncclComm_t>& comms) {
+  auto& impl = ctx.impl();
+  const shard::detail::call_scope scope(impl, "shard::nccl::use_communicators");
+  std::string wrong;
+  std::vector<int> devices;
+  const bool spmd = impl.spmd();
+  if (spmd ? !transport::nccl_ranks::usable(impl) : !transport::nccl::usable(impl)) {
+    wrong = spmd ? "the context's shards are not CUDA shards on distinct GPUs, which NCCL needs"
+                 : "the context's shards are not two or more CUDA shards on distinct GPUs, which NCCL needs";
+  } else {
+    const std::vector<std::size_t>& local = impl.local_shards();
+    if (comms.size() != local.size())
+      wrong = std::to_string(comms.size()) + " communicators given for " + std::to_string(local.size()) +
+              (spmd ? " shards on this rank" : " shards");
+    for (std::size_t i = 0; wrong.empty() && i < local.size(); ++i) {
+      const int device = impl.dev(local[i]).ordinal();
+      devices.push_back(device);
+      wrong = detail_nccl::mismatch(comms[i], i, static_cast<int>(impl.size()), static_cast<int>(local[i]), device);
+    }
+  }
+  std::exception_ptr failure;
+  if (!wrong.empty()) failure = std::make_exception_ptr(invalid_argument("shard::nccl::use_communicators: " + wrong));
+  impl.agree(failure, impl.step_shape("the communicators' checks"));  // rethrows this rank's failure, or another's
+  impl.reset_collective_engine();  // shard's own communicators, if any, are destroyed
+  if (spmd)
+    impl.set_collective_engine(std::make_shared<transport::nccl_ranks::communicators>(transport::nccl::given, impl, comms));
+  else
+    impl.set_collective_engine(std::make_shared<transport::nccl::communicators>(transport::nccl::given, comms, devices));
+}
+
+/// Whether `ctx`'s NCCL work still goes on communicators given by use_communicators: false
+/// before that call, and after shard aborted them (file comment).
+inline bool uses_given_communicators(const shard::context& ctx) {
+  const auto& engine = ctx.impl().engine();
+  if (engine == nullptr || engine->aborted()) return false;
+  if (const auto* c = dynamic_cast<const transport::nccl::communicators*>(engine.get())) return c->given();
+  if (const auto* c = dynamic_cast<const transport::nccl_ranks::communicators*>(engine.get())) return c->given();
+  return false;
+}
+
+}  // namespace nccl
+SHARD_NAMESPACE_END
