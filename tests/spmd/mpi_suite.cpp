@@ -151,13 +151,18 @@ int nccl_given() {
   if (enough == 1) {
     // One GPU per rank: the application's communicator of all ranks, NCCL rank = shard index.
     ncclUniqueId id{};
-    if (r.rank == 0) ncclGetUniqueId(&id);
+    if (r.rank == 0) r.check(ncclGetUniqueId(&id) == ncclSuccess, "ncclGetUniqueId");
     MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
     ncclComm_t comm = nullptr;
-    cudaSetDevice(r.rank);
-    r.check(ncclCommInitRank(&comm, world_size(), id, r.rank) == ncclSuccess, "ncclCommInitRank");
-    bool used = false;
-    {
+    r.check(cudaSetDevice(r.rank) == cudaSuccess, "cudaSetDevice");
+    // Non-blocking, as docs/multi-node.md advises: use_communicators waits for it to be ready.
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    const ncclResult_t init = ncclCommInitRankConfig(&comm, world_size(), id, r.rank, &config);
+    r.check(init == ncclSuccess || init == ncclInProgress, "ncclCommInitRankConfig");
+    int ready = init == ncclSuccess || init == ncclInProgress ? 1 : 0, all_ready = 0;
+    MPI_Allreduce(&ready, &all_ready, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all_ready == 1) {
       const auto ctx = shard::mpi::context(MPI_COMM_WORLD, shard::context::cuda({r.rank}));
       r.check(throws<shard::invalid_argument>([&] { shard::nccl::use_communicators(ctx, {r.rank == last ? nullptr : comm}); }),
               "one rank's null communicator: invalid_argument on every rank");
@@ -166,10 +171,13 @@ int nccl_given() {
       const auto report = spmd_test::run_suite(ctx);
       r.checks += report.checks;
       r.failures.insert(r.failures.end(), report.failures.begin(), report.failures.end());
-      used = shard::nccl::uses_given_communicators(ctx);
-      r.check(used, "still in use after the suite");
+      r.check(shard::nccl::uses_given_communicators(ctx), "still in use after the suite");
     }
-    if (used) r.check(ncclCommDestroy(comm) == ncclSuccess, "the application destroys its communicator");
+    // Revoked or not, the communicator is the application's to destroy.
+    if (comm != nullptr) {
+      const ncclResult_t destroyed = ncclCommDestroy(comm);  // non-blocking: may still be in progress
+      r.check(destroyed == ncclSuccess || destroyed == ncclInProgress, "the application destroys its communicator");
+    }
   } else if (r.rank == 0) {
     std::cout << "nccl_given: no GPU for every rank: the GPU part did not run" << std::endl;
   }

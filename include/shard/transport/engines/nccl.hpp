@@ -31,6 +31,7 @@
 
 #  include <nccl.h>
 
+#  include <chrono>
 #  include <cstdint>
 #  include <memory>
 #  include <new>
@@ -63,16 +64,66 @@ inline bool usable(const detail::context_impl& ctx) {
 }
 
 /// Marks the constructors of engines over communicators the application made and owns
-/// (shard::nccl::use_communicators): shard never destroys those, and aborts them only where it
-/// would abort its own (an NCCL error, a deadline: NCCL's one way to end pending work).
+/// (shard::nccl::use_communicators): shard never frees those. Where it would abort its own
+/// (an NCCL error, a deadline, a step that failed on some rank), it revokes them instead
+/// (ncclCommRevoke, NCCL 2.28.7 and later: in-flight work stops, the communicator stays
+/// the application's to destroy) and stops using them.
 struct given_t {
   explicit given_t() = default;
 };
 inline constexpr given_t given{};
 
+/// `comm`'s state: the query's failure, or its asynchronous error (ncclInProgress while a
+/// non-blocking call is still being issued, or a revoke still stopping work).
+inline ncclResult_t state_of(ncclComm_t comm) noexcept {
+  ncclResult_t async = ncclSuccess;
+  const ncclResult_t query = ncclCommGetAsyncError(comm, &async);
+  return query != ncclSuccess ? query : async;
+}
+
+/// Polls `comms` until none is in progress or `deadline` passes. Returns the index of the
+/// first that failed (its status in `*status`), comms.size() when all are ncclSuccess, and
+/// comms.size() + 1 past the deadline.
+inline std::size_t settle_all(const std::vector<ncclComm_t>& comms, std::chrono::steady_clock::time_point deadline,
+                              ncclResult_t* status) {
+  std::size_t failed = comms.size();
+  const bool done = detail::poll_until(
+      [&] {
+        bool all = true;
+        for (std::size_t i = 0; i < comms.size(); ++i) {
+          const ncclResult_t s = state_of(comms[i]);
+          if (s == ncclInProgress) {
+            all = false;
+          } else if (s != ncclSuccess) {
+            failed = i, *status = s;
+            return true;
+          }
+        }
+        return all;
+      },
+      deadline);
+  return done ? failed : comms.size() + 1;
+}
+
+/// Ends the work of the application's communicators without freeing them: ncclCommRevoke,
+/// then a poll (at most `bound`) until they are quiescent. Best effort, never throws.
+/// (Given communicators need NCCL 2.28.7: <shard/nccl.hpp> refuses older versions.)
+inline void revoke(const std::vector<ncclComm_t>& comms, std::chrono::nanoseconds bound) noexcept {
+#  if NCCL_VERSION_CODE >= NCCL_VERSION(2, 28, 7)
+  for (ncclComm_t c : comms)
+    if (c != nullptr) (void)ncclCommRevoke(c, NCCL_REVOKE_DEFAULT);
+#  endif
+  ncclResult_t ignored = ncclSuccess;
+  try {
+    (void)settle_all(comms, std::chrono::steady_clock::now() + bound, &ignored);
+  } catch (...) {
+  }
+}
+
 /// The context's communicators, one per shard. Destroyed with the context; aborted
 /// (ncclCommAbort) instead when NCCL reported an error, after which the next collective
-/// creates new ones. Or the application's (given): never destroyed by shard.
+/// creates new ones. Or the application's (given): never destroyed by shard, revoked instead
+/// of aborted.
 class communicators final : public detail::collective_engine {
  public:
   communicators(given_t, std::vector<ncclComm_t> comms, std::vector<int> devices)
@@ -120,8 +171,10 @@ class communicators final : public detail::collective_engine {
     aborted_ = true;
     if (comms_.empty()) return;
     const cuda_backend::device_guard guard(devices_[0], std::nothrow);
+    if (!owned_) return revoke(comms_, std::chrono::seconds(5));
     for (ncclComm_t c : comms_) (void)ncclCommAbort(c);
   }
+  const std::vector<ncclComm_t>& all() const noexcept { return comms_; }
 
   /// Called while the host waits: throws when a communicator reports an asynchronous error;
   /// the waiting context then aborts the communicators through its bounded abort.
@@ -193,6 +246,22 @@ void group(detail::context_impl& ctx, Issue&& issue) {
     const int device = ctx.dev(0).ordinal();
     ctx.abort_collective_engine();
     throw_nccl(status, "ncclGroupEnd", 0, device, nullptr);
+  }
+  if (status == ncclInProgress) {
+    // Non-blocking communicators (an application's): the calls are on the streams only once
+    // none is in progress, polled under the context's deadline.
+    const std::size_t at = settle_all(c.all(), ctx.deadline(), &status);
+    if (at < c.size()) {
+      const int device = ctx.dev(at).ordinal();
+      ncclComm_t comm = c[at];
+      ctx.abort_collective_engine();
+      throw_nccl(status, "ncclGroupEnd (non-blocking)", static_cast<int>(at), device, comm);
+    }
+    if (at > c.size()) {
+      const int device = ctx.dev(0).ordinal();
+      ctx.abort_collective_engine();
+      throw timeout("NCCL's group was still being issued at the context's wait deadline", 0, device);
+    }
   }
 }
 

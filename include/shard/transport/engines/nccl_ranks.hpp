@@ -134,6 +134,7 @@ class communicators final : public detail::collective_engine {
     if (aborted_) return;
     aborted_ = true;
     const cuda_backend::device_guard guard(devices_[0], std::nothrow);
+    if (!owned_) return nccl::revoke(comms_, std::chrono::seconds(5));  // the application's: revoked, not freed
     for (ncclComm_t c : comms_)
       if (c != nullptr) (void)ncclCommAbort(c);
   }
