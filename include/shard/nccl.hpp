@@ -126,7 +126,7 @@ inline void use_communicators(const shard::context& ctx, const std::vector<ncclC
 }
 
 /// Whether `ctx`'s NCCL work still goes on communicators given by use_communicators: false
-/// before that call, and after shard aborted them (file comment).
+/// before that call, and after shard revoked them (file comment).
 inline bool uses_given_communicators(const shard::context& ctx) {
   const auto turn = ctx.impl().exclusive();
   const auto& engine = ctx.impl().engine();
