@@ -316,29 +316,33 @@ TEST_CASE("model: projections follow the stats, phase by phase") {
   CHECK(phases[4].us == doctest::Approx(21.0));            // 3 syncs x 7 us
   CHECK(phases[5].us == 0);                                // no merge
   CHECK(bench::total_us(phases) == doctest::Approx(4 + 6 + 3 + 7 + 21));
-  // Merge passes: log2 of the effective runs (runs per source x sum^2 / sum of squares of the
-  // bytes each source sent, its own local copy included), less the one-shard call's passes.
+  // Merge passes: ceil(log2 R) levels over the runs from the R sources that sent a shard
+  // elements (its own local copy included), less the one-shard call's levels.
   CHECK(bench::merge_passes(0) == 0);
   CHECK(bench::merge_passes(1) == 0);
-  CHECK(bench::merge_passes(2) == doctest::Approx(1));
-  CHECK(bench::merge_passes(256) == doctest::Approx(8));
+  CHECK(bench::merge_passes(2) == 1);
+  CHECK(bench::merge_passes(3) == 2);
+  CHECK(bench::merge_passes(256) == 8);
   shard::stats ms;
   ms.shards = 2;
   ms.bytes.assign(9, 0);
   ms.launches = {0, 0};
   ms.peak_bytes = {0, 0};
-  ms.bytes[0 * 3 + 0] = ms.bytes[1 * 3 + 1] = ms.bytes[0 * 3 + 1] = 1000;  // shard 1: two equal runs, shard 0: one
-  // A pass: 2 x segment x 4 bytes / 1000 GB/s (shard 1: 500K elements, 4 us), or calibrated.
-  const bench::merge_work sort_like{1, 0, {}};
+  ms.bytes[0 * 3 + 0] = ms.bytes[1 * 3 + 1] = ms.bytes[0 * 3 + 1] = 1000;  // shard 1: two runs, shard 0: one
+  // A level: 2 x segment x 4 bytes / 1000 GB/s (shard 1: 500K elements, 4 us), or calibrated.
+  const bench::merge_work sort_like{0, {}};
   CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 1, &sort_like)[5].us == doctest::Approx(4.0));
-  // Two runs per source, one pass on one shard: shard 1 merges 4 runs (2 - 1 passes), shard 0 2 (1 - 1).
-  const bench::merge_work merge_like{2, 1, [](double n) { return n / 1000; }};
-  CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 3, &merge_like)[5].us == doctest::Approx(500 * 3.0));
-  // A sliver from the other shard adds a sliver of a pass.
+  const bench::merge_work calibrated{0, [](double n) { return n / 1000; }};
+  CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 3, &calibrated)[5].us == doctest::Approx(500 * 3.0));
+  // A one-shard call's level is in its calibration already: 1 - 1 levels on shard 1.
+  const bench::merge_work merge_like{1, [](double n) { return n / 1000; }};
+  CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 3, &merge_like)[5].us == 0);
+  // A sliver from the other shard costs a whole level, as merge_tree's levels do.
   ms.bytes[0 * 3 + 1] = 10;
-  const double sliver = bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 1, &sort_like)[5].us;
-  CHECK(sliver > 0);
-  CHECK(sliver < 0.2);
+  CHECK(bench::project(m, ms, {1'000'000, 500'000}, 4, {}, 1, &sort_like)[5].us == doctest::Approx(4.0));
+  // The merge's calibration key is its case's name.
+  for (const auto& c : bench::algorithm_cases())
+    if (c.key == "merge_int32") CHECK(bench::case_name(c) == bench::merge_case_name());
   // Collectives: collective latency + size x busbw factor / slowest link (100 GB/s).
   CHECK(bench::project_collective(m, "all_reduce", 100'000).projected_us == doctest::Approx(11 + 1.0));   // factor 1
   CHECK(bench::project_collective(m, "all_gather", 100'000).projected_us == doctest::Approx(11 + 0.5));   // factor 1/2
@@ -369,6 +373,19 @@ TEST_CASE("model: calibrated by one-shard figures, and machines of several nodes
   t.one_shard_us["transform (float32)"] = {{1 << 10, 100}, {1 << 16, 6400}};
   const auto rows = bench::run_model(m, 1 << 16, &t);
   CHECK(rows[0].phases[0].us == doctest::Approx(t.at("transform (float32)", 1 << 15) * 2));
+  // With the merge calibrated, a sort's merge level costs half the one-shard merge of its
+  // segment, scaled to the element size: sort_by_key's (8 bytes) twice sort int32's.
+  bench::calibration with_merge;
+  with_merge.parallel_shards = 1;
+  with_merge.one_shard_us["merge (int32 keys)"] = {{1 << 10, 100}, {1 << 16, 6400}};
+  double sort32 = -1, pairs = -1;
+  for (const auto& r : bench::run_model(m, 1 << 16, &with_merge)) {
+    if (r.algorithm == "sort (int32 keys)") sort32 = r.phases[5].us;
+    if (r.algorithm == "sort_by_key (int32 keys, int32 values)") pairs = r.phases[5].us;
+  }
+  // 2 shards, each receiving from both: 1 level x half the merge x 2 shards per processor.
+  CHECK(sort32 == doctest::Approx(with_merge.at("merge (int32 keys)", 1 << 15)));
+  CHECK(pairs == doctest::Approx(2 * sort32));
   // Two nodes of two GPUs: links within a node, the network between.
   const auto c = bench::cluster_machine("c", 2, 2, 1000, 300, 2, 50, 5, 40, 8, 4, 30, 40);
   CHECK(c.gpus == 4);

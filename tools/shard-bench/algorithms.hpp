@@ -28,15 +28,15 @@ struct prepared_call {
 
 /// An algorithm as the benchmark runs it: its key (-t, JSON), the public call whose time the
 /// stats record (shard::sort is shard::stable_sort, and records itself under that name), its
-/// element type, the bytes of memory it touches per element, and the merging it does on
-/// G shards (the model prices it): the sorted runs each shard merges per source shard that
-/// sent it elements (0: no merge), and the merge passes a one-shard call already does.
+/// element type, the bytes of memory it touches per element, and whether it merges the
+/// sorted runs each shard receives (the model prices those merge passes, less the passes a
+/// one-shard call already does).
 struct algorithm_case {
   std::string key, name, call;
   std::string type;
-  double bytes_per_element;  // reads + writes
+  double bytes_per_element;  // reads + writes (the sorts and the merge: the element's size)
   std::function<prepared_call(shard::context&, std::size_t)> prepare;
-  std::size_t merge_runs_per_source = 0;
+  bool merges = false;
   std::size_t merge_passes_in_one_shard = 0;
 };
 
@@ -104,21 +104,38 @@ std::function<prepared_call(shard::context&, std::size_t)> sort_case(bool pairs)
   };
 }
 
-/// A merge of the two sorted halves of the same random keys (fresh output each call).
-/// Checked: sorted, and the checksum of the input.
+/// `n` ascending int32 keys from `seed` (random gaps of 0..3 from -2^30: no overflow up to
+/// n = 2^30), made in O(n), so that large sweeps need no host sort.
+inline std::vector<std::int32_t> ascending_keys(std::size_t n, std::uint64_t seed) {
+  std::vector<std::int32_t> out(n);
+  std::uint64_t x = seed;
+  std::int64_t k = -(std::int64_t{1} << 30);
+  for (auto& v : out) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    k += static_cast<std::int64_t>(x & 3);
+    v = static_cast<std::int32_t>(k);
+  }
+  return out;
+}
+
+/// A merge of two sorted vectors of n / 2 and n - n / 2 keys whose values interleave. Each
+/// call first overwrites the output (so a call that writes nothing fails the check), then
+/// resets the stats, which then hold the merge alone. Checked: sorted, and the inputs'
+/// checksum.
 inline prepared_call merge_case(shard::context& ctx, std::size_t n) {
-  auto keys = random_keys<std::int32_t>(n);
-  const auto half = keys.begin() + static_cast<std::ptrdiff_t>(n / 2);
-  std::sort(keys.begin(), half);
-  std::sort(half, keys.end());
-  auto a = std::make_shared<shard::vector<std::int32_t>>(ctx, std::vector<std::int32_t>(keys.begin(), half));
-  auto b = std::make_shared<shard::vector<std::int32_t>>(ctx, std::vector<std::int32_t>(half, keys.end()));
+  auto a = std::make_shared<shard::vector<std::int32_t>>(ctx, ascending_keys(n / 2, 88172645463325252ull));
+  auto b = std::make_shared<shard::vector<std::int32_t>>(ctx, ascending_keys(n - n / 2, 0x9E3779B97F4A7C15ull));
   auto out = std::make_shared<shard::vector<std::int32_t>>(ctx, n);
+  auto ctx_copy = std::make_shared<shard::context>(ctx);
   const auto checksum = [](const shard::vector<std::int32_t>& v) {
     return shard::transform_reduce(v, std::uint64_t{0}, shard::plus<>{}, to_u64_fn<std::int32_t>{});
   };
   const std::uint64_t sum = checksum(*a) + checksum(*b);
-  return {[a, b, out] { shard::merge(*a, *b, *out); },
+  return {[a, b, out, ctx_copy] {
+            shard::fill(*out, std::int32_t{0});
+            ctx_copy->reset_stats();
+            shard::merge(*a, *b, *out);
+          },
           [out, sum, checksum]() -> long long { return (shard::is_sorted(*out) ? 0 : 1) + (checksum(*out) == sum ? 0 : 1); }};
 }
 
@@ -152,12 +169,12 @@ inline std::vector<algorithm_case> algorithm_cases() {
                    return static_cast<long long>(shard::transform_reduce(*y, expected, std::size_t{0}, shard::plus<>{}, differs_fn{}));
                  }};
        }},
-      {"sort_int32", "sort", "shard::stable_sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false), 1, 0},
-      {"sort_int64", "sort", "shard::stable_sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false), 1, 0},
+      {"sort_int32", "sort", "shard::stable_sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false), true, 0},
+      {"sort_int64", "sort", "shard::stable_sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false), true, 0},
       {"sort_by_key", "sort_by_key", "shard::sort_by_key", "int32 keys, int32 values", 2 * sizeof(std::int32_t),
-       sort_case<std::int32_t>(true), 1, 0},
-      // Each shard merges a run of `a` and a run of `b` from every source; one pass on one shard.
-      {"merge_int32", "merge", "shard::merge", "int32 keys", sizeof(std::int32_t), merge_case, 2, 1},
+       sort_case<std::int32_t>(true), true, 0},
+      // Each shard merges the runs of `a` and `b` it receives; on one shard, one pass (two runs).
+      {"merge_int32", "merge", "shard::merge", "int32 keys", sizeof(std::int32_t), merge_case, true, 1},
       {"copy_if", "copy_if", "shard::copy_if", "int32, half kept", sizeof(std::int32_t),
        [](shard::context& ctx, std::size_t n) -> prepared_call {
          auto x = std::make_shared<shard::vector<std::int32_t>>(ctx, random_keys<std::int32_t>(n));
@@ -244,10 +261,10 @@ inline void print_algorithms(std::ostream& os, const std::vector<algorithm_point
   if (points.empty()) return;
   os << "== algorithms (time per call as the library's stats record it; throughput = bytes read and written / time, "
         "keys = elements / time; efficiency = throughput / (shards x throughput on 1 shard: the single-device "
-        "baseline); moved = per call, from stats; sorts: their phases' times, local / splitters / exchange+merge; "
+        "baseline); moved = per call, from stats; sorts and merge: their phases' times, local / splitters / exchange+merge; "
         "#wrong: results that failed their check)\n\n";
   for (const auto& c : algorithm_cases()) {
-    const bool sorting = c.merge_runs_per_source > 0;
+    const bool sorting = c.merges;
     std::vector<std::string> head{"elements", "shards", "time us", "GB/s", "Mkeys/s", "efficiency", "shard->shard B",
                                   "to host B", "from host B", "syncs", "#wrong"};
     if (sorting) head.push_back("phases us");

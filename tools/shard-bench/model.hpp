@@ -16,14 +16,15 @@
 //                  the transport pulls on the destination's queue, one transfer after another
 //   host transfers max over shards of (bytes to and from the host) / B_host + latency each way
 //   host syncs     syncs x sync latency
-//   merge passes   sorts and merge: each shard merges the runs it received in log2 R
-//                  two-way passes, less those a one-shard call does too (its calibration
-//                  holds them). R is the effective number of runs: the runs per source
-//                  times (sum of the sources' bytes)^2 / (sum of their squares), so that a
-//                  source sending a sliver (a merge of sorted inputs) adds little and G equal
-//                  parts (a sort of random keys) count G. A pass costs the calibrated
-//                  one-shard merge of the segment (scaled to the element size; a merge of two
-//                  runs is one pass), or else 2 x segment x bytes per element / B_mem
+//   merge passes   sorts and merge: each shard merges the R runs it received level by level
+//                  (core/merge_tree.hpp: ceil(log2 R) levels, each over the whole segment,
+//                  however small some runs are), less the levels a one-shard call does too
+//                  (its calibration holds them). R: the sources that sent the shard elements
+//                  (its own local copy included); each sends at least one run (the merge's
+//                  may send two, one of each input, which the stats do not tell apart: a
+//                  lower bound). A level costs half the calibrated one-shard merge of the
+//                  segment (that call copies its two runs in and merges them: two passes),
+//                  scaled to the element size, or else 2 x segment x bytes per element / B_mem
 #include "algorithms.hpp"
 #include "collectives.hpp"
 #include "common.hpp"
@@ -266,14 +267,17 @@ struct calibration {
   }
 };
 
-/// Two-way merge passes that merge `runs` (effective) sorted runs of equal size into one:
-/// log2 runs, 0 for one run or none.
-inline double merge_passes(double runs) { return runs > 1 ? std::log2(runs) : 0; }
+/// The levels of two-way merges that merge `runs` sorted runs into one: ceil(log2 runs), 0
+/// for one run or none (core/merge_tree.hpp).
+inline std::size_t merge_passes(std::size_t runs) {
+  std::size_t passes = 0;
+  for (; runs > 1; runs = (runs + 1) / 2) ++passes;
+  return passes;
+}
 
-/// The merging an algorithm does on its shards (algorithm_case's merge fields), with the
-/// time of one pass over a segment of n elements (us; empty: the memory formula).
+/// The merging an algorithm does on its shards: the levels a one-shard call does too, and the
+/// time of one level over a segment of n elements (us; empty: the memory formula).
 struct merge_work {
-  std::size_t runs_per_source = 0;
   std::size_t passes_in_one_shard = 0;
   std::function<double(double)> pass_us;
 };
@@ -290,14 +294,12 @@ inline std::vector<phase> project(const machine& m, const shard::stats& st, cons
   phase local{"local memory"}, launches{"launches"}, between{"shard->shard"}, host{"host transfers"}, syncs{"host syncs"},
       merging{"merge passes"};
   for (std::size_t s = 0; s < g; ++s) {
-    if (merge && merge->runs_per_source > 0) {
-      double sum = 0, squares = 0;
-      for (std::size_t src = 0; src < g; ++src) {
-        const double b = static_cast<double>(st.bytes_moved(int(src), int(s)));  // src == s: its local copy
-        sum += b, squares += b * b;
-      }
-      const double runs = squares > 0 ? static_cast<double>(merge->runs_per_source) * sum * sum / squares : 0;
-      const double passes = std::max(0.0, merge_passes(runs) - static_cast<double>(merge->passes_in_one_shard));
+    if (merge) {
+      std::size_t runs = 0;
+      for (std::size_t src = 0; src < g; ++src)
+        if (st.bytes_moved(int(src), int(s)) > 0) ++runs;  // src == s: its local copy
+      const std::size_t levels = merge_passes(runs);
+      const double passes = static_cast<double>(levels > merge->passes_in_one_shard ? levels - merge->passes_in_one_shard : 0);
       const double n = static_cast<double>(segments[s]);
       const double pass = merge->pass_us ? merge->pass_us(n) * sharing : NAN;
       const double bytes = 2 * n * bytes_per_element;
@@ -362,14 +364,15 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements, 
       return [cal, key, g](double n) { return cal->shared_memory ? cal->at(key, n * g) / g : cal->at(key, n); };
     };
     one_shard = calibrated(name);
-    // A pass over a segment: the one-shard merge of two runs of that many int32 keys, scaled
-    // by the element size (bytes per element / 4).
-    merge_work merge{c.merge_runs_per_source, c.merge_passes_in_one_shard, {}};
+    // A level over a segment: half the one-shard merge of two runs of that many int32 keys
+    // (it copies them in, then merges), scaled by the element size (bytes per element / 4).
+    merge_work merge{c.merge_passes_in_one_shard, {}};
     if (const auto pass = calibrated(merge_case_name()); pass) {
-      const double scale = c.bytes_per_element / 4;
+      const double scale = c.bytes_per_element / 4 / 2;
       merge.pass_us = [pass, scale](double n) { return pass(n) * scale; };
     }
-    rows.push_back(model_row{name, elements, project(m, emulated.stats(), segments, c.bytes_per_element, one_shard, sharing, &merge)});
+    rows.push_back(model_row{name, elements,
+                             project(m, emulated.stats(), segments, c.bytes_per_element, one_shard, sharing, c.merges ? &merge : nullptr)});
   }
   return rows;
 }
