@@ -41,8 +41,6 @@
 #include <shard/transport/engines/nccl.hpp>
 #include <shard/transport/engines/nccl_ranks.hpp>
 
-#include <nccl.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <exception>

@@ -169,11 +169,7 @@ class communicators final : public detail::collective_engine {
  private:
   /// Communicator i's state: the query's failure, or its asynchronous error (ncclInProgress
   /// while a non-blocking call is still being issued).
-  ncclResult_t state(std::size_t i) const {
-    ncclResult_t async = ncclSuccess;
-    const ncclResult_t query = ncclCommGetAsyncError(comms_[i], &async);
-    return query != ncclSuccess ? query : async;
-  }
+  ncclResult_t state(std::size_t i) const { return nccl::state_of(comms_[i]); }
   std::vector<ncclComm_t> comms_;
   std::vector<int> devices_;
   std::size_t first_ = 0;
