@@ -394,3 +394,72 @@ TEST_CASE("sort with many shards: more runs than queries per target, stable and 
     }
   }
 }
+
+TEST_CASE("split_runs: the slices settle spread keys in two gathers, crowded keys take the queries too, exact either way" *
+          doctest::test_suite("sort")) {
+  // The splitting itself, on runs sorted per shard, against the stable merged order
+  // (key, run, position) counted by brute force, for every output boundary and for targets
+  // in between. Spread keys must be settled by the slices (the samples' gather and the
+  // slices': two host syncs, where the queries and windows take three); keys crowded into a
+  // few values take the queries and windows as well (at most four).
+  struct spec {
+    std::size_t g;
+    unsigned range;      // keys in [0, range)
+    bool slices_settle;  // the slices alone settle every boundary
+  };
+  // (At 200 shards of about 1000 keys, the first and last boundaries lie within the first
+  // and last sample gap of nearly every run, where the runs' ends, all samples, bias the
+  // estimate beyond the window's reach: those two take the queries.)
+  for (const spec sp : {spec{8, 1u << 30, true}, spec{64, 1u << 30, true}, spec{200, 1u << 30, false}, spec{64, 1, false},
+                        spec{64, 3, false}, spec{16, 40, false}}) {
+    CAPTURE(sp.g);
+    CAPTURE(sp.range);
+    auto ctx = shard::context::host(sp.g, test::gpu_like());
+    const std::size_t n = 200003;
+    std::mt19937 rng(static_cast<unsigned>(sp.g) * 31 + sp.range);
+    std::vector<int> keys(n);
+    for (auto& k : keys) k = static_cast<int>(rng() % sp.range);
+    // Uneven segments, one of them empty: every run sorted on its shard.
+    std::vector<double> weights;
+    for (std::size_t s = 0; s < sp.g; ++s) weights.push_back(s == 1 ? 0.0 : 1.0 + static_cast<double>(s % 3));
+    shard::vector<int> v(ctx, keys, shard::distribution::weighted(weights));
+    std::vector<shard::detail::sorted_run<int, void>> runs;
+    std::vector<std::vector<int>> sorted_runs;
+    for (std::size_t s = 0; s < sp.g; ++s) {
+      auto seg = v.segment(s);
+      std::vector<int> part(keys.begin() + static_cast<std::ptrdiff_t>(seg.offset),
+                            keys.begin() + static_cast<std::ptrdiff_t>(seg.offset + seg.size));
+      std::sort(part.begin(), part.end());
+      std::copy(part.begin(), part.end(), seg.data);
+      sorted_runs.push_back(part);
+      runs.push_back({s, seg.data, nullptr, seg.size});
+    }
+    std::vector<std::size_t> targets;
+    for (std::size_t s = 1; s < sp.g; ++s) targets.push_back(n * s / sp.g);  // the even layout's boundaries
+    // and targets in between, away from the ends (where every run's first and last
+    // elements, all samples, crowd the windows of spread keys too).
+    for (int extra = 0; extra < 40; ++extra) targets.push_back(n / 20 + rng() % (n - n / 10));
+    targets.push_back(0);
+    targets.push_back(n);
+    std::sort(targets.begin(), targets.end());
+    auto& impl = ctx.impl();
+    const auto syncs_before = ctx.stats().host_syncs;
+    shard::detail::phase_timer timer(impl, "split.local");
+    const auto split = shard::detail::split_runs(impl, runs, targets, shard::less<>{}, [] {}, timer, "split.splitters");
+    const auto syncs = ctx.stats().host_syncs - syncs_before;
+    // The stable merged order, and each target's count of every run's elements before it.
+    std::vector<std::pair<int, std::size_t>> merged;  // (key, run), in (key, run, position) order
+    for (std::size_t j = 0; j < runs.size(); ++j)
+      for (int k : sorted_runs[j]) merged.emplace_back(k, j);
+    std::stable_sort(merged.begin(), merged.end());
+    std::vector<std::size_t> want(runs.size(), 0);  // counts of merged[0, i), the targets in order
+    std::size_t i = 0, wrong = 0;
+    for (std::size_t t = 0; t < targets.size(); ++t) {
+      for (; i < targets[t]; ++i) ++want[merged[i].second];
+      wrong += split[t] != want;
+    }
+    CHECK(wrong == 0);
+    if (sp.slices_settle) CHECK(syncs == 2);
+    CHECK(syncs <= 4);
+  }
+}

@@ -187,6 +187,22 @@ struct sample_fn {
   SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const { out[t] = in[sample_position(t, n, m, phase)]; }
 };
 
+/// out[t * capacity, + min(to[t] - from[t], capacity)) = in[from[t], ...): up to `capacity`
+/// elements of a sorted range from each of several positions (the rest of slot t is left as
+/// it was).
+template <class K>
+struct slice_fn {
+  const K* in;
+  const std::size_t* from;
+  const std::size_t* to;
+  std::size_t capacity;
+  K* out;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const {
+    const std::size_t n = to[t] - from[t] < capacity ? to[t] - from[t] : capacity;
+    for (std::size_t k = 0; k < n; ++k) out[t * capacity + k] = in[from[t] + k];
+  }
+};
+
 /// A segment's first and last elements and its number of descents (i with comp(p[i+1], p[i])).
 template <class K>
 struct edges {

@@ -170,12 +170,13 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
     prepare();
     if (k == 0) return;
     pinned = static_cast<T*>(ctx.pinned_slots(g * k * sizeof(T)));
+    // Each shard's copy to the host is queued right after its values (on an emulated device
+    // the two then run as one wake-up of its worker).
     for (std::size_t s = 0; s < g; ++s) {
       slots[s] = device_buffer<T>(ctx, s, k);
       present[s] = produce(s, slots[s].data()) ? 1 : 0;  // decided alike on every rank
+      if (present[s] && ctx.local(s)) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
     }
-    for (auto s : ctx.local_shards())
-      if (present[s]) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
   });
   out.host.assign(g * k, T{});
   if (k == 0) return out;

@@ -6,13 +6,17 @@
 ///
 /// 1. Exact splitting (split_runs): for every output boundary T_d (a global rank), the
 ///    number p_j of run j's elements that go before it, so that sum_j p_j = T_d exactly,
-///    whatever the keys (all equal, skewed, sorted...). Three gathers of metadata, each one
+///    whatever the keys (all equal, skewed, sorted...). Two to four gathers of metadata, each one
 ///    host sync, none of which grows with n:
 ///    a. samples, m per run (m ~ sqrt(2 x run size)): its ends and m - 2 regularly spaced,
 ///       staggered between runs;
-///    b. the exact lower and upper bound, in every run, of a few samples whose rank could
-///       be a boundary's (bounded from the samples alone; chosen around an estimate);
-///    c. when a boundary falls strictly between two neighbouring queried samples, the run
+///    b. for every boundary, a window of keys around its rank estimated from the samples:
+///       in every run, the window's bounds and its elements, ranked on the host. That
+///       settles every boundary but those whose estimate was far off or whose window is
+///       crowded in some run (keys alike), which take two more gathers, as follows:
+///    c. the exact lower and upper bound, in every run, of a few samples whose rank could
+///       be a boundary's (bounded from the samples alone; chosen around the estimate);
+///    d. when a boundary falls strictly between two neighbouring queried samples, the run
 ///       elements between them, selected on the host.
 ///    Ties are broken by run index, then position: that is the stability.
 /// 2. One exchange in the rotated order (transport::exchange's order): run j's part
@@ -34,7 +38,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <deque>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -55,7 +61,7 @@ struct sorted_run {
 namespace splitting {
 
 /// Samples per run for runs of at most `largest` elements: the m that balances the samples
-/// (m per run) against the window of step c (largest / m per run).
+/// (m per run) against the window of step d (largest / m per run).
 inline std::size_t samples_per_run(std::size_t largest) {
   const auto m = static_cast<std::size_t>(std::ceil(std::sqrt(2.0 * static_cast<double>(largest))));
   return std::clamp<std::size_t>(m, 1, std::max<std::size_t>(largest, 1));
@@ -184,7 +190,7 @@ run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) 
   return out;
 }
 
-/// Phase b, on the host: the distinct sample keys, sorted, with bounds on each one's exact
+/// The candidates, on the host: the distinct sample keys, sorted, with bounds on each one's exact
 /// ranks from the samples alone: at least `before_at_least` elements are ordered before it,
 /// at most `not_after_at_most` are not ordered after it.
 template <class K>
@@ -192,6 +198,9 @@ struct candidates {
   key_list<K> keys;
   std::vector<std::size_t> before_at_least;
   std::vector<std::size_t> not_after_at_most;
+  std::vector<std::size_t> first_sample;  // candidate i's samples: sample_run[first_sample[i], first_sample[i + 1])
+  std::vector<std::size_t> sample_run;    // the run of every sample, in candidate order
+  std::vector<std::size_t> sample_position;  // and its position in the run
 };
 
 template <class K, class V, class Comp>
@@ -199,14 +208,16 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
   // Every sample as (run, index in its run), sorted by key, stably (run order, then index):
   // one sweep over them gives both bounds of every distinct key, O(S log S) for S samples in
   // all, instead of a search of every run for every key (O(S x runs x log m)).
+  // (Each entry holds its key: the sort then reads no other memory.)
   struct entry {
+    K key;
     std::size_t run, index;
   };
   std::vector<entry> all;
   for (std::size_t j = 0; j < samples.keys.size(); ++j)
-    for (std::size_t i = 0; i < samples.keys[j].size(); ++i) all.push_back(entry{j, i});
-  const auto key = [&](const entry& e) -> const K& { return samples.keys[e.run][e.index]; };
-  std::stable_sort(all.begin(), all.end(), [&](const entry& a, const entry& b) { return pb.comp(key(a), key(b)); });
+    for (std::size_t i = 0; i < samples.keys[j].size(); ++i) all.push_back(entry{samples.keys[j][i], j, i});
+  const auto key = [](const entry& e) -> const K& { return e.key; };
+  std::stable_sort(all.begin(), all.end(), [&](const entry& a, const entry& b) { return pb.comp(a.key, b.key); });
   candidates<K> c;
   // below[j]: run j's samples ordered before the current key; not_after likewise, up to and
   // including the current key's ties. The sums of the bounds they give, kept as they change.
@@ -219,6 +230,9 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
     while (b < all.size() && pb.equivalent(key(all[a]), key(all[b]))) ++b;
     c.keys.push_back(key(all[a]));
     c.before_at_least.push_back(low);
+    c.first_sample.push_back(a);
+    for (std::size_t e = a; e < b; ++e)
+      c.sample_run.push_back(all[e].run), c.sample_position.push_back(samples.positions[all[e].run][all[e].index]);
     for (std::size_t e = a; e < b; ++e) {  // this key's ties are no longer after it
       const std::size_t j = all[e].run;
       high -= highest(samples.positions[j], not_after[j], pb.runs[j].size);
@@ -234,10 +248,11 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
     }
     a = b;
   }
+  c.first_sample.push_back(all.size());
   return c;
 }
 
-/// The candidates whose exact ranks phase b queries, per open target r: the span from the
+/// The candidates whose exact ranks phase c queries, per open target r: the span from the
 /// last candidate surely at or before r to the first one surely after it (both bounds from
 /// the samples), whole when it has at most queries_per_target candidates; otherwise its two
 /// ends and the candidates at `query_offsets` from the one whose estimated rank (the
@@ -245,7 +260,7 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
 /// uniform error per run (the staggered samples, sample_phase): about sqrt(runs / 12) sample
 /// gaps, a few candidates at any G (within +-16 for all 255 targets at G = 256, docs/sort.md).
 /// So the queries, and the counts every shard returns for them, stay O(G) per shard, and the
-/// window of step c around a boundary is a candidate gap or two in the common case, and at
+/// window of step d around a boundary is a candidate gap or two in the common case, and at
 /// worst (an estimate off by more than the offsets reach) the part of the span beyond the
 /// outermost query: correct either way.
 inline constexpr std::size_t query_offsets_count = 9;
@@ -258,6 +273,36 @@ struct query_plan {
   std::vector<std::size_t> index_of;             // per candidate: its index in `candidate`
 };
 
+/// Where target `rank`'s boundary can lie among the candidates: from the last one surely at
+/// or before it to the first one surely after it (both bounds from the samples), and the
+/// first one in that span whose estimated rank (the midpoint of its bounds) is at or above
+/// it.
+struct candidate_span {
+  std::size_t first, last, estimate;
+};
+
+template <class K>
+candidate_span span_of(const candidates<K>& c, std::size_t rank) {
+  const std::size_t count = c.keys.size();
+  // Both bounds grow with the key: the last candidate with not_after_at_most <= rank, and
+  // the first with before_at_least > rank.
+  const auto at_or_before = std::upper_bound(c.not_after_at_most.begin(), c.not_after_at_most.end(), rank);
+  const std::size_t first = at_or_before == c.not_after_at_most.begin()
+                                ? 0
+                                : static_cast<std::size_t>(at_or_before - c.not_after_at_most.begin()) - 1;
+  const auto after = std::upper_bound(c.before_at_least.begin(), c.before_at_least.end(), rank);
+  std::size_t last = after == c.before_at_least.end() ? count - 1 : static_cast<std::size_t>(after - c.before_at_least.begin());
+  if (last < first) last = first;
+  // The estimate grows with the key too.
+  std::size_t lo = first, hi = last;
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (c.before_at_least[mid] / 2 + c.not_after_at_most[mid] / 2 < rank) lo = mid + 1;
+    else hi = mid;
+  }
+  return {first, last, lo};
+}
+
 template <class K>
 query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& targets,
                         const std::vector<std::size_t>& open) {
@@ -265,35 +310,18 @@ query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& 
   query_plan plan{std::vector<std::vector<std::size_t>>(open.size()), {}, std::vector<std::size_t>(count, 0)};
   std::vector<char> queried(count, 0);
   for (std::size_t o = 0; o < open.size(); ++o) {
-    const std::size_t rank = targets[open[o]];
-    // Both bounds grow with the key: the last candidate with not_after_at_most <= rank, and
-    // the first with before_at_least > rank.
-    const auto at_or_before = std::upper_bound(c.not_after_at_most.begin(), c.not_after_at_most.end(), rank);
-    std::size_t first = at_or_before == c.not_after_at_most.begin()
-                            ? 0
-                            : static_cast<std::size_t>(at_or_before - c.not_after_at_most.begin()) - 1;
-    const auto after = std::upper_bound(c.before_at_least.begin(), c.before_at_least.end(), rank);
-    std::size_t last = after == c.before_at_least.end() ? count - 1 : static_cast<std::size_t>(after - c.before_at_least.begin());
-    if (last < first) last = first;
+    const candidate_span span = span_of(c, targets[open[o]]);
     auto& chosen = plan.chosen[o];
-    if (last - first + 1 <= queries_per_target) {
-      for (std::size_t i = first; i <= last; ++i) chosen.push_back(i);
+    if (span.last - span.first + 1 <= queries_per_target) {
+      for (std::size_t i = span.first; i <= span.last; ++i) chosen.push_back(i);
     } else {
-      // The estimate grows with the key too: the first candidate in the span estimated at or
-      // above the target.
-      std::size_t lo = first, hi = last;
-      while (lo < hi) {
-        const std::size_t mid = lo + (hi - lo) / 2;
-        if (c.before_at_least[mid] / 2 + c.not_after_at_most[mid] / 2 < rank) lo = mid + 1;
-        else hi = mid;
-      }
-      chosen.push_back(first);
+      chosen.push_back(span.first);
       for (const auto offset : query_offsets) {
-        const auto i = static_cast<std::ptrdiff_t>(lo) + offset;
-        if (i > static_cast<std::ptrdiff_t>(chosen.back()) && i < static_cast<std::ptrdiff_t>(last))
+        const auto i = static_cast<std::ptrdiff_t>(span.estimate) + offset;
+        if (i > static_cast<std::ptrdiff_t>(chosen.back()) && i < static_cast<std::ptrdiff_t>(span.last))
           chosen.push_back(static_cast<std::size_t>(i));
       }
-      chosen.push_back(last);
+      chosen.push_back(span.last);
     }
     for (auto i : chosen) queried[i] = 1;
   }
@@ -302,7 +330,231 @@ query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& 
   return plan;
 }
 
-/// Phase b's answer: per run, the exact number of its elements before a queried candidate
+/// Phase b in one round trip, for most targets: every run's elements in a window of keys
+/// around each target's estimate (candidates estimate - reach .. estimate + reach of its
+/// span, the keys' bounds in every run and up to `capacity` elements from the lower one),
+/// ranked on the host. The estimate's error is about sqrt(runs / 12) candidates
+/// (plan_queries), so the window holds the boundary but for an estimate off by more than
+/// 4.5 of those; a target whose boundary lies outside its window, or whose window has more
+/// elements in some run than the capacity, is left to the queries and windows below.
+inline std::size_t slice_reach(std::size_t runs) {
+  return static_cast<std::size_t>(std::ceil(4.5 * std::sqrt(static_cast<double>(runs) / 12.0))) + 2;
+}
+
+/// Gathered slices above this many bytes in all are not worth one round trip: the queries
+/// and windows take those targets.
+inline constexpr std::size_t slices_max_bytes = std::size_t{64} << 20;
+
+/// The lower (upper) bound of `key` in the n sorted elements at `b`, as an index: a
+/// bisection without branches on the comparisons (the slices are short, their outcomes
+/// unpredictable).
+template <class K, class Comp>
+std::size_t slice_search(const K* b, std::size_t n, const K& key, Comp& comp, bool upper) {
+  if (n == 0) return 0;
+  const K* base = b;
+  if (upper) {
+    while (n > 1) {
+      const std::size_t half = n / 2;
+      base = comp(key, base[half]) ? base : base + half;
+      n -= half;
+    }
+    return static_cast<std::size_t>(base - b) + (comp(key, *base) ? 0 : 1);
+  }
+  while (n > 1) {
+    const std::size_t half = n / 2;
+    base = comp(base[half], key) ? base + half : base;
+    n -= half;
+  }
+  return static_cast<std::size_t>(base - b) + (comp(*base, key) ? 1 : 0);
+}
+
+/// Settles the open targets whose boundary their slices hold; returns the others.
+template <class K, class V, class Comp>
+std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candidates<K>& c,
+                                          const std::vector<std::size_t>& open) {
+  if constexpr (alignof(K) > alignof(std::size_t)) {
+    return open;  // the slices share the counts' words
+  } else {
+    const std::size_t targets = open.size(), shards = pb.ctx.size(), run_count = pb.runs.size();
+    const std::size_t reach = slice_reach(run_count);
+    std::vector<std::size_t> first(targets), last(targets);
+    std::size_t widest = 0, largest = 0, most_runs = 0;
+    for (std::size_t o = 0; o < targets; ++o) {
+      const candidate_span span = span_of(c, pb.targets[open[o]]);
+      first[o] = span.estimate > span.first + reach ? span.estimate - reach : span.first;
+      last[o] = std::min(span.last, span.estimate + reach);
+      widest = std::max(widest, last[o] - first[o] + 1);
+    }
+    for (const auto& r : pb.runs) largest = std::max(largest, r.size);
+    for (const auto& runs_here : pb.by_shard) most_runs = std::max(most_runs, runs_here.size());
+    // Keys spread over the runs put about widest x size / candidates of a window's elements
+    // in each run: room for 1.5 times that, 4 standard deviations and 8 more. Keys that are
+    // not spread (runs in disjoint key ranges, as in sorted input or a merge; many equal
+    // keys) put whole sample gaps of one run in a window: a run with samples at positions
+    // p < q in a window holds at most q - p + 1 elements and a gap on either side, and the
+    // capacity grows to that (when the slices then outgrow slices_max_bytes, the queries
+    // and windows take every target).
+    const double expected = static_cast<double>(widest) * static_cast<double>(largest) / static_cast<double>(c.keys.size());
+    std::size_t capacity = static_cast<std::size_t>(std::ceil(1.5 * expected + 4 * std::sqrt(expected))) + 8;
+    {
+      const std::size_t m = samples_per_run(largest);
+      std::vector<std::size_t> lowest_at(run_count, 0), highest_at(run_count, 0), seen(run_count, 0);
+      for (std::size_t o = 0; o < targets; ++o) {
+        const std::size_t a = c.first_sample[first[o]], b = c.first_sample[last[o] + 1];
+        for (std::size_t e = a; e < b; ++e) {
+          const std::size_t j = c.sample_run[e], p = c.sample_position[e];
+          if (seen[j]++ == 0) lowest_at[j] = highest_at[j] = p;
+          lowest_at[j] = std::min(lowest_at[j], p), highest_at[j] = std::max(highest_at[j], p);
+        }
+        for (std::size_t e = a; e < b; ++e) {
+          const std::size_t j = c.sample_run[e];
+          if (seen[j] >= 2) {
+            // The widest gap between two of run j's samples (sample_position).
+            const std::size_t gap = m > 2 ? (pb.runs[j].size + m - 3) / (m - 2) + 1 : pb.runs[j].size;
+            capacity = std::max(capacity, highest_at[j] - lowest_at[j] + 1 + 2 * gap);
+          }
+          seen[j] = 0;
+        }
+      }
+    }
+    capacity = std::min(capacity, largest);
+    const std::size_t count_words = 2 * targets * most_runs;  // per run: lower, then upper bounds
+    const std::size_t element_bytes = most_runs * targets * capacity * sizeof(K);
+    const std::size_t per_shard = count_words + (element_bytes + sizeof(std::size_t) - 1) / sizeof(std::size_t);
+    if (per_shard * shards * sizeof(std::size_t) > slices_max_bytes) return open;
+    std::vector<K> needles;  // the windows' first keys, then their last keys
+    for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[first[o]]);
+    for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[last[o]]);
+    segmented_buffer<K> on_shard;
+    const auto words = all_gather<std::size_t>(
+                           pb.ctx, per_shard,
+                           [&](std::size_t s, std::size_t* slot) {
+                             if (pb.by_shard[s].empty()) return false;
+                             launch(pb.ctx, s, [&](auto& dev) {
+                               const auto* lows = static_cast<const K*>(on_shard.data(s));
+                               auto* elements = reinterpret_cast<K*>(slot + count_words);
+                               for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i) {
+                                 const auto& run = pb.runs[pb.by_shard[s][i]];
+                                 std::size_t* from = slot + 2 * targets * i;
+                                 primitive::bounds(dev, run.keys, run.size, lows, targets, from, pb.comp, false);
+                                 primitive::bounds(dev, run.keys, run.size, lows + targets, targets, from + targets, pb.comp, true);
+                                 primitive::for_each_index(dev, targets,
+                                                           slice_fn<K>{run.keys, from, from + targets, capacity,
+                                                                       elements + i * targets * capacity});
+                               }
+                             });
+                             return true;
+                           },
+                           seen_by::host,
+                           [&] {
+                             std::vector<std::size_t> sizes(shards, 0);
+                             std::vector<std::vector<K>> values(shards);
+                             for (std::size_t s = 0; s < shards; ++s)
+                               if (!pb.by_shard[s].empty()) sizes[s] = 2 * targets, values[s] = needles;
+                             on_shard = segmented_buffer<K>(pb.ctx, sizes);
+                             upload(pb.ctx, values, on_shard.pointers());
+                           })
+                           .host;
+    // Per run: its shard's words and its index there.
+    std::vector<const std::size_t*> base(run_count);
+    std::vector<std::size_t> index(run_count);
+    for (std::size_t s = 0; s < shards; ++s)
+      for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i)
+        base[pb.by_shard[s][i]] = words.data() + s * per_shard, index[pb.by_shard[s][i]] = i;
+    std::vector<std::size_t> left, from(run_count), length(run_count), offset(run_count + 1);
+    std::vector<std::size_t> low(run_count), high(run_count), high_below(run_count), high_above(run_count);
+    std::vector<std::pair<std::size_t, const K*>> items;
+    std::unique_ptr<K[]> slice(new K[run_count * capacity]);  // one target's slices, run by run
+    for (std::size_t o = 0; o < targets; ++o) {
+      const std::size_t rank = pb.targets[open[o]];
+      std::size_t before = 0, not_after = 0;
+      bool whole = true;
+      for (std::size_t j = 0; j < run_count; ++j) {
+        const std::size_t* counts = base[j] + 2 * targets * index[j];
+        from[j] = counts[o];
+        length[j] = counts[targets + o] - counts[o];
+        before += from[j], not_after += counts[targets + o];
+        whole = whole && length[j] <= capacity;
+      }
+      if (!whole || rank < before || rank > not_after) {
+        left.push_back(open[o]);
+        continue;
+      }
+      auto& split = pb.split[open[o]];
+      if (rank == not_after) {  // after the whole window
+        for (std::size_t j = 0; j < run_count; ++j) split[j] = from[j] + length[j];
+        continue;
+      }
+      for (std::size_t j = 0; j < run_count; ++j) {
+        offset[j + 1] = offset[j] + length[j];
+        const auto* bytes = reinterpret_cast<const unsigned char*>(base[j] + count_words) +
+                            (index[j] * targets + o) * capacity * sizeof(K);
+        if (length[j] != 0) std::memcpy(static_cast<void*>(slice.get() + offset[j]), bytes, length[j] * sizeof(K));
+      }
+      // The window's candidates are its pivots: the first, q, whose not-after count exceeds
+      // the target (the last one's is not_after > rank). count_at(p, upper) counts the
+      // elements before candidate p (not after it, when `upper`), and leaves each run's part of
+      // them within its slice in `at`.
+      auto count_at = [&](std::size_t p, bool upper, std::vector<std::size_t>& at) {
+        std::size_t n = 0;
+        for (std::size_t j = 0; j < run_count; ++j) {
+          at[j] = slice_search(slice.get() + offset[j], length[j], c.keys[p], pb.comp, upper);
+          n += from[j] + at[j];
+        }
+        return n;
+      };
+      // q in [lo, hi]; below (high_below per run): the elements not after candidate lo - 1
+      // (none of the window's, at first), at most the rank; above (high_above): those not
+      // after hi, more than the rank. Each step guesses by interpolating the rank between
+      // them (keys spread about evenly over the candidates take two or three steps); every
+      // third step bisects (any spread).
+      std::size_t lo = first[o], hi = last[o], below = before, above = not_after;
+      std::fill(high_below.begin(), high_below.end(), std::size_t{0});
+      high_above = length;
+      for (int step = 0; lo < hi; ++step) {
+        std::size_t p = lo + (hi - lo) / 2;
+        if (step % 3 != 2)
+          p = lo + static_cast<std::size_t>(static_cast<double>(rank - below) / static_cast<double>(above - below) *
+                                            static_cast<double>(hi - lo));
+        p = std::min(p, hi - 1);
+        const std::size_t at = count_at(p, true, high);
+        if (at > rank) hi = p, above = at, high_above.swap(high);
+        else lo = p + 1, below = at, high_below.swap(high);
+      }
+      const std::size_t q = lo;
+      if (count_at(q, false, low) <= rank) {  // on q's ties: everything before q, then its ties in run order
+        std::size_t ties_left = rank;
+        for (std::size_t j = 0; j < run_count; ++j) ties_left -= from[j] + low[j];
+        for (std::size_t j = 0; j < run_count; ++j) {
+          const std::size_t ties = std::min(high_above[j] - low[j], ties_left);
+          split[j] = from[j] + low[j] + ties;
+          ties_left -= ties;
+        }
+        continue;
+      }
+      // Strictly between candidates q - 1 (q > first[o]: the first one's lower count is
+      // `before`, at most the rank; so `below` counts up to q - 1) and q: the first
+      // (rank - below) of those elements in (key, run, position) order.
+      const std::size_t take = rank - below;
+      items.clear();
+      for (std::size_t j = 0; j < run_count; ++j) {
+        split[j] = from[j] + high_below[j];
+        for (std::size_t i = high_below[j]; i < low[j]; ++i) items.emplace_back(j, slice.get() + offset[j] + i);
+      }
+      if (take == 0) continue;
+      std::nth_element(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(take - 1), items.end(),
+                       [&](const auto& x, const auto& y) {
+                         if (pb.comp(*x.second, *y.second)) return true;
+                         if (pb.comp(*y.second, *x.second)) return false;
+                         return x < y;  // run, then position
+                       });
+      for (std::size_t i = 0; i < take; ++i) ++split[items[i].first];
+    }
+    return left;
+  }
+}
+
+/// Phase c's answer: per run, the exact number of its elements before a queried candidate
 /// (lower bound) and not after it (upper bound).
 struct exact_ranks {
   std::vector<std::size_t> counts;    // gathered: per shard, per run there, lower then upper bounds
@@ -411,7 +663,7 @@ std::vector<window> settle_at_candidates(problem<K, V, Comp>& pb, const std::vec
   return windows;
 }
 
-/// Phase c: gathers the windows' elements on the host (one host sync) and ranks them there:
+/// Phase d: gathers the windows' elements on the host (one host sync) and ranks them there:
 /// the first (target - before) of them in (key, run, position) order go before the boundary.
 template <class K, class V, class Comp>
 void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& open, const std::vector<window>& windows) {
@@ -485,7 +737,7 @@ void add_destination(transport::buffers& where, segmented_buffer<T>& buffer) {
 
 /// For each target rank in `targets` (ascending, each in [0, N] where N is the runs' total),
 /// the number of elements of each run that go before it in the stable merged order (see the
-/// file comment): the phases above, in order. At most three host syncs; `prepare()` is queued
+/// file comment): the phases above, in order. Two host syncs, at most four; `prepare()` is queued
 /// inside the first (the local sorts the runs come from), after which `timer` moves on to the
 /// phase `splitters`.
 template <class K, class V, class Comp, class Prepare>
@@ -504,10 +756,12 @@ std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::v
   const auto samples = gather_samples(pb, prepare);  // a
   timer.next(splitters);
   const auto cands = bound_candidates(pb, samples);  // b
-  const auto plan = plan_queries(cands, targets, open);
+  const auto left = settle_in_slices(pb, cands, open);  // b
+  if (left.empty()) return std::move(pb.split);
+  const auto plan = plan_queries(cands, targets, left);  // c
   const auto ranks = rank_queries(pb, cands, plan);
-  const auto windows = settle_at_candidates(pb, open, plan, ranks, cands.keys.size());
-  if (!windows.empty()) settle_in_windows(pb, open, windows);  // c
+  const auto windows = settle_at_candidates(pb, left, plan, ranks, cands.keys.size());
+  if (!windows.empty()) settle_in_windows(pb, left, windows);  // d
   return std::move(pb.split);
 }
 
