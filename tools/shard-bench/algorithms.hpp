@@ -217,8 +217,11 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
   const std::size_t lo = set.lo, hi = set.hi, reps = set.iters, warmup = set.warmup;
   if (lo > hi) throw usage_error("algorithms: --min-elements is larger than --max-elements");
   const auto sizes = sweep(lo, hi, set.factor);
-  progress bar("algorithms", cases.size() * G * sizes.size(), o.quiet);
-  for (std::size_t g = 1; g <= G; ++g) {
+  // Across processes, the whole context only (fewer shards would be a context of fewer
+  // ranks); a call's time is then the slowest rank's, its bytes every rank's.
+  const std::size_t first_g = tgt.spmd ? G : 1;
+  progress bar("algorithms", cases.size() * (G - first_g + 1) * sizes.size(), o.quiet);
+  for (std::size_t g = first_g; g <= G; ++g) {
     shard::context ctx = g == G ? tgt.ctx : tgt.with(g);
     for (const auto& c : cases)
       for (std::size_t n : sizes) {
@@ -233,14 +236,14 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
           const auto& calls = ctx.stats().calls;
           if (std::none_of(calls.begin(), calls.end(), [&](const shard::stats::timing& t) { return t.name == c.call; }))
             throw std::logic_error("shard-bench: the stats recorded no call of " + c.call);
-          times.push_back(ctx.stats().call_seconds(c.call));
+          times.push_back(max_over_ranks(ctx.impl(), ctx.stats().call_seconds(c.call)));
         }
         algorithm_point p;
         p.algorithm = case_name(c);
         p.key = c.key;
         p.shards = g;
         p.elements = n;
-        p.moved = ctx.stats();
+        p.moved = ctx.global_stats();
         p.time = figure::of(times);
         for (auto* x : {&p.time.value, &p.time.min, &p.time.max, &p.time.stdev}) *x *= 1e6;
         p.time_us = p.time.value;
@@ -253,7 +256,10 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
   std::map<std::pair<std::string, std::size_t>, double> one;
   for (auto& p : out)
     if (p.shards == 1) one[{p.algorithm, p.elements}] = p.throughput_gbps;
-  for (auto& p : out) p.efficiency = p.throughput_gbps / (static_cast<double>(p.shards) * one[{p.algorithm, p.elements}]);
+  for (auto& p : out) {
+    const auto base = one.find({p.algorithm, p.elements});
+    p.efficiency = base == one.end() ? NAN : p.throughput_gbps / (static_cast<double>(p.shards) * base->second);
+  }
   return out;
 }
 

@@ -177,12 +177,15 @@ collective_point measure(shard::detail::context_impl& impl, verifier& v, const o
   init();
   for (std::size_t w = 0; w < warmup; ++w) shard::detail::run_and_wait(impl, [&] { enqueue(impl, k, count, o.root, how, op, buf); });
   std::vector<double> samples;
-  for (std::size_t sample = 0; sample < std::max<std::size_t>(o.samples, 1); ++sample)
-    samples.push_back(seconds([&] {
-      shard::detail::run_and_wait(impl, [&] {
-        for (std::size_t r = 0; r < iters; ++r) enqueue(impl, k, count, o.root, how, op, buf);
-      });
-    }) * 1e6 / static_cast<double>(iters));
+  for (std::size_t sample = 0; sample < std::max<std::size_t>(o.samples, 1); ++sample) {
+    barrier(impl);  // across processes: every rank starts together, the slowest one's time counts
+    samples.push_back(max_over_ranks(impl, seconds([&] {
+                        shard::detail::run_and_wait(impl, [&] {
+                          for (std::size_t r = 0; r < iters; ++r) enqueue(impl, k, count, o.root, how, op, buf);
+                        });
+                      })) *
+                      1e6 / static_cast<double>(iters));
+  }
   collective_point p;
   p.collective = name;
   p.engine = engine_name;
@@ -200,10 +203,11 @@ collective_point measure(shard::detail::context_impl& impl, verifier& v, const o
     const bool in_place = k == all_reduce || k == broadcast;
     const std::size_t out_count = k == reduce_scatter ? count / g : count;
     p.wrong = 0;
-    for (std::size_t d = 0; d < g; ++d) {
+    for (std::size_t d = 0; d < g; ++d) {  // (another rank's shard counts 0 here)
       T* out = in_place ? buf.a[d] : buf.b[d];
       p.wrong += v.count_with(name, d, out, out_count, check_fn<T, Op>{out, k, d, g, count / g, o.root, salt, op, nullptr});
     }
+    p.wrong = sum_over_ranks(impl, p.wrong);
   }
   return p;
 }
@@ -243,11 +247,13 @@ inline std::vector<collective_point> run_collectives(const target& tgt, const op
     if (shard::transport::nccl_available(impl)) engines.push_back({"nccl", shard::transport::engine::nccl});
     sweep_buffers<T> buf;
     const std::size_t capacity = hi / sizeof(T) + g;
-    for (std::size_t s = 0; s < g; ++s) {
-      buf.owned_a.emplace_back(impl, s, capacity);
-      buf.owned_b.emplace_back(impl, s, capacity);
-      buf.a.push_back(buf.owned_a.back().data());
-      buf.b.push_back(buf.owned_b.back().data());
+    buf.owned_a.resize(g), buf.owned_b.resize(g);
+    buf.a.assign(g, nullptr), buf.b.assign(g, nullptr);  // another rank's shards: null here
+    for (auto s : impl.local_shards()) {
+      buf.owned_a[s] = shard::detail::device_buffer<T>(impl, s, capacity);
+      buf.owned_b[s] = shard::detail::device_buffer<T>(impl, s, capacity);
+      buf.a[s] = buf.owned_a[s].data();
+      buf.b[s] = buf.owned_b[s].data();
     }
     progress bar("collectives", names.size() * engines.size() * sizes.size(), o.quiet);
     for (const auto& name : names)

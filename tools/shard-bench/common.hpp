@@ -267,7 +267,8 @@ class progress {
 struct target {
   shard::context ctx;
   bool emulated;
-  std::vector<int> ordinals;  // the GPU (or emulated device) of each shard
+  std::vector<int> ordinals;  // the GPU (or emulated device) of each shard (empty: the topology's)
+  bool spmd = false;          // the shards of several processes (shard-bench-mpi under mpirun)
 
   /// A context of the same kind with the first g shards (the scaling sweeps).
   shard::context with(std::size_t g) const {
@@ -308,6 +309,34 @@ inline target make_target(const options& o) {
   const auto ordinals = shard::context::round_robin_ordinals(g, static_cast<std::size_t>(gpus));
   return target{shard::context::cuda(ordinals), false, ordinals};
 }
+
+/// Every rank's `x`, in rank order (collective in an SPMD context; {x} in one process).
+template <class T>
+std::vector<T> over_ranks(shard::detail::context_impl& impl, T x) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  if (!impl.spmd()) return {x};
+  std::vector<T> all(static_cast<std::size_t>(impl.ranks()));
+  all[static_cast<std::size_t>(impl.rank())] = x;
+  const std::vector<std::size_t> bytes(all.size(), sizeof(T));
+  impl.communicate("shard-bench's gather of figures", [&](auto deadline) {
+    return impl.comm().all_gather_v(&all[static_cast<std::size_t>(impl.rank())], all.data(), bytes, deadline);
+  });
+  return all;
+}
+/// The largest of every rank's x: a time, taken on every rank, is the slowest rank's.
+inline double max_over_ranks(shard::detail::context_impl& impl, double x) {
+  double m = x;
+  for (double y : over_ranks(impl, x)) m = std::isfinite(m) && std::isfinite(y) ? std::max(m, y) : NAN;
+  return m;
+}
+/// The sum of every rank's count (-1, not counted, when every rank says so).
+inline long long sum_over_ranks(shard::detail::context_impl& impl, long long x) {
+  long long sum = -1;
+  for (long long y : over_ranks(impl, x)) sum = sum < 0 ? y : (y < 0 ? sum : sum + y);
+  return sum;
+}
+/// Every rank waits for the others (a timed loop then starts together).
+inline void barrier(shard::detail::context_impl& impl) { (void)over_ranks(impl, 0); }
 
 /// Seconds of a callable, by the host's steady clock.
 template <class F>

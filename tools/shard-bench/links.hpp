@@ -272,7 +272,9 @@ inline p2p_run run_p2p(const target& tgt, const options& o) {
   const issuer by = o.direction == "read" ? issuer::destination : issuer::source;
   const std::string dir = o.direction == "read" ? "reads (the destination pulls)" : "writes (the source pushes)";
 
-  const auto run = selected_tests(o, "p2p");
+  auto run = selected_tests(o, "p2p");
+  run.erase(std::remove_if(run.begin(), run.end(), [](const test_info& t) { return t.key.find("_ranks") != std::string::npos; }),
+            run.end());  // shard-bench-mpi's (run_p2p_ranks)
   p2p_run out;
   if (run.empty()) return out;
   const bool wide = selected(o, "all_to_one_ce") || selected(o, "one_to_all_ce");
@@ -651,6 +653,74 @@ inline void link_svgs(const std::string& dir, const link_test& t, const std::str
   }
 }
 
+/// The p2p tests that also run across processes (shard-bench-mpi, an SPMD context: the
+/// shards of every rank; in one process, its shards): every pair's bandwidth and latency
+/// through shard's own transport, as its algorithms move data
+/// (a pair within a rank: peer or staged copies; across ranks: the communicator, MPI or
+/// NCCL, its agreement on the exchange included). Each cell: `reps` copies a -> b in one
+/// exchange, every rank taking part, timed by the host clock from a barrier to the end of
+/// the wait, the slowest rank's time; then the destination is verified on its rank.
+inline std::vector<link_test> run_p2p_ranks(const target& tgt, const options& o) {
+  using shard::transport::byte_transfer;
+  auto& impl = tgt.ctx.impl();
+  const std::size_t g = impl.size();
+  std::vector<link_test> out;
+  const bool bw = selected(o, "p2p_bw_ranks"), lat = selected(o, "p2p_latency_ranks");
+  if (!bw && !lat) return out;
+  const auto sizes = link_sizes(tgt, o);
+  const std::size_t bytes = sizes.first, reps = sizes.second;
+  const std::size_t lat_bytes = o.latency_bytes, lat_reps = o.latency_reps ? o.latency_reps : (o.quick ? 10 : 100);
+  const std::size_t cap = std::max(bytes, lat_bytes);
+  std::vector<shard::detail::device_buffer<char>> owned(g);
+  for (auto s : impl.local_shards()) owned[s] = shard::detail::device_buffer<char>(impl, s, 2 * cap);
+  auto src = [&](std::size_t s) -> char* { return impl.local(s) ? owned[s].data() : nullptr; };
+  auto dst = [&](std::size_t s) -> char* { return impl.local(s) ? owned[s].data() + cap : nullptr; };
+  verifier v(impl, o.verify);
+  const auto labels = shard_labels(g);
+  auto measure = [&](const std::string& key, std::size_t size, std::size_t count, bool latency) {
+    link_test t;
+    t.key = key;
+    t.bytes = size, t.reps = count;
+    t.settings = json{{"bytes", size}, {"reps", count}, {"ranks", impl.ranks()}};
+    t.panels.emplace_back(latency ? "latency_us" : "gbps",
+                          latency ? "latency per copy, us (host clock, the slowest rank; rows: from, columns: to)"
+                                  : "bandwidth, GB/s (host clock, the slowest rank; rows: from, columns: to)",
+                          latency ? "us" : "GB/s", labels, labels);
+    auto& p = t.panels.back();
+    p.higher_is_better = !latency;
+    p.headline = !latency;
+    progress bar(key, g * (g - 1), o.quiet || impl.rank() != 0);
+    for (std::size_t a = 0; a < g; ++a)
+      for (std::size_t b = 0; b < g; ++b) {
+        if (a == b) continue;
+        bar.step();
+        const std::uint64_t seed = pattern_seed(a, b, size, 11);
+        shard::detail::run_and_wait(impl, [&] {
+          v.fill(a, src(a), size, seed);
+          v.fill(b, dst(b), size, other_seed(seed));
+        });
+        const std::vector<byte_transfer> copies(count, byte_transfer{a, src(a), b, dst(b), size});
+        std::vector<double> samples;
+        for (std::size_t k = 0; k < std::max<std::size_t>(o.samples, 1); ++k) {
+          barrier(impl);
+          const double sec = max_over_ranks(impl, seconds([&] {
+            shard::detail::run_and_wait(impl, [&] {
+              shard::transport::detail_copy::exchange_resolved(impl, copies, shard::transport::route::automatic);
+            });
+          }));
+          samples.push_back(latency ? sec * 1e6 / static_cast<double>(count)
+                                    : static_cast<double>(size * count) / sec / 1e9);
+        }
+        p.cells[a][b] = figure::of(samples);
+        p.wrong[a][b] = sum_over_ranks(impl, v.count_wrong(key, b, dst(b), size, seed));
+      }
+    out.push_back(std::move(t));
+  };
+  if (bw) measure("p2p_bw_ranks", bytes, reps, false);
+  if (lat) measure("p2p_latency_ranks", lat_bytes, lat_reps, true);
+  return out;
+}
+
 inline const family_registration p2p_family{family{
     "p2p",
     1,
@@ -662,8 +732,27 @@ inline const family_registration p2p_family{family{
      {"p2p_bidir_staged", "p2p", "bidirectional bandwidth with peer access off"},
      {"p2p_latency_staged", "p2p", "latency with peer access off"},
      {"all_to_one_ce", "p2p", "every other shard writes to one shard at once, for each shard"},
-     {"one_to_all_ce", "p2p", "every other shard reads from one shard at once, for each shard"}},
+     {"one_to_all_ce", "p2p", "every other shard reads from one shard at once, for each shard"},
+     {"p2p_bw_ranks", "p2p", "bandwidth, every pair (of every rank, under shard-bench-mpi), through shard's transport, host clock"},
+     {"p2p_latency_ranks", "p2p", "latency of small copies, every pair (of every rank), through shard's transport, host clock"}},
     [](const target& tgt, const options& o, run_output& out) {
+      if (tgt.spmd) {
+        // Across processes a copy has no one device queue to time it on: the host clock.
+        bool other = false;
+        for (const auto& t : selected_tests(o, "p2p")) other = other || t.key.find("_ranks") == std::string::npos;
+        if (other && !o.tests.empty())
+          out.os << "== p2p: the tests timed on one process's device queues are skipped across processes; "
+                    "p2p_bw_ranks and p2p_latency_ranks run\n\n";
+        const auto tests = run_p2p_ranks(tgt, o);
+        print_link_tests(out.os, "== p2p across " + std::to_string(tgt.ctx.ranks()) +
+                                     " processes (shard's transport; host clock, the slowest rank)", tests, o.verify);
+        for (const auto& t : tests) {
+          out.tests[t.key] = link_test_json(t);
+          link_records(t, out.records);
+          if (!out.svg_dir.empty()) link_svgs(out.svg_dir, t, out.where);
+        }
+        return;
+      }
       const p2p_run p2p = run_p2p(tgt, o);
       print_link_tests(out.os, "== p2p (" + std::string(o.direction == "read" ? "reads" : "writes") +
                                    "; every loop queued behind a blocking kernel, then released)",
@@ -674,6 +763,14 @@ inline const family_registration p2p_family{family{
       for (const auto& t : p2p.tests) {
         out.tests[t.key] = link_test_json(t);
         if (t.key == "p2p_latency") out.tests[t.key]["sync_us"] = p2p.sync_us, out.tests[t.key]["launch_us"] = p2p.launch_us;
+        link_records(t, out.records);
+        if (!out.svg_dir.empty()) link_svgs(out.svg_dir, t, out.where);
+      }
+      // The same pairs through shard's own transport, as shard-bench-mpi measures them.
+      const auto through = run_p2p_ranks(tgt, o);
+      print_link_tests(out.os, "== p2p through shard's transport (host clock)", through, o.verify);
+      for (const auto& t : through) {
+        out.tests[t.key] = link_test_json(t);
         link_records(t, out.records);
         if (!out.svg_dir.empty()) link_svgs(out.svg_dir, t, out.where);
       }
@@ -689,6 +786,11 @@ inline const family_registration host_links_family{family{
      {"h2d_sm", "host", "host to device, each shard alone, SM copy kernel reading pinned host memory"},
      {"d2h_sm", "host", "device to host, each shard alone, SM copy kernel writing pinned host memory"}},
     [](const target& tgt, const options& o, run_output& out) {
+      if (tgt.spmd) {
+        if (!selected_tests(o, "host").empty())
+          out.os << "== host links: skipped across processes (each machine's own: run shard-bench host there)\n\n";
+        return;
+      }
       const auto host_links = run_host_links(tgt, o);
       print_link_tests(out.os, "== host links (every loop queued behind a blocking kernel, then released)", host_links,
                        o.verify);

@@ -23,7 +23,43 @@
 #include <fstream>
 #include <iostream>
 
+#ifdef SHARD_BENCH_MPI
+// shard-bench-mpi: the same tool over the shards of every process of MPI_COMM_WORLD (an SPMD
+// context, shard::mpi::context), as nccl-tests' MPI mode: started by mpirun or srun, every
+// rank measures, rank 0 prints and writes the files.
+#include <mpi.h>
+#include <shard/mpi.hpp>
+#endif
+
 namespace {
+
+/// The shards under test: this process's (make_target), or under shard-bench-mpi every
+/// rank's, each rank's own chosen as make_target chooses them (--shards per rank).
+bench::target target_for(const bench::options& o) {
+  bench::target local = bench::make_target(o);
+#ifdef SHARD_BENCH_MPI
+  return bench::target{shard::mpi::context(MPI_COMM_WORLD, local.ctx), local.emulated, {}, true};
+#else
+  return local;
+#endif
+}
+
+/// Whether this process prints and writes files: rank 0 of shard-bench-mpi, or the only one.
+bool speaks() {
+#ifdef SHARD_BENCH_MPI
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank == 0;
+#else
+  return true;
+#endif
+}
+
+/// Where the other ranks' tables go.
+std::ostream& null_stream() {
+  static std::ofstream sink;  // never opened: writes fail silently
+  return sink;
+}
 
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);
@@ -40,10 +76,12 @@ void write_file(const std::string& path, const std::function<void(std::ostream&)
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-int run(const bench::options& o) {
+int run(bench::options o) {
   using bench::json;
+  const bool speaker = speaks();
+  if (!speaker) o.quiet = true, o.json_path.clear(), o.csv_path.clear(), o.svg_dir.clear();
   const bool json_to_stdout = o.json_path == "-";
-  std::ostream& os = json_to_stdout ? std::cerr : std::cout;  // stdout holds the JSON alone
+  std::ostream& os = !speaker ? null_stream() : json_to_stdout ? std::cerr : std::cout;  // stdout holds the JSON alone
   if (!o.svg_dir.empty()) std::filesystem::create_directories(o.svg_dir);
   json old_doc;
   if (!o.baseline_path.empty()) old_doc = bench::read_json_file(o.baseline_path);  // a bad baseline fails before measuring
@@ -77,25 +115,30 @@ int run(const bench::options& o) {
     return bench::exit_ok;
   }
 
-  bench::target tgt = bench::make_target(o);
+  bench::target tgt = target_for(o);
   const std::size_t g = tgt.ctx.size();
-  const std::string where = tgt.emulated ? " - host, " + std::to_string(g) + " emulated devices"
-                                         : " - " + tgt.ctx.topology().shards[0].name + ", " + std::to_string(g) + " shards";
+  const std::string processes = tgt.spmd ? " over " + std::to_string(tgt.ctx.ranks()) + " processes" : "";
+  const std::string where = (tgt.emulated ? " - host, " + std::to_string(g) + " emulated devices"
+                                          : " - " + tgt.ctx.topology().shards[0].name + ", " + std::to_string(g) + " shards") +
+                            processes;
   os << "shard-bench " << bench::shard_version() << ": "
      << (tgt.emulated ? "host backend, " + std::to_string(g) +
                             " emulated devices (one worker thread each; no GPU in use: the figures are this CPU's)"
                       : "CUDA backend, " + std::to_string(g) + " shards")
+     << processes
      << "; verification " << (o.verify ? "on (every transfer checked; #wrong counts what differs)" : "off (--skip-verification)")
      << "\n\n";
   json& host = doc["host"];
   host["backend"] = tgt.emulated ? "host" : "cuda";
   host["emulated"] = tgt.emulated;
   host["shards"] = g;
+  host["ranks"] = tgt.ctx.ranks();
   host["nccl_engine"] = shard::transport::nccl_available(tgt.ctx.impl());
   json devices = json::array();
   for (std::size_t s = 0; s < g; ++s) {
     const auto& d = tgt.ctx.topology().shards[s];
-    devices.push_back(json{{"shard", s}, {"device", tgt.ordinals.empty() ? d.ordinal : tgt.ordinals[s]}, {"name", d.name}, {"bus_id", d.bus_id}});
+    devices.push_back(json{{"shard", s}, {"device", tgt.ordinals.empty() ? d.ordinal : tgt.ordinals[s]}, {"name", d.name},
+                           {"bus_id", d.bus_id}, {"rank", d.rank}, {"host", d.host}});
   }
   host["devices"] = devices;
   json& tests = doc["tests"] = json::object();
@@ -191,16 +234,32 @@ int run(const bench::options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main_of(int argc, char** argv) {
   try {
     const bench::parsed p = bench::parse_command_line(argc, argv);
     if (p.exit) return *p.exit;
     return run(p.o);
-  } catch (const bench::usage_error& e) {
-    std::cerr << "shard-bench: " << e.what() << "\nRun shard-bench --help (or shard-bench <command> --help) for the options.\n";
+  } catch (const bench::usage_error& e) {  // (every rank parses the same command line)
+    if (speaks())
+      std::cerr << "shard-bench: " << e.what() << "\nRun shard-bench --help (or shard-bench <command> --help) for the options.\n";
     return bench::exit_usage;
   } catch (const std::exception& e) {
     std::cerr << "shard-bench: " << e.what() << '\n';
+#ifdef SHARD_BENCH_MPI
+    // A failure that the ranks did not agree on must not leave the others waiting.
+    MPI_Abort(MPI_COMM_WORLD, bench::exit_error);
+#endif
     return bench::exit_error;
   }
+}
+
+int main(int argc, char** argv) {
+#ifdef SHARD_BENCH_MPI
+  MPI_Init(&argc, &argv);
+  const int code = main_of(argc, argv);
+  MPI_Finalize();
+  return code;
+#else
+  return main_of(argc, argv);
+#endif
 }

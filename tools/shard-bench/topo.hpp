@@ -21,6 +21,8 @@ inline json topology_json(const shard::topology& t, const target& tgt) {
     e["multiprocessors"] = d.multiprocessors;
     e["compute_capability"] = std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor);
     e["bus_id"] = d.bus_id;
+    e["rank"] = d.rank;
+    e["host"] = d.host;
     shards.push_back(e);
   }
   v["shards"] = shards;

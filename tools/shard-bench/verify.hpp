@@ -123,10 +123,12 @@ class verifier {
     const char* corrupt = std::getenv("SHARD_BENCH_CORRUPT");
     if (corrupt != nullptr) corrupt_ = corrupt;
     // Its own pinned memory: the context's pinned slots may be reallocated by the algorithms.
-    counters_ = static_cast<unsigned long long*>(impl.dev(0).allocate_host(impl.size() * sizeof(unsigned long long)));
-    for (std::size_t s = 0; s < impl.size(); ++s) device_counters_.emplace_back(impl, s, 1);
+    // (In an SPMD context, this rank's shards only.)
+    counters_ = static_cast<unsigned long long*>(impl.host_device().allocate_host(impl.size() * sizeof(unsigned long long)));
+    device_counters_.resize(impl.size());
+    for (auto s : impl.local_shards()) device_counters_[s] = shard::detail::device_buffer<unsigned long long>(impl, s, 1);
   }
-  ~verifier() { impl_.dev(0).deallocate_host(counters_, impl_.size() * sizeof(unsigned long long)); }
+  ~verifier() { impl_.host_device().deallocate_host(counters_, impl_.size() * sizeof(unsigned long long)); }
   verifier(const verifier&) = delete;
   verifier& operator=(const verifier&) = delete;
   bool enabled() const { return enabled_; }
@@ -155,7 +157,10 @@ class verifier {
   template <class Check>
   long long count_with(const std::string& test, std::size_t s, const void* data, std::size_t n, Check check) {
     if (!enabled_) return -1;
-    unsigned long long* counter = device_counters_[s].data();
+    // In an SPMD context every rank waits with the others (a collective step); another
+    // rank's shard counts 0 here, its own rank counts it.
+    const bool here = impl_.local(s);
+    unsigned long long* counter = here ? device_counters_[s].data() : nullptr;
     check.wrong = counter;
     shard::detail::run_and_wait(impl_, [&] {
       if (n > 0 && corrupt_now(test))
@@ -166,9 +171,9 @@ class verifier {
         shard::detail::primitive::for_each_index(dev, 1, shard::detail::fill_fn<unsigned long long>{counter, 0ull});
         shard::detail::primitive::for_each_index(dev, n, check);
       });
-      impl_.dev(s).copy_to_host(counters_ + s, counter, sizeof(unsigned long long));
+      if (here) impl_.dev(s).copy_to_host(counters_ + s, counter, sizeof(unsigned long long));
     });
-    return static_cast<long long>(counters_[s]);
+    return here ? static_cast<long long>(counters_[s]) : 0;
   }
   /// As count_wrong, for host memory the host reads itself (after the copies into it were waited for).
   long long count_wrong_host(const std::string& test, void* p, std::size_t bytes, std::uint64_t seed) {
