@@ -189,17 +189,21 @@ struct sample_fn {
 
 /// out[t * capacity, + min(to[t] - from[t], capacity)) = in[from[t], ...): up to `capacity`
 /// elements of a sorted range from each of several positions (the rest of slot t is left as
-/// it was).
+/// it was), `chunk` consecutive elements per index: index i copies chunk i % chunks of slot
+/// i / chunks (chunks = ceil(capacity / chunk)).
 template <class K>
 struct slice_fn {
   const K* in;
   const std::size_t* from;
   const std::size_t* to;
   std::size_t capacity;
+  std::size_t chunk;
   K* out;
-  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const {
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t chunks = (capacity + chunk - 1) / chunk, t = i / chunks, first = i % chunks * chunk;
     const std::size_t n = to[t] - from[t] < capacity ? to[t] - from[t] : capacity;
-    for (std::size_t k = 0; k < n; ++k) out[t * capacity + k] = in[from[t] + k];
+    const std::size_t last = first + chunk < n ? first + chunk : n;
+    for (std::size_t k = first; k < last; ++k) out[t * capacity + k] = in[from[t] + k];
   }
 };
 

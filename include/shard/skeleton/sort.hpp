@@ -344,6 +344,9 @@ inline std::size_t slice_reach(std::size_t runs) {
 /// Gathered slices above this many bytes in all are not worth one round trip: the queries
 /// and windows take those targets.
 inline constexpr std::size_t slices_max_bytes = std::size_t{64} << 20;
+/// Elements of a slice one index of the copy takes (slice_fn): few tasks on the host, many
+/// threads on a GPU.
+inline constexpr std::size_t slice_chunk = 32;
 
 /// The lower (upper) bound of `key` in the n sorted elements at `b`, as an index: a
 /// bisection without branches on the comparisons (the slices are short, their outcomes
@@ -418,10 +421,13 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
       }
     }
     capacity = std::min(capacity, largest);
+    // (Checked by division first: the products below then cannot wrap.)
+    if (capacity > slices_max_bytes / (most_runs * targets * sizeof(K) * shards)) return open;
     const std::size_t count_words = 2 * targets * most_runs;  // per run: lower, then upper bounds
     const std::size_t element_bytes = most_runs * targets * capacity * sizeof(K);
     const std::size_t per_shard = count_words + (element_bytes + sizeof(std::size_t) - 1) / sizeof(std::size_t);
     if (per_shard * shards * sizeof(std::size_t) > slices_max_bytes) return open;
+    const std::size_t chunks = (capacity + slice_chunk - 1) / slice_chunk;
     std::vector<K> needles;  // the windows' first keys, then their last keys
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[first[o]]);
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[last[o]]);
@@ -438,9 +444,9 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
                                  std::size_t* from = slot + 2 * targets * i;
                                  primitive::bounds(dev, run.keys, run.size, lows, targets, from, pb.comp, false);
                                  primitive::bounds(dev, run.keys, run.size, lows + targets, targets, from + targets, pb.comp, true);
-                                 primitive::for_each_index(dev, targets,
+                                 primitive::for_each_index(dev, targets * chunks,
                                                            slice_fn<K>{run.keys, from, from + targets, capacity,
-                                                                       elements + i * targets * capacity});
+                                                                       slice_chunk, elements + i * targets * capacity});
                                }
                              });
                              return true;
@@ -476,13 +482,13 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
         before += from[j], not_after += counts[targets + o];
         whole = whole && length[j] <= capacity;
       }
-      if (!whole || rank < before || rank > not_after) {
-        left.push_back(open[o]);
+      auto& split = pb.split[open[o]];
+      if (rank == before || rank == not_after) {  // at an end of the window: no element of it needed
+        for (std::size_t j = 0; j < run_count; ++j) split[j] = from[j] + (rank == before ? 0 : length[j]);
         continue;
       }
-      auto& split = pb.split[open[o]];
-      if (rank == not_after) {  // after the whole window
-        for (std::size_t j = 0; j < run_count; ++j) split[j] = from[j] + length[j];
+      if (!whole || rank < before || rank > not_after) {
+        left.push_back(open[o]);
         continue;
       }
       for (std::size_t j = 0; j < run_count; ++j) {
