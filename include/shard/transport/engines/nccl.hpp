@@ -181,9 +181,7 @@ class communicators final : public detail::collective_engine {
   void poll() override {
     if (aborted_) return;
     for (std::size_t r = 0; r < comms_.size(); ++r) {
-      ncclResult_t async = ncclSuccess;
-      const ncclResult_t query = ncclCommGetAsyncError(comms_[r], &async);
-      const ncclResult_t status = query != ncclSuccess ? query : async;
+      const ncclResult_t status = state_of(comms_[r]);
       if (status == ncclSuccess || status == ncclInProgress) continue;
       const std::string message = std::string("NCCL error ") + std::to_string(static_cast<int>(status)) + " (" +
                                   ncclGetErrorString(status) + "); the context aborts its communicators";
