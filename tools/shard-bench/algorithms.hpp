@@ -30,7 +30,9 @@ struct prepared_call {
 /// stats record (shard::sort is shard::stable_sort, and records itself under that name), its
 /// element type, the bytes of memory it touches per element, and whether it merges the
 /// sorted runs each shard receives (the model prices those merge passes, less the passes a
-/// one-shard call already does).
+/// one-shard call already does), and how much more memory traffic each shard's local work has
+/// on several shards than the one-shard call (the scan: a reduce pass before its scan, three
+/// passes where one shard makes two).
 struct algorithm_case {
   std::string key, name, call;
   std::string type;
@@ -38,6 +40,7 @@ struct algorithm_case {
   std::function<prepared_call(shard::context&, std::size_t)> prepare;
   bool merges = false;
   std::size_t merge_passes_in_one_shard = 0;
+  double local_traffic_on_many = 1;
 };
 
 struct scale_add_fn {
@@ -168,7 +171,8 @@ inline std::vector<algorithm_case> algorithm_cases() {
                    shard::iota(expected, std::int64_t{1});
                    return static_cast<long long>(shard::transform_reduce(*y, expected, std::size_t{0}, shard::plus<>{}, differs_fn{}));
                  }};
-       }},
+       },
+       false, 0, 1.5},  // reduce-then-scan (skeleton/scan.hpp): read, read and write, where one shard reads and writes
       {"sort_int32", "sort", "shard::stable_sort", "int32 keys", sizeof(std::int32_t), sort_case<std::int32_t>(false), true, 0},
       {"sort_int64", "sort", "shard::stable_sort", "int64 keys", sizeof(std::int64_t), sort_case<std::int64_t>(false), true, 0},
       {"sort_by_key", "sort_by_key", "shard::sort_by_key", "int32 keys, int32 values", 2 * sizeof(std::int32_t),

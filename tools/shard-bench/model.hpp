@@ -364,6 +364,9 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements, 
       return [cal, key, g](double n) { return cal->shared_memory ? cal->at(key, n * g) / g : cal->at(key, n); };
     };
     one_shard = calibrated(name);
+    // Several shards' local work can read more than the one-shard call did (the scan's reduce pass).
+    const double more = m.gpus > 1 ? c.local_traffic_on_many : 1;
+    if (one_shard && more != 1) one_shard = [f = one_shard, more](double n) { return f(n) * more; };
     // A level over a segment: half the one-shard merge of two runs of that many int32 keys
     // (it copies them in, then merges), scaled by the element size (bytes per element / 4).
     merge_work merge{c.merge_passes_in_one_shard, {}};
@@ -372,7 +375,8 @@ inline std::vector<model_row> run_model(const machine& m, std::size_t elements, 
       merge.pass_us = [pass, scale](double n) { return pass(n) * scale; };
     }
     rows.push_back(model_row{name, elements,
-                             project(m, emulated.stats(), segments, c.bytes_per_element, one_shard, sharing, c.merges ? &merge : nullptr)});
+                             project(m, emulated.stats(), segments, c.bytes_per_element * more, one_shard, sharing,
+                                     c.merges ? &merge : nullptr)});
   }
   return rows;
 }
