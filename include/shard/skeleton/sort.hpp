@@ -101,7 +101,43 @@ struct problem {
   std::vector<std::vector<std::size_t>> by_shard;  // runs_by_shard
   std::vector<std::vector<std::size_t>> split;
   bool equivalent(const K& a, const K& b) const { return !comp(a, b) && !comp(b, a); }
+  /// The most runs one shard holds.
+  std::size_t most_runs() const {
+    std::size_t most = 0;
+    for (const auto& runs_here : by_shard) most = std::max(most, runs_here.size());
+    return most;
+  }
 };
+
+/// Queues `keys` to every shard that holds runs, into `on_shard` (the needles a gather's
+/// searches read; called inside its wait, as its `prepare`). Keys are uploaded as they are
+/// (bool included: upload copies element by element).
+template <class K, class V, class Comp>
+void upload_to_run_shards(const problem<K, V, Comp>& pb, const std::vector<K>& keys, segmented_buffer<K>& on_shard) {
+  const std::size_t shards = pb.ctx.size();
+  std::vector<std::size_t> sizes(shards, 0);
+  std::vector<std::vector<K>> values(shards);
+  for (std::size_t s = 0; s < shards; ++s)
+    if (!pb.by_shard[s].empty()) sizes[s] = keys.size(), values[s] = keys;
+  on_shard = segmented_buffer<K>(pb.ctx, sizes);
+  upload(pb.ctx, values, on_shard.pointers());
+}
+
+/// Adds one to split[j] for each of the first `take` of `items` (run j, element) in the stable
+/// order (key, run, position; within a run the elements lie at ascending addresses). Only
+/// which elements come first matters, not their order: a selection, O(items).
+template <class K, class Comp>
+void count_first(std::vector<std::pair<std::size_t, const K*>>& items, std::size_t take, Comp& comp,
+                 std::vector<std::size_t>& split) {
+  if (take == 0) return;
+  std::nth_element(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(take - 1), items.end(),
+                   [&](const auto& x, const auto& y) {
+                     if (comp(*x.second, *y.second)) return true;
+                     if (comp(*y.second, *x.second)) return false;
+                     return x < y;  // run, then position
+                   });
+  for (std::size_t i = 0; i < take; ++i) ++split[items[i].first];
+}
 
 /// Fills the splits that need no search (a target at 0 or at the total, or a single run) and
 /// returns the targets left open.
@@ -381,7 +417,8 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
     const std::size_t targets = open.size(), shards = pb.ctx.size(), run_count = pb.runs.size();
     const std::size_t reach = slice_reach(run_count);
     std::vector<std::size_t> first(targets), last(targets);
-    std::size_t widest = 0, largest = 0, most_runs = 0;
+    std::size_t widest = 0, largest = 0;
+    const std::size_t most_runs = pb.most_runs();
     for (std::size_t o = 0; o < targets; ++o) {
       const candidate_span span = span_of(c, pb.targets[open[o]]);
       first[o] = span.estimate > span.first + reach ? span.estimate - reach : span.first;
@@ -389,7 +426,6 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
       widest = std::max(widest, last[o] - first[o] + 1);
     }
     for (const auto& r : pb.runs) largest = std::max(largest, r.size);
-    for (const auto& runs_here : pb.by_shard) most_runs = std::max(most_runs, runs_here.size());
     // Keys spread over the runs put about widest x size / candidates of a window's elements
     // in each run: room for 1.5 times that, 4 standard deviations and 8 more. Keys that are
     // not spread (runs in disjoint key ranges, as in sorted input or a merge; many equal
@@ -451,15 +487,7 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
                              });
                              return true;
                            },
-                           seen_by::host,
-                           [&] {
-                             std::vector<std::size_t> sizes(shards, 0);
-                             std::vector<std::vector<K>> values(shards);
-                             for (std::size_t s = 0; s < shards; ++s)
-                               if (!pb.by_shard[s].empty()) sizes[s] = 2 * targets, values[s] = needles;
-                             on_shard = segmented_buffer<K>(pb.ctx, sizes);
-                             upload(pb.ctx, values, on_shard.pointers());
-                           })
+                           seen_by::host, [&] { upload_to_run_shards(pb, needles, on_shard); })
                            .host;
     // Per run: its shard's words and its index there.
     std::vector<const std::size_t*> base(run_count);
@@ -547,14 +575,7 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
         split[j] = from[j] + high_below[j];
         for (std::size_t i = high_below[j]; i < low[j]; ++i) items.emplace_back(j, slice.get() + offset[j] + i);
       }
-      if (take == 0) continue;
-      std::nth_element(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(take - 1), items.end(),
-                       [&](const auto& x, const auto& y) {
-                         if (pb.comp(*x.second, *y.second)) return true;
-                         if (pb.comp(*y.second, *x.second)) return false;
-                         return x < y;  // run, then position
-                       });
-      for (std::size_t i = 0; i < take; ++i) ++split[items[i].first];
+      count_first(items, take, pb.comp, split);
     }
     return left;
   }
@@ -578,11 +599,10 @@ struct exact_ranks {
 template <class K, class V, class Comp>
 exact_ranks rank_queries(const problem<K, V, Comp>& pb, const candidates<K>& c, const query_plan& plan) {
   const std::size_t shards = pb.ctx.size();
-  std::vector<K> keys;  // uploaded as they are (bool included: upload copies element by element)
+  std::vector<K> keys;
   for (auto i : plan.candidate) keys.push_back(c.keys[i]);
   const std::size_t queries = keys.size();
-  std::size_t most_runs = 0;
-  for (const auto& runs_here : pb.by_shard) most_runs = std::max(most_runs, runs_here.size());
+  const std::size_t most_runs = pb.most_runs();
   const std::size_t per_run = 2 * queries;  // lower bounds, then upper bounds
   segmented_buffer<K> on_shard;
   exact_ranks out;
@@ -603,15 +623,7 @@ exact_ranks rank_queries(const problem<K, V, Comp>& pb, const candidates<K>& c, 
                      });
                      return true;
                    },
-                   seen_by::host,
-                   [&] {
-                     std::vector<std::size_t> sizes(shards, 0);
-                     std::vector<std::vector<K>> values(shards);
-                     for (std::size_t s = 0; s < shards; ++s)
-                       if (!pb.by_shard[s].empty()) sizes[s] = queries, values[s] = keys;
-                     on_shard = segmented_buffer<K>(pb.ctx, sizes);
-                     upload(pb.ctx, values, on_shard.pointers());
-                   })
+                   seen_by::host, [&] { upload_to_run_shards(pb, keys, on_shard); })
                    .host;
   out.run_slot.assign(pb.runs.size(), 0);
   for (std::size_t s = 0; s < shards; ++s)
@@ -701,9 +713,7 @@ void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& 
                             .host;
   for (std::size_t w = 0; w < windows.size(); ++w) {
     const auto& win = windows[w];
-    // (run, element): the stable order is (key, run, position), and within a run the
-    // gathered elements lie at ascending addresses.
-    std::vector<std::pair<std::size_t, const K*>> items;
+    std::vector<std::pair<std::size_t, const K*>> items;  // (run, element)
     for (std::size_t j = 0; j < run_count; ++j) {
       const K* first = elements.data() + pb.runs[j].shard * per_shard + slot_offset[w * run_count + j];
       for (std::size_t i = 0; i < win.hi[j] - win.lo[j]; ++i) items.emplace_back(j, first + i);
@@ -711,15 +721,7 @@ void settle_in_windows(problem<K, V, Comp>& pb, const std::vector<std::size_t>& 
     const std::size_t take = pb.targets[open[win.target]] - win.before;
     auto& split = pb.split[open[win.target]];
     for (std::size_t j = 0; j < run_count; ++j) split[j] = win.lo[j];
-    if (take == 0) continue;
-    // Only which elements come first matters, not their order: a selection, O(window).
-    std::nth_element(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(take - 1), items.end(),
-                     [&](const auto& x, const auto& y) {
-                       if (pb.comp(*x.second, *y.second)) return true;
-                       if (pb.comp(*y.second, *x.second)) return false;
-                       return x < y;  // run, then position
-                     });
-    for (std::size_t i = 0; i < take; ++i) ++split[items[i].first];
+    count_first(items, take, pb.comp, split);
   }
 }
 
