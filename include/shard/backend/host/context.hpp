@@ -7,8 +7,10 @@
 #include <shard/error.hpp>
 #include <shard/topology.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <thread>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -35,6 +37,17 @@ struct host_options {
   /// integer-key merge takes ties in either order (cub::DeviceMerge is unstable). The list,
   /// with what each emulates, is in docs/testing.md. Results stay deterministic.
   bool cuda_semantics = false;
+  /// The OS threads that run the emulated devices' queues. 0 (the default): a thread per
+  /// device up to `threads_per_device_max` devices, and beyond that a pool of as many threads
+  /// as the machine runs at once (std::thread::hardware_concurrency). n >= 1: a pool of n
+  /// threads for all devices. A thread per device is what a race detector needs to see two
+  /// shards touch the same memory without an event between them (a pool runs the tasks of
+  /// several devices one after another on one thread, which orders them); a pool costs far
+  /// less per call at hundreds of shards, where waking a thread per device dominates
+  /// (docs/design.md, "The host backend"). Either way each device's queue runs in order and
+  /// waits never hold a thread, so a pool of any size makes progress.
+  std::size_t threads = 0;
+  static constexpr std::size_t threads_per_device_max = 64;
 };
 
 namespace host_backend {
@@ -43,10 +56,15 @@ namespace host_backend {
 inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, const host_options& options) {
   if (shards == 0) throw invalid_argument("context::host: the number of shards must be at least 1");
   auto pinned = options.require_pinned_host_memory ? std::make_shared<pinned_registry>() : nullptr;
+  std::size_t threads = options.threads;
+  if (threads == 0 && shards > host_options::threads_per_device_max)
+    threads = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  // A pool shared by every device; without one each device starts a thread of its own.
+  auto pool = threads != 0 ? std::make_shared<executor>(std::min(threads, shards)) : nullptr;
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < shards; ++s)
-    devices.push_back(
-        std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned, options.cuda_semantics));
+    devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned,
+                                               options.cuda_semantics, pool));
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

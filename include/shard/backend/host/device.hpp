@@ -1,7 +1,8 @@
 #pragma once
 /// @file backend/host/device.hpp
-/// An emulated device: a worker thread running an in-order queue (like a CUDA stream), host
-/// memory with an optional capacity, and hooks that make it fail the way a GPU fails: a
+/// An emulated device: an in-order queue (like a CUDA stream) run by a thread of its own or by
+/// a pool of threads that several devices share (executor), host memory with an optional
+/// capacity, and hooks that make it fail the way a GPU fails: a
 /// failed kernel, a sticky device fault, a kernel that never finishes.
 #include <shard/config.hpp>
 #include <shard/core/device.hpp>
@@ -26,25 +27,36 @@
 SHARD_NAMESPACE_BEGIN
 namespace host_backend {
 
-/// Reached when the queue that recorded it has run up to the record point.
+class device;
+
+/// What an event wakes when it is reached: the device parked on it, while that device lives
+/// (the device clears it when it is destroyed; an event may outlive its waiters).
+struct wake_handle {
+  std::mutex mutex;
+  device* waiter = nullptr;
+  void wake() noexcept;  // below device
+};
+
+/// Reached when the queue that recorded it has run up to the record point. A queue whose next
+/// task waits for it parks (takes no thread) until it is signalled.
 class host_event final : public detail::event {
  public:
   void signal() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    reached_ = true;
-    when_ = std::chrono::steady_clock::now();
-    cv_.notify_all();
+    std::vector<std::shared_ptr<wake_handle>> waiters;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reached_ = true;
+      when_ = std::chrono::steady_clock::now();
+      waiters.swap(waiters_);
+    }
+    for (auto& w : waiters) w->wake();
   }
-  /// Blocks until reached, or until `cancelled()` (checked whenever the event is signalled or
-  /// `poke()` is called).
-  template <class Cancelled>
-  void wait(Cancelled&& cancelled) const {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return reached_ || cancelled(); });
-  }
-  void poke() const {
+  /// Registers `w` to be woken when the event is reached; false when it is already reached.
+  bool add_waiter(const std::shared_ptr<wake_handle>& w) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    cv_.notify_all();
+    if (reached_) return false;
+    waiters_.push_back(w);
+    return true;
   }
   bool reached() const override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -58,9 +70,93 @@ class host_event final : public detail::event {
 
  private:
   mutable std::mutex mutex_;
-  mutable std::condition_variable cv_;
+  mutable std::vector<std::shared_ptr<wake_handle>> waiters_;
   bool reached_ = false;
   std::chrono::steady_clock::time_point when_{};
+};
+
+/// The OS threads that run emulated devices' queues (host_options::threads): one per device,
+/// or a pool that several devices share. A device with work is on the ready list once; a
+/// thread takes it, runs its next task (device::step) and puts it back at the end of the list
+/// while it has more, so the devices of a pool take turns, one task at a time. A queue never
+/// blocks a thread: a wait for an event that is not reached parks the device (it leaves the
+/// list until the event wakes it), so a pool of any size makes progress.
+class executor {
+ public:
+  /// Something with a queue: step() runs its next task; true when it has more to run.
+  class client {
+   public:
+    virtual bool step() noexcept = 0;
+
+   protected:
+    ~client() = default;
+
+   private:
+    friend class executor;
+    client* next_ = nullptr;  // the ready list is intrusive: putting a client there cannot fail
+  };
+
+  explicit executor(std::size_t threads) {
+    try {
+      for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+    } catch (...) {
+      stop();
+      throw;
+    }
+  }
+  ~executor() { stop(); }
+  executor(const executor&) = delete;
+  executor& operator=(const executor&) = delete;
+
+  std::size_t threads() const noexcept { return threads_.size(); }
+
+  /// Puts `c` at the end of the ready list (it must not be there already).
+  void ready(client* c) noexcept {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      c->next_ = nullptr;
+      if (tail_) tail_->next_ = c;
+      else head_ = c;
+      tail_ = c;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() noexcept {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || head_ != nullptr; });
+      if (head_ == nullptr) return;  // stopping, and every client has left the list
+      client* c = head_;
+      head_ = c->next_;
+      if (head_ == nullptr) tail_ = nullptr;
+      lock.unlock();
+      const bool more = c->step();  // when false, c may be gone as soon as step returns
+      lock.lock();
+      if (more) {
+        c->next_ = nullptr;
+        if (tail_) tail_->next_ = c;
+        else head_ = c;
+        tail_ = c;
+      }
+    }
+  }
+  void stop() noexcept {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  client* head_ = nullptr;
+  client* tail_ = nullptr;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
 };
 
 /// The pinned host memory of one context's emulated devices (what cudaHostAlloc with
@@ -98,27 +194,38 @@ class pinned_registry {
 /// deadlocks; synchronize() rethrows the first failure and clears it. A device fault is
 /// sticky instead: from then on every call on the device throws device_fault and
 /// synchronize() keeps throwing it, until the device is destroyed.
-class device final : public detail::device {
+class device final : public detail::device, private executor::client {
  public:
   static constexpr std::size_t alignment = 256;  // what cudaMalloc guarantees
 
   /// `capacity`: bytes of memory, 0 = unlimited. `pinned`: when not null, host copies must
   /// use pinned memory registered there (the rule a GPU imposes; checked). `cuda_semantics`:
   /// the primitives take the freedoms their CUB counterparts document (gpu_order.hpp).
+  /// `threads`: the executor that runs the queue, shared with other devices; without one the
+  /// device gets a thread of its own.
   device(int shard, std::size_t capacity, std::shared_ptr<pinned_registry> pinned = nullptr,
-         bool cuda_semantics = false)
-      : shard_(shard), capacity_(capacity), pinned_(std::move(pinned)), cuda_semantics_(cuda_semantics) {
-    worker_ = std::thread([this] { run(); });
+         bool cuda_semantics = false, std::shared_ptr<executor> threads = nullptr)
+      : shard_(shard),
+        capacity_(capacity),
+        pinned_(std::move(pinned)),
+        cuda_semantics_(cuda_semantics),
+        handle_(std::make_shared<wake_handle>()),
+        executor_(threads ? std::move(threads) : std::make_shared<executor>(1)) {
+    handle_->waiter = this;
   }
   ~device() override {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      std::unique_lock<std::mutex> lock(mutex_);
       cancelled_ = true;  // a hung task (test hook) ends, as a process exit ends a kernel
+      const bool again = unpark_locked();
+      lock.unlock();
+      if (again) executor_->ready(this);
+      lock.lock();
+      // The queue drains (only control tasks run now) and leaves the executor's list.
+      idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_ && !scheduled_; });
     }
-    work_cv_.notify_all();
-    poke_waits();
-    worker_.join();
+    std::lock_guard<std::mutex> lock(handle_->mutex);
+    handle_->waiter = nullptr;  // events reached from now on wake nothing here
   }
   device(const device&) = delete;
   device& operator=(const device&) = delete;
@@ -160,7 +267,7 @@ class device final : public detail::device {
   /// case: every public call waits for its shards), else after the work queued so far.
   void deallocate(void* p, std::size_t bytes) noexcept override {
     if (p == nullptr) return;
-    bool now = false;
+    bool now = false, again = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       in_use_ -= bytes;
@@ -168,13 +275,14 @@ class device final : public detail::device {
       if (!now) {
         try {
           queue_.push_back(task{[p] { ::operator delete(p, std::align_val_t(alignment)); }, task_kind::control});
+          again = schedule_locked();
         } catch (...) {
           now = true;  // could not queue it: the caller is the last user in every public path
         }
       }
     }
     if (now) ::operator delete(p, std::align_val_t(alignment));
-    else work_cv_.notify_one();
+    else if (again) executor_->ready(this);
   }
 
   void* allocate_host(std::size_t bytes) override {
@@ -237,21 +345,15 @@ class device final : public detail::device {
     const auto b = static_cast<const host_event&>(stop).when();
     return std::chrono::duration<double, std::milli>(b - a).count();
   }
-  void wait(std::shared_ptr<detail::event> e) override {
-    push([this, e = std::static_pointer_cast<const host_event>(std::move(e))] { block_on(e); }, task_kind::control,
-         "wait");
-  }
-  /// One task that waits for each event in turn (skipping those already reached).
+  void wait(std::shared_ptr<detail::event> e) override { wait_all({std::move(e)}); }
+  /// One task that waits for every event (skipping those already reached): the queue parks
+  /// until they are.
   void wait_all(const std::vector<std::shared_ptr<detail::event>>& events) override {
     std::vector<std::shared_ptr<const host_event>> pending;
     for (const auto& e : events)
       if (e && !e->reached()) pending.push_back(std::static_pointer_cast<const host_event>(e));
     if (pending.empty()) return;  // every source is past its record point already
-    push(
-        [this, pending = std::move(pending)] {
-          for (const auto& e : pending) block_on(e);
-        },
-        task_kind::control, "wait");
+    push(task{nullptr, task_kind::control, std::move(pending)}, "wait");
   }
 
   void synchronize() override {
@@ -278,16 +380,17 @@ class device final : public detail::device {
   }
 
   void abandon() noexcept override {
+    bool again = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       cancelled_ = true;
+      again = unpark_locked();
     }
-    work_cv_.notify_all();
-    poke_waits();
+    if (again) executor_->ready(this);
   }
 
   /// Enqueues a primitive (a "kernel"). Counts towards the test hooks below.
-  void launch(std::function<void()> fn) { push(std::move(fn), task_kind::primitive, "launch"); }
+  void launch(std::function<void()> fn) { push(task{std::move(fn), task_kind::primitive}, "launch"); }
 
   /// Test hooks, each counting primitives launched from now on (k >= 1; k = 0 disarms):
   /// the k-th fails with shard::error (the device recovers, like after a failed launch);
@@ -307,8 +410,13 @@ class device final : public detail::device {
   enum class task_kind { primitive, copy, control };
   enum class hook { none, fail, fault, hang };
   struct task {
+    task() = default;
+    task(std::function<void()> f, task_kind k, std::vector<std::shared_ptr<const host_event>> w = {})
+        : fn(std::move(f)), kind(k), waits(std::move(w)) {}
     std::function<void()> fn;
-    task_kind kind;
+    task_kind kind = task_kind::control;
+    std::vector<std::shared_ptr<const host_event>> waits;  // before fn runs: the queue parks until reached
+    bool hang = false;  // test hook: the queue parks until cancelled
   };
 
   void arm(hook h, std::uint64_t k) {
@@ -318,31 +426,28 @@ class device final : public detail::device {
     launched_since_armed_ = 0;
   }
 
-  /// On the worker: blocks until `e` is reached. An abandoned or stopping device stops
-  /// waiting: its queue is being dropped.
-  void block_on(const std::shared_ptr<const host_event>& e) {
+  /// Call with mutex_ held. True when the device must be put on the executor's list (it was
+  /// neither there, nor running, nor parked).
+  bool schedule_locked() noexcept {
+    if (scheduled_ || parked_) return false;
+    scheduled_ = true;
+    return true;
+  }
+  /// Call with mutex_ held: ends a park (the event was reached, or the queue is cancelled).
+  /// True when the device must be put on the executor's list.
+  bool unpark_locked() noexcept {
+    if (!parked_) return false;
+    parked_ = false;
+    return schedule_locked();
+  }
+  friend struct wake_handle;
+  void wake() noexcept {
+    bool again = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      current_wait_ = e;  // owned: another thread may poke it while this one waits
+      again = unpark_locked();
     }
-    e->wait([this] { return cancelled(); });
-    std::lock_guard<std::mutex> lock(mutex_);
-    current_wait_ = nullptr;
-  }
-  bool cancelled() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return cancelled_;
-  }
-
-  /// Wakes the worker if it is waiting on another device's event, so that it sees the
-  /// cancellation (the event's lock is never taken while holding mutex_).
-  void poke_waits() noexcept {
-    std::shared_ptr<const host_event> waiting;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      waiting = current_wait_;
-    }
-    if (waiting) waiting->poke();
+    if (again) executor_->ready(this);
   }
 
   /// Call with mutex_ held: what a GPU's runtime does after a sticky fault.
@@ -363,95 +468,120 @@ class device final : public detail::device {
     if (bytes == 0) return;
     push([dst, src, bytes] { std::memcpy(dst, src, bytes); }, task_kind::copy, "copy");
   }
+  void push(std::function<void()> fn, task_kind kind, const char* call) { push(task{std::move(fn), kind}, call); }
 
-  void push(std::function<void()> fn, task_kind kind, const char* call) {
+  void push(task t, const char* call) {
+    bool again = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       throw_if_faulted(call);
-      if (kind == task_kind::primitive && hook_ != hook::none && ++launched_since_armed_ == hook_at_) {
+      if (t.kind == task_kind::primitive && hook_ != hook::none && ++launched_since_armed_ == hook_at_) {
         const int s = shard_;
         switch (std::exchange(hook_, hook::none)) {
           case hook::fail:
-            fn = [s] { throw error("injected failure of a primitive (test hook)", s, s, "primitive"); };
+            t.fn = [s] { throw error("injected failure of a primitive (test hook)", s, s, "primitive"); };
             break;
           case hook::fault:
-            fn = [s] {
+            t.fn = [s] {
               throw device_fault("injected device fault of a primitive (test hook)", s, s, "primitive");
             };
             break;
           case hook::hang:
-            fn = [this] {
-              std::unique_lock<std::mutex> hold(mutex_);
-              work_cv_.wait(hold, [&] { return cancelled_; });
-            };
+            t.fn = nullptr;
+            t.hang = true;
             break;
           case hook::none:
             break;
         }
       }
-      queue_.push_back(task{std::move(fn), kind});
+      queue_.push_back(std::move(t));
+      again = schedule_locked();
     }
-    work_cv_.notify_all();
+    if (again) executor_->ready(this);
   }
 
-  void run() {
-    for (;;) {
-      task t;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping and drained
-        t = std::move(queue_.front());
-        queue_.pop_front();
-        busy_ = true;
-        // After a failure or a fault, or once abandoned or stopping, only control tasks run
-        // (events are signalled, waits end, memory is freed), as a GPU's queue after a fault.
-        if ((error_ || sticky_ || cancelled_) && t.kind != task_kind::control) t.fn = nullptr;
+  /// On an executor thread: runs the next task, or parks the queue on a wait that is not
+  /// reached. True when the device stays on the executor's list (it has more to run).
+  bool step() noexcept override {
+    task t;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty()) {
+        scheduled_ = false;
+        idle_cv_.notify_all();
+        return false;
       }
-      std::exception_ptr failure;
-      if (t.fn) {
-        try {
-          t.fn();
-        } catch (const device_fault&) {
-          failure = std::current_exception();
-          std::lock_guard<std::mutex> lock(mutex_);
-          if (!sticky_) sticky_ = std::move(failure);
-          failure = nullptr;
-        } catch (...) {
-          failure = std::current_exception();
+      task& head = queue_.front();
+      // Once abandoned or stopping, waits and hangs end at once (the queue is being dropped).
+      if (!cancelled_) {
+        while (!head.waits.empty()) {
+          if (head.waits.back()->add_waiter(handle_)) {
+            parked_ = true;  // woken by the event (wake_handle), or by abandon
+            return scheduled_ = false;
+          }
+          head.waits.pop_back();
+        }
+        if (head.hang && !error_ && !sticky_) {
+          parked_ = true;  // until abandoned or destroyed
+          return scheduled_ = false;
         }
       }
-      t.fn = nullptr;  // the task's captures die on this thread, before the hand-over
-      {
+      t = std::move(head);
+      queue_.pop_front();
+      busy_ = true;
+      // After a failure or a fault, or once abandoned or stopping, only control tasks run
+      // (events are signalled, waits end, memory is freed), as a GPU's queue after a fault.
+      if ((error_ || sticky_ || cancelled_) && t.kind != task_kind::control) t.fn = nullptr;
+    }
+    std::exception_ptr failure;
+    if (t.fn) {
+      try {
+        t.fn();
+      } catch (const device_fault&) {
+        failure = std::current_exception();
         std::lock_guard<std::mutex> lock(mutex_);
-        if (failure && !error_) error_ = std::move(failure);
-        failure = nullptr;  // dropped under the lock: the caller may own the object next
-        busy_ = false;
-        if (queue_.empty()) idle_cv_.notify_all();
+        if (!sticky_) sticky_ = std::move(failure);
+        failure = nullptr;
+      } catch (...) {
+        failure = std::current_exception();
       }
     }
+    t = task{};  // the task's captures die on this thread, before the hand-over
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure && !error_) error_ = std::move(failure);
+    failure = nullptr;  // dropped under the lock: the caller may own the object next
+    busy_ = false;
+    if (!queue_.empty()) return true;
+    scheduled_ = false;
+    idle_cv_.notify_all();
+    return false;
   }
 
   const int shard_;
   const std::size_t capacity_;
   const std::shared_ptr<pinned_registry> pinned_;
   const bool cuda_semantics_;
+  const std::shared_ptr<wake_handle> handle_;
   mutable std::mutex mutex_;
-  std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
   std::deque<task> queue_;
-  std::shared_ptr<const host_event> current_wait_;
-  bool busy_ = false;
-  bool stopping_ = false;
-  bool cancelled_ = false;  // abandoned or stopping
+  bool busy_ = false;       // a task is running
+  bool scheduled_ = false;  // on the executor's list, or being stepped
+  bool parked_ = false;     // the next task waits (an event, or a hang until cancelled)
+  bool cancelled_ = false;  // abandoned or being destroyed
   std::exception_ptr error_;
   std::exception_ptr sticky_;
   std::size_t in_use_ = 0;
   hook hook_ = hook::none;
   std::uint64_t hook_at_ = 0;
   std::uint64_t launched_since_armed_ = 0;
-  std::thread worker_;
+  std::shared_ptr<executor> executor_;  // destroyed first, once the destructor saw the queue leave it
 };
+
+inline void wake_handle::wake() noexcept {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (waiter != nullptr) waiter->wake();
+}
 
 }  // namespace host_backend
 SHARD_NAMESPACE_END
