@@ -90,6 +90,8 @@ outcome run_typed(source& in, std::size_t g, std::size_t n, std::string& log) {
   shard::host_options options;  // with SHARD_TEST_CUDA_SEMANTICS=1, the GPU's freedoms of order
   const char* mode = std::getenv("SHARD_TEST_CUDA_SEMANTICS");
   options.cuda_semantics = mode != nullptr && std::string(mode) == "1";
+  const char* threads = std::getenv("SHARD_TEST_HOST_THREADS");  // a pool of n threads (test_support.hpp)
+  if (threads != nullptr && *threads != '\0') options.threads = static_cast<std::size_t>(std::stoull(threads));
   auto ctx = shard::context::host(g, options);
   std::vector<T> model(n);
   const std::uint64_t range = 1 + in.below(1000);

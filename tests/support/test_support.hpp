@@ -86,13 +86,22 @@ inline bool sequential_order(const shard::context& ctx) {
   return ctx.kind() == shard::backend::host && !cuda_semantics();
 }
 
+/// The threads that run the test contexts' emulated devices (host_options::threads):
+/// SHARD_TEST_HOST_THREADS = n, a pool of n; unset, the default (a thread per device).
+inline std::size_t host_threads() {
+  const char* e = std::getenv("SHARD_TEST_HOST_THREADS");
+  return e != nullptr && *e != '\0' ? static_cast<std::size_t>(std::stoull(e)) : 0;
+}
+
 /// The host backend as the algorithm tests use it: emulating a GPU's rule that host copies
 /// need pinned memory, so that a path that would hand pageable memory to a GPU fails here,
-/// and with SHARD_TEST_CUDA_SEMANTICS=1 the GPU's freedoms of order (cuda_semantics()).
+/// with SHARD_TEST_CUDA_SEMANTICS=1 the GPU's freedoms of order (cuda_semantics()), and the
+/// executor of SHARD_TEST_HOST_THREADS (host_threads()).
 inline shard::host_options gpu_like() {
   shard::host_options o;
   o.require_pinned_host_memory = true;
   o.cuda_semantics = cuda_semantics();
+  o.threads = host_threads();
   return o;
 }
 
