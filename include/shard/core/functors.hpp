@@ -187,23 +187,51 @@ struct sample_fn {
   SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t t) const { out[t] = in[sample_position(t, n, m, phase)]; }
 };
 
-/// out[t * capacity, + min(to[t] - from[t], capacity)) = in[from[t], ...): up to `capacity`
-/// elements of a sorted range from each of several positions (the rest of slot t is left as
-/// it was), `chunk` consecutive elements per index: index i copies chunk i % chunks of slot
-/// i / chunks (chunks = ceil(capacity / chunk)).
-template <class K>
-struct slice_fn {
-  const K* in;
+/// offset[0] = 0, offset[t + 1] = offset[t] + (to[t] - from[t]) for t < n: where each of n
+/// ranges starts when they are packed one after another (packed_slice_fn). One index: n is
+/// small (the sort's targets), and a GPU reads the bounds it sums in order from one cache line
+/// after another.
+struct range_offsets_fn {
   const std::size_t* from;
   const std::size_t* to;
+  std::size_t n;
+  std::size_t* offset;
+  SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t) const {
+    std::size_t at = 0;
+    offset[0] = 0;
+    for (std::size_t t = 0; t < n; ++t) offset[t + 1] = at += to[t] - from[t];
+  }
+};
+
+/// The n ranges in[from[t], to[t]) of a sorted run packed one after another into out, as far
+/// as `capacity` elements reach (offset: range_offsets_fn's); index i copies the `chunk`
+/// elements of out from i * chunk on, finding the range that holds the first of them by
+/// bisection of the offsets. So the work follows the elements copied, whatever the ranges'
+/// lengths.
+template <class K>
+struct packed_slice_fn {
+  const K* in;
+  const std::size_t* from;
+  const std::size_t* offset;
+  std::size_t n;
   std::size_t capacity;
   std::size_t chunk;
   K* out;
   SHARD_DETAIL_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t chunks = (capacity + chunk - 1) / chunk, t = i / chunks, first = i % chunks * chunk;
-    const std::size_t n = to[t] - from[t] < capacity ? to[t] - from[t] : capacity;
-    const std::size_t last = first + chunk < n ? first + chunk : n;
-    for (std::size_t k = first; k < last; ++k) out[t * capacity + k] = in[from[t] + k];
+    const std::size_t end = offset[n] < capacity ? offset[n] : capacity;
+    std::size_t p = i * chunk;
+    const std::size_t stop = p + chunk < end ? p + chunk : end;
+    if (p >= stop) return;
+    std::size_t lo = 0, hi = n;  // the last range t with offset[t] <= p (offset[n] > p)
+    while (hi - lo > 1) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (offset[mid] <= p) lo = mid;
+      else hi = mid;
+    }
+    for (std::size_t t = lo; p < stop; ++p) {
+      while (offset[t + 1] <= p) ++t;
+      out[p] = in[from[t] + (p - offset[t])];
+    }
   }
 };
 

@@ -104,6 +104,45 @@ struct gathered {
   segmented_buffer<T> shards;
 };
 
+/// all_gather(seen_by::host) without the copy into a vector: the G*k values stay where they
+/// arrived, in the context's pinned gather slot, and the pointer returned is valid until the
+/// next gather on the context (every all_gather to the host reuses the slot). For large
+/// gathers that the host reads once (the sort's slices: megabytes at hundreds of shards), it
+/// saves a copy and the page faults of a fresh vector. Absent producers' values are T{};
+/// null when G*k is 0.
+template <class T, class Produce, class Prepare = void (*)()>
+const T* all_gather_in_place(context_impl& ctx, std::size_t k, Produce&& produce, Prepare&& prepare = [] {}) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  const std::size_t g = ctx.size();
+  std::vector<device_buffer<T>> slots(g);
+  std::vector<char> present(g, 0);
+  T* pinned = nullptr;
+  run_and_wait(ctx, [&] {
+    prepare();
+    if (k == 0) return;
+    pinned = static_cast<T*>(ctx.pinned_slots(g * k * sizeof(T)));
+    // Each shard's copy to the host is queued right after its values (on an emulated device
+    // the two then run as one turn of its queue).
+    for (std::size_t s = 0; s < g; ++s) {
+      slots[s] = device_buffer<T>(ctx, s, k);
+      present[s] = produce(s, slots[s].data()) ? 1 : 0;  // decided alike on every rank
+      if (present[s] && ctx.local(s)) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
+    }
+  });
+  if (k == 0) return nullptr;
+  for (auto s : ctx.local_shards())
+    if (!present[s]) std::fill(pinned + s * k, pinned + (s + 1) * k, T{});
+  if (ctx.spmd()) {
+    // Every rank's shards' values, rank by rank (rank r's shards are consecutive).
+    std::vector<std::size_t> bytes(static_cast<std::size_t>(ctx.ranks()));
+    for (int r = 0; r < ctx.ranks(); ++r) bytes[r] = (ctx.first_shard(r + 1) - ctx.first_shard(r)) * k * sizeof(T);
+    ctx.communicate("a gather of metadata", [&](auto deadline) {
+      return ctx.comm().all_gather_v(pinned + ctx.first_shard(ctx.rank()) * k, pinned, bytes, deadline);
+    });
+  }
+  return pinned;
+}
+
 /// Each shard s contributes k values, written into its own memory by `produce(s, slot)`, which
 /// queues the launches that write them (slot: k elements of T on shard s) and returns true,
 /// or returns false when shard s has nothing to say (an empty segment): its k values are then
@@ -163,34 +202,9 @@ gathered<T> all_gather(context_impl& ctx, std::size_t k, Produce&& produce, seen
     for (const auto& step : doubling_steps(present, k)) transport::exchange(ctx, step, std::vector<const T*>(p.begin(), p.end()), p);
     return out;
   }
-  std::vector<device_buffer<T>> slots(g);
-  std::vector<char> present(g, 0);
-  T* pinned = nullptr;
-  run_and_wait(ctx, [&] {
-    prepare();
-    if (k == 0) return;
-    pinned = static_cast<T*>(ctx.pinned_slots(g * k * sizeof(T)));
-    // Each shard's copy to the host is queued right after its values (on an emulated device
-    // the two then run as one wake-up of its worker).
-    for (std::size_t s = 0; s < g; ++s) {
-      slots[s] = device_buffer<T>(ctx, s, k);
-      present[s] = produce(s, slots[s].data()) ? 1 : 0;  // decided alike on every rank
-      if (present[s] && ctx.local(s)) transport::to_host(ctx, s, pinned + s * k, slots[s].data(), k * sizeof(T));
-    }
-  });
+  const T* in_place = all_gather_in_place<T>(ctx, k, produce, prepare);
   out.host.assign(g * k, T{});
-  if (k == 0) return out;
-  for (auto s : ctx.local_shards())
-    if (present[s]) std::memcpy(out.host.data() + s * k, pinned + s * k, k * sizeof(T));
-  if (ctx.spmd()) {
-    // Every rank's shards' values, rank by rank (rank r's shards are consecutive).
-    std::vector<std::size_t> bytes(static_cast<std::size_t>(ctx.ranks()));
-    for (int r = 0; r < ctx.ranks(); ++r) bytes[r] = (ctx.first_shard(r + 1) - ctx.first_shard(r)) * k * sizeof(T);
-    T* all = out.host.data();
-    ctx.communicate("a gather of metadata", [&](auto deadline) {
-      return ctx.comm().all_gather_v(all + ctx.first_shard(ctx.rank()) * k, all, bytes, deadline);
-    });
-  }
+  if (g * k != 0) std::memcpy(out.host.data(), in_place, g * k * sizeof(T));
   return out;
 }
 

@@ -40,9 +40,11 @@
 #include <cstddef>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -368,11 +370,12 @@ query_plan plan_queries(const candidates<K>& c, const std::vector<std::size_t>& 
 
 /// Phase b in one round trip, for most targets: every run's elements in a window of keys
 /// around each target's estimate (candidates estimate - reach .. estimate + reach of its
-/// span, the keys' bounds in every run and up to `capacity` elements from the lower one),
-/// ranked on the host. The estimate's error is about sqrt(runs / 12) candidates
-/// (plan_queries), so the window holds the boundary but for an estimate off by more than
-/// 4.5 of those; a target whose boundary lies outside its window, or whose window has more
-/// elements in some run than the capacity, is left to the queries and windows below.
+/// span, the keys' bounds in every run and the run's elements between them, each run's
+/// windows packed one after another in a room of `capacity` elements), ranked on the host.
+/// The estimate's error is about sqrt(runs / 12) candidates (plan_queries), so the window
+/// holds the boundary but for an estimate off by more than 4.5 of those; a target whose
+/// boundary lies outside its window, or whose window lies past the end of some run's room,
+/// is left to the queries and windows below.
 inline std::size_t slice_reach(std::size_t runs) {
   return static_cast<std::size_t>(std::ceil(4.5 * std::sqrt(static_cast<double>(runs) / 12.0))) + 2;
 }
@@ -380,7 +383,7 @@ inline std::size_t slice_reach(std::size_t runs) {
 /// Gathered slices above this many bytes in all are not worth one round trip: the queries
 /// and windows take those targets.
 inline constexpr std::size_t slices_max_bytes = std::size_t{64} << 20;
-/// Elements of a slice one index of the copy takes (slice_fn): few tasks on the host, many
+/// Elements of the slices one index of the copy takes (packed_slice_fn): few tasks on the host, many
 /// threads on a GPU.
 inline constexpr std::size_t slice_chunk = 32;
 
@@ -407,6 +410,39 @@ std::size_t slice_search(const K* b, std::size_t n, const K& key, Comp& comp, bo
   return static_cast<std::size_t>(base - b) + (comp(*base, key) ? 1 : 0);
 }
 
+/// Calls f(begin, end) on blocks of [0, n) that together cover it, on up to as many host
+/// threads as the machine runs at once (this one included), at least `grain` items a block;
+/// returns when all are done, rethrowing the first exception of a block. Where a thread
+/// cannot be started, its block runs on this thread.
+template <class F>
+void on_host_threads(std::size_t n, std::size_t grain, F&& f) {
+  const std::size_t hardware = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  const std::size_t blocks = std::max<std::size_t>(1, std::min(hardware, n / std::max<std::size_t>(grain, 1)));
+  if (blocks == 1) return f(std::size_t{0}, n);
+  std::vector<std::exception_ptr> failures(blocks);
+  auto run = [&](std::size_t b) {
+    try {
+      f(n * b / blocks, n * (b + 1) / blocks);
+    } catch (...) {
+      failures[b] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(blocks - 1);
+  std::vector<std::size_t> here{0};
+  for (std::size_t b = 1; b < blocks; ++b) {
+    try {
+      threads.emplace_back(run, b);
+    } catch (...) {
+      here.push_back(b);  // no thread: this one runs the block
+    }
+  }
+  for (auto b : here) run(b);
+  for (auto& t : threads) t.join();
+  for (auto& e : failures)
+    if (e) std::rethrow_exception(e);
+}
+
 /// Settles the open targets whose boundary their slices hold; returns the others.
 template <class K, class V, class Comp>
 std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candidates<K>& c,
@@ -417,27 +453,32 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
     const std::size_t targets = open.size(), shards = pb.ctx.size(), run_count = pb.runs.size();
     const std::size_t reach = slice_reach(run_count);
     std::vector<std::size_t> first(targets), last(targets);
-    std::size_t widest = 0, largest = 0;
+    std::size_t largest = 0;
     const std::size_t most_runs = pb.most_runs();
     for (std::size_t o = 0; o < targets; ++o) {
       const candidate_span span = span_of(c, pb.targets[open[o]]);
       first[o] = span.estimate > span.first + reach ? span.estimate - reach : span.first;
       last[o] = std::min(span.last, span.estimate + reach);
-      widest = std::max(widest, last[o] - first[o] + 1);
     }
     for (const auto& r : pb.runs) largest = std::max(largest, r.size);
-    // Keys spread over the runs put about widest x size / candidates of a window's elements
-    // in each run: room for 1.5 times that, 4 standard deviations and 8 more. Keys that are
-    // not spread (runs in disjoint key ranges, as in sorted input or a merge; many equal
-    // keys) put whole sample gaps of one run in a window: a run with samples at positions
-    // p < q in a window holds at most q - p + 1 elements and a gap on either side, and the
-    // capacity grows to that (when the slices then outgrow slices_max_bytes, the queries
-    // and windows take every target).
-    const double expected = static_cast<double>(widest) * static_cast<double>(largest) / static_cast<double>(c.keys.size());
-    std::size_t capacity = static_cast<std::size_t>(std::ceil(1.5 * expected + 4 * std::sqrt(expected))) + 8;
+    // Every run's parts of the windows go packed one after another into `capacity` elements
+    // per run (where each starts: range_offsets_fn, on the shard). Keys spread over the runs
+    // put about E = (the windows' widths in candidates) x size / candidates of a run's
+    // elements in its windows, a sum of many small counts: room for 1.1 E, 6 standard
+    // deviations and 64 more. Keys that are not spread (runs in disjoint key ranges, as in
+    // sorted input or a merge; many equal keys) put whole sample gaps of one run in a
+    // window: a run with samples at positions p < q in a window holds at most q - p + 1
+    // elements and a gap on either side there, and its room grows by that (when the slices
+    // then outgrow slices_max_bytes, the queries and windows take every target). The targets
+    // past the end of a run's room are left to the queries and windows.
+    double width = 0;
+    for (std::size_t o = 0; o < targets; ++o) width += static_cast<double>(last[o] - first[o] + 1);
+    const double expected = width * static_cast<double>(largest) / static_cast<double>(c.keys.size());
+    std::size_t capacity = static_cast<std::size_t>(std::ceil(1.1 * expected + 6 * std::sqrt(expected))) + 64;
     {
       const std::size_t m = samples_per_run(largest);
-      std::vector<std::size_t> lowest_at(run_count, 0), highest_at(run_count, 0), seen(run_count, 0);
+      std::vector<std::size_t> lowest_at(run_count, 0), highest_at(run_count, 0), seen(run_count, 0),
+          gaps(run_count, 0);
       for (std::size_t o = 0; o < targets; ++o) {
         const std::size_t a = c.first_sample[first[o]], b = c.first_sample[last[o] + 1];
         for (std::size_t e = a; e < b; ++e) {
@@ -450,133 +491,151 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
           if (seen[j] >= 2) {
             // The widest gap between two of run j's samples (sample_position).
             const std::size_t gap = m > 2 ? (pb.runs[j].size + m - 3) / (m - 2) + 1 : pb.runs[j].size;
-            capacity = std::max(capacity, highest_at[j] - lowest_at[j] + 1 + 2 * gap);
+            gaps[j] += highest_at[j] - lowest_at[j] + 1 + 2 * gap;
           }
           seen[j] = 0;
         }
       }
+      capacity += *std::max_element(gaps.begin(), gaps.end());
     }
-    capacity = std::min(capacity, largest);
+    // No run has more than `largest` elements in any one window (windows of equal keys
+    // overlap, each up to the whole run).
+    if (capacity / targets >= largest) capacity = largest * targets;
     // (Checked by division first: the products below then cannot wrap.)
-    if (capacity > slices_max_bytes / (most_runs * targets * sizeof(K) * shards)) return open;
-    const std::size_t count_words = 2 * targets * most_runs;  // per run: lower, then upper bounds
-    const std::size_t element_bytes = most_runs * targets * capacity * sizeof(K);
-    const std::size_t per_shard = count_words + (element_bytes + sizeof(std::size_t) - 1) / sizeof(std::size_t);
+    if (capacity > slices_max_bytes / (most_runs * sizeof(K) * shards)) return open;
+    const std::size_t count_words = 2 * targets * most_runs;     // per run: lower, then upper bounds
+    const std::size_t offset_words = (targets + 1) * most_runs;  // per run: where its windows start
+    const std::size_t element_bytes = most_runs * capacity * sizeof(K);
+    const std::size_t per_shard =
+        count_words + offset_words + (element_bytes + sizeof(std::size_t) - 1) / sizeof(std::size_t);
     if (per_shard * shards * sizeof(std::size_t) > slices_max_bytes) return open;
     const std::size_t chunks = (capacity + slice_chunk - 1) / slice_chunk;
     std::vector<K> needles;  // the windows' first keys, then their last keys
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[first[o]]);
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[last[o]]);
     segmented_buffer<K> on_shard;
-    const auto words = all_gather<std::size_t>(
-                           pb.ctx, per_shard,
-                           [&](std::size_t s, std::size_t* slot) {
-                             if (pb.by_shard[s].empty()) return false;
-                             launch(pb.ctx, s, [&](auto& dev) {
-                               const auto* lows = static_cast<const K*>(on_shard.data(s));
-                               auto* elements = reinterpret_cast<K*>(slot + count_words);
-                               for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i) {
-                                 const auto& run = pb.runs[pb.by_shard[s][i]];
-                                 std::size_t* from = slot + 2 * targets * i;
-                                 primitive::bounds(dev, run.keys, run.size, lows, targets, from, pb.comp, false);
-                                 primitive::bounds(dev, run.keys, run.size, lows + targets, targets, from + targets, pb.comp, true);
-                                 primitive::for_each_index(dev, targets * chunks,
-                                                           slice_fn<K>{run.keys, from, from + targets, capacity,
-                                                                       slice_chunk, elements + i * targets * capacity});
-                               }
-                             });
-                             return true;
-                           },
-                           seen_by::host, [&] { upload_to_run_shards(pb, needles, on_shard); })
-                           .host;
-    // Per run: its shard's words and its index there.
-    std::vector<const std::size_t*> base(run_count);
-    std::vector<std::size_t> index(run_count);
+    // In place (all_gather_in_place): read once below, before anything gathers again.
+    const std::size_t* words = all_gather_in_place<std::size_t>(
+        pb.ctx, per_shard,
+        [&](std::size_t s, std::size_t* slot) {
+          if (pb.by_shard[s].empty()) return false;
+          launch(pb.ctx, s, [&](auto& dev) {
+            const auto* lows = static_cast<const K*>(on_shard.data(s));
+            auto* elements = reinterpret_cast<K*>(slot + count_words + offset_words);
+            for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i) {
+              const auto& run = pb.runs[pb.by_shard[s][i]];
+              std::size_t* from = slot + 2 * targets * i;
+              std::size_t* offsets = slot + count_words + (targets + 1) * i;
+              primitive::bounds(dev, run.keys, run.size, lows, targets, from, pb.comp, false);
+              primitive::bounds(dev, run.keys, run.size, lows + targets, targets, from + targets, pb.comp, true);
+              primitive::for_each_index(dev, 1, range_offsets_fn{from, from + targets, targets, offsets});
+              primitive::for_each_index(dev, chunks,
+                                        packed_slice_fn<K>{run.keys, from, offsets, targets, capacity, slice_chunk,
+                                                           elements + i * capacity});
+            }
+          });
+          return true;
+        },
+        [&] { upload_to_run_shards(pb, needles, on_shard); });
+    // Per run: its bounds, and its packed windows (read where they arrived).
+    std::vector<const std::size_t*> bounds_of(run_count);
+    std::vector<const K*> room(run_count);
+    for (std::size_t s = 0; s < shards; ++s)
+      for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i) {
+        const std::size_t* w = words + s * per_shard;
+        bounds_of[pb.by_shard[s][i]] = w + 2 * targets * i;
+        room[pb.by_shard[s][i]] = reinterpret_cast<const K*>(w + count_words + offset_words) + i * capacity;
+      }
+    std::vector<const std::size_t*> offsets_of(run_count);  // range_offsets_fn's, per run
     for (std::size_t s = 0; s < shards; ++s)
       for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i)
-        base[pb.by_shard[s][i]] = words.data() + s * per_shard, index[pb.by_shard[s][i]] = i;
-    std::vector<std::size_t> left, from(run_count), length(run_count), offset(run_count + 1);
-    std::vector<std::size_t> low(run_count), high(run_count), high_below(run_count), high_above(run_count);
-    std::vector<std::pair<std::size_t, const K*>> items;
-    std::unique_ptr<K[]> slice(new K[run_count * capacity]);  // one target's slices, run by run
-    for (std::size_t o = 0; o < targets; ++o) {
-      const std::size_t rank = pb.targets[open[o]];
-      std::size_t before = 0, not_after = 0;
-      bool whole = true;
-      for (std::size_t j = 0; j < run_count; ++j) {
-        const std::size_t* counts = base[j] + 2 * targets * index[j];
-        from[j] = counts[o];
-        length[j] = counts[targets + o] - counts[o];
-        before += from[j], not_after += counts[targets + o];
-        whole = whole && length[j] <= capacity;
-      }
-      auto& split = pb.split[open[o]];
-      if (rank == before || rank == not_after) {  // at an end of the window: no element of it needed
-        for (std::size_t j = 0; j < run_count; ++j) split[j] = from[j] + (rank == before ? 0 : length[j]);
-        continue;
-      }
-      if (!whole || rank < before || rank > not_after) {
-        left.push_back(open[o]);
-        continue;
-      }
-      for (std::size_t j = 0; j < run_count; ++j) {
-        offset[j + 1] = offset[j] + length[j];
-        const auto* bytes = reinterpret_cast<const unsigned char*>(base[j] + count_words) +
-                            (index[j] * targets + o) * capacity * sizeof(K);
-        if (length[j] != 0) std::memcpy(static_cast<void*>(slice.get() + offset[j]), bytes, length[j] * sizeof(K));
-      }
-      // The window's candidates are its pivots: the first, q, whose not-after count exceeds
-      // the target (the last one's is not_after > rank). count_at(p, upper) counts the
-      // elements before candidate p (not after it, when `upper`), and leaves each run's part of
-      // them within its slice in `at`.
-      auto count_at = [&](std::size_t p, bool upper, std::vector<std::size_t>& at) {
-        std::size_t n = 0;
+        offsets_of[pb.by_shard[s][i]] = words + s * per_shard + count_words + (targets + 1) * i;
+    // The targets are independent: host threads rank blocks of them (the shards are idle
+    // meanwhile), each with its own scratch and its own copy of the comparator.
+    std::vector<char> unsettled(targets, 0);
+    on_host_threads(targets, 16, [&](std::size_t o_begin, std::size_t o_end) {
+      Comp comp = pb.comp;
+      std::vector<std::size_t> from(run_count), length(run_count);
+      std::vector<std::size_t> low(run_count), high(run_count), high_below(run_count), high_above(run_count);
+      std::vector<const K*> slice(run_count);  // per run: the target's window, where it arrived
+      std::vector<std::pair<std::size_t, const K*>> items;
+      for (std::size_t o = o_begin; o < o_end; ++o) {
+        const std::size_t rank = pb.targets[open[o]];
+        std::size_t before = 0, not_after = 0;
+        bool whole = true;
         for (std::size_t j = 0; j < run_count; ++j) {
-          at[j] = slice_search(slice.get() + offset[j], length[j], c.keys[p], pb.comp, upper);
-          n += from[j] + at[j];
+          const std::size_t* counts = bounds_of[j];
+          from[j] = counts[o];
+          length[j] = counts[targets + o] - counts[o];
+          before += from[j], not_after += counts[targets + o];
+          slice[j] = room[j] + offsets_of[j][o];  // the run's windows follow one another in its room
+          whole = whole && offsets_of[j][o + 1] <= capacity;
         }
-        return n;
-      };
-      // q in [lo, hi]; below (high_below per run): the elements not after candidate lo - 1
-      // (none of the window's, at first), at most the rank; above (high_above): those not
-      // after hi, more than the rank. Each step guesses by interpolating the rank between
-      // them (keys spread about evenly over the candidates take two or three steps); every
-      // third step bisects (any spread).
-      std::size_t lo = first[o], hi = last[o], below = before, above = not_after;
-      std::fill(high_below.begin(), high_below.end(), std::size_t{0});
-      high_above = length;
-      for (int step = 0; lo < hi; ++step) {
-        std::size_t p = lo + (hi - lo) / 2;
-        if (step % 3 != 2)
-          p = lo + static_cast<std::size_t>(static_cast<double>(rank - below) / static_cast<double>(above - below) *
-                                            static_cast<double>(hi - lo));
-        p = std::min(p, hi - 1);
-        const std::size_t at = count_at(p, true, high);
-        if (at > rank) hi = p, above = at, high_above.swap(high);
-        else lo = p + 1, below = at, high_below.swap(high);
-      }
-      const std::size_t q = lo;
-      if (count_at(q, false, low) <= rank) {  // on q's ties: everything before q, then its ties in run order
-        std::size_t ties_left = rank;
-        for (std::size_t j = 0; j < run_count; ++j) ties_left -= from[j] + low[j];
+        auto& split = pb.split[open[o]];
+        if (rank == before || rank == not_after) {  // at an end of the window: no element of it needed
+          for (std::size_t j = 0; j < run_count; ++j) split[j] = from[j] + (rank == before ? 0 : length[j]);
+          continue;
+        }
+        if (!whole || rank < before || rank > not_after) {
+          unsettled[o] = 1;
+          continue;
+        }
+        // The window's candidates are its pivots: the first, q, whose not-after count exceeds
+        // the target (the last one's is not_after > rank). count_at(p, upper) counts the
+        // elements before candidate p (not after it, when `upper`), and leaves each run's part of
+        // them within its slice in `at`.
+        auto count_at = [&](std::size_t p, bool upper, std::vector<std::size_t>& at) {
+          std::size_t n = 0;
+          for (std::size_t j = 0; j < run_count; ++j) {
+            at[j] = slice_search(slice[j], length[j], c.keys[p], comp, upper);
+            n += from[j] + at[j];
+          }
+          return n;
+        };
+        // q in [lo, hi]; below (high_below per run): the elements not after candidate lo - 1
+        // (none of the window's, at first), at most the rank; above (high_above): those not
+        // after hi, more than the rank. Each step guesses by interpolating the rank between
+        // them (keys spread about evenly over the candidates take two or three steps); every
+        // third step bisects (any spread).
+        std::size_t lo = first[o], hi = last[o], below = before, above = not_after;
+        std::fill(high_below.begin(), high_below.end(), std::size_t{0});
+        high_above = length;
+        for (int step = 0; lo < hi; ++step) {
+          std::size_t p = lo + (hi - lo) / 2;
+          if (step % 3 != 2)
+            p = lo + static_cast<std::size_t>(static_cast<double>(rank - below) / static_cast<double>(above - below) *
+                                              static_cast<double>(hi - lo));
+          p = std::min(p, hi - 1);
+          const std::size_t at = count_at(p, true, high);
+          if (at > rank) hi = p, above = at, high_above.swap(high);
+          else lo = p + 1, below = at, high_below.swap(high);
+        }
+        const std::size_t q = lo;
+        if (count_at(q, false, low) <= rank) {  // on q's ties: everything before q, then its ties in run order
+          std::size_t ties_left = rank;
+          for (std::size_t j = 0; j < run_count; ++j) ties_left -= from[j] + low[j];
+          for (std::size_t j = 0; j < run_count; ++j) {
+            const std::size_t ties = std::min(high_above[j] - low[j], ties_left);
+            split[j] = from[j] + low[j] + ties;
+            ties_left -= ties;
+          }
+          continue;
+        }
+        // Strictly between candidates q - 1 (q > first[o]: the first one's lower count is
+        // `before`, at most the rank; so `below` counts up to q - 1) and q: the first
+        // (rank - below) of those elements in (key, run, position) order.
+        const std::size_t take = rank - below;
+        items.clear();
         for (std::size_t j = 0; j < run_count; ++j) {
-          const std::size_t ties = std::min(high_above[j] - low[j], ties_left);
-          split[j] = from[j] + low[j] + ties;
-          ties_left -= ties;
+          split[j] = from[j] + high_below[j];
+          for (std::size_t i = high_below[j]; i < low[j]; ++i) items.emplace_back(j, slice[j] + i);
         }
-        continue;
+        count_first(items, take, comp, split);
       }
-      // Strictly between candidates q - 1 (q > first[o]: the first one's lower count is
-      // `before`, at most the rank; so `below` counts up to q - 1) and q: the first
-      // (rank - below) of those elements in (key, run, position) order.
-      const std::size_t take = rank - below;
-      items.clear();
-      for (std::size_t j = 0; j < run_count; ++j) {
-        split[j] = from[j] + high_below[j];
-        for (std::size_t i = high_below[j]; i < low[j]; ++i) items.emplace_back(j, slice.get() + offset[j] + i);
-      }
-      count_first(items, take, pb.comp, split);
-    }
+    });
+    std::vector<std::size_t> left;
+    for (std::size_t o = 0; o < targets; ++o)
+      if (unsettled[o]) left.push_back(open[o]);
     return left;
   }
 }
