@@ -228,9 +228,10 @@ struct packed_slice_fn {
       if (offset[mid] <= p) lo = mid;
       else hi = mid;
     }
-    for (std::size_t t = lo; p < stop; ++p) {
-      while (offset[t + 1] <= p) ++t;
-      out[p] = in[from[t] + (p - offset[t])];
+    for (std::size_t t = lo; p < stop; ++t) {  // the part of each range in the chunk, in turn
+      const std::size_t until = offset[t + 1] < stop ? offset[t + 1] : stop;
+      const K* src = in + from[t] + (p - offset[t]);
+      for (; p < until; ++p) out[p] = *src++;
     }
   }
 };

@@ -252,10 +252,27 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
     std::size_t run, index;
   };
   std::vector<entry> all;
-  for (std::size_t j = 0; j < samples.keys.size(); ++j)
+  std::vector<std::size_t> run_start{0};  // each run's samples are sorted already (its run is)
+  for (std::size_t j = 0; j < samples.keys.size(); ++j) {
     for (std::size_t i = 0; i < samples.keys[j].size(); ++i) all.push_back(entry{samples.keys[j][i], j, i});
+    run_start.push_back(all.size());
+  }
   const auto key = [](const entry& e) -> const K& { return e.key; };
-  std::stable_sort(all.begin(), all.end(), [&](const entry& a, const entry& b) { return pb.comp(a.key, b.key); });
+  {
+    // Merged pairwise, runs [a, a + width) with [a + width, a + 2 width), ties from the lower
+    // runs first (std::merge is stable): the stable sort's order in log2(runs) passes.
+    const auto less = [&](const entry& a, const entry& b) { return pb.comp(a.key, b.key); };
+    const std::size_t runs = samples.keys.size();
+    std::vector<entry> other(all.size());
+    for (std::size_t width = 1; width < runs; width *= 2) {
+      for (std::size_t a = 0; a < runs; a += 2 * width) {
+        const std::size_t m = std::min(a + width, runs), b = std::min(a + 2 * width, runs);
+        std::merge(all.begin() + run_start[a], all.begin() + run_start[m], all.begin() + run_start[m],
+                   all.begin() + run_start[b], other.begin() + run_start[a], less);
+      }
+      all.swap(other);
+    }
+  }
   candidates<K> c;
   // below[j]: run j's samples ordered before the current key; not_after likewise, up to and
   // including the current key's ties. The sums of the bounds they give, kept as they change.

@@ -160,10 +160,13 @@ void bounds(device& d, const K* sorted, std::size_t n, const K* needles, std::si
       std::size_t lo = at, hi = at, step = 1;
       while (hi < n && right_of(hi, x)) lo = hi + 1, hi = at + step, step *= 2;
       hi = std::min(hi, n);
-      while (lo < hi) {
-        const std::size_t mid = lo + (hi - lo) / 2;
-        if (right_of(mid, x)) lo = mid + 1;
-        else hi = mid;
+      // The answer is in [lo, hi]: a bisection without branches on the comparisons.
+      std::size_t len = hi - lo;
+      while (len > 0) {
+        const std::size_t half = len / 2;
+        const bool right = right_of(lo + half, x);
+        lo = right ? lo + half + 1 : lo;
+        len = right ? len - half - 1 : half;
       }
       out[j] = at = lo;
     }
