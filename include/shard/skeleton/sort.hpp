@@ -446,7 +446,9 @@ void on_host_threads(std::size_t n, std::size_t grain, F&& f) {
   };
   std::vector<std::thread> threads;
   threads.reserve(blocks - 1);
-  std::vector<std::size_t> here{0};
+  std::vector<std::size_t> here;  // the blocks this thread runs (reserved: no allocation once threads run)
+  here.reserve(blocks);
+  here.push_back(0);
   for (std::size_t b = 1; b < blocks; ++b) {
     try {
       threads.emplace_back(run, b);
@@ -585,7 +587,8 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
           from[j] = counts[o];
           length[j] = counts[targets + o] - counts[o];
           before += from[j], not_after += counts[targets + o];
-          slice[j] = room[j] + offsets_of[j][o];  // the run's windows follow one another in its room
+          // The run's windows follow one another in its room (a window past its end is not read).
+          slice[j] = room[j] + std::min(offsets_of[j][o], capacity);
           whole = whole && offsets_of[j][o + 1] <= capacity;
         }
         auto& split = pb.split[open[o]];

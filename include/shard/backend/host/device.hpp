@@ -515,7 +515,13 @@ class device final : public detail::device, private executor::client {
       // Once abandoned or stopping, waits and hangs end at once (the queue is being dropped).
       if (!cancelled_) {
         while (!head.waits.empty()) {
-          if (head.waits.back()->add_waiter(handle_)) {
+          bool registered = false;
+          try {
+            registered = head.waits.back()->add_waiter(handle_);
+          } catch (...) {
+            return true;  // no memory to register: stay on the list and look again next turn
+          }
+          if (registered) {
             parked_ = true;  // woken by the event (wake_handle), or by abandon
             return scheduled_ = false;
           }
