@@ -556,19 +556,17 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
           return true;
         },
         [&] { upload_to_run_shards(pb, needles, on_shard); });
-    // Per run: its bounds, and its packed windows (read where they arrived).
-    std::vector<const std::size_t*> bounds_of(run_count);
+    // Per run, read where they arrived: its bounds, where its windows start
+    // (range_offsets_fn's) and its room of packed windows.
+    std::vector<const std::size_t*> bounds_of(run_count), offsets_of(run_count);
     std::vector<const K*> room(run_count);
     for (std::size_t s = 0; s < shards; ++s)
       for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i) {
-        const std::size_t* w = words + s * per_shard;
-        bounds_of[pb.by_shard[s][i]] = w + 2 * targets * i;
-        room[pb.by_shard[s][i]] = reinterpret_cast<const K*>(w + count_words + offset_words) + i * capacity;
+        const std::size_t j = pb.by_shard[s][i], *w = words + s * per_shard;
+        bounds_of[j] = w + 2 * targets * i;
+        offsets_of[j] = w + count_words + (targets + 1) * i;
+        room[j] = reinterpret_cast<const K*>(w + count_words + offset_words) + i * capacity;
       }
-    std::vector<const std::size_t*> offsets_of(run_count);  // range_offsets_fn's, per run
-    for (std::size_t s = 0; s < shards; ++s)
-      for (std::size_t i = 0; i < pb.by_shard[s].size(); ++i)
-        offsets_of[pb.by_shard[s][i]] = words + s * per_shard + count_words + (targets + 1) * i;
     // The targets are independent: host threads rank blocks of them (the shards are idle
     // meanwhile), each with its own scratch and its own copy of the comparator.
     std::vector<char> unsettled(targets, 0);
