@@ -11,6 +11,7 @@
 ///     });
 #include <shard/config.hpp>
 #include <shard/communicator.hpp>
+#include <shard/core/device.hpp>
 #include <shard/error.hpp>
 
 #include <condition_variable>
@@ -102,6 +103,7 @@ class thread_ranks {
       std::unique_lock<std::mutex> lock(state_->mutex);
       for (const auto& m : receives) {
         auto& box = state_->mail[{m.peer, rank_}];
+        detail::deferred_wakeups::flush();  // before any wait (core/device.hpp)
         if (!state_->arrived.wait_until(lock, deadline, [&] { return !box.empty(); })) return false;
         const std::vector<char> message = std::move(box.front());
         box.pop_front();

@@ -125,3 +125,50 @@ TEST_CASE("by default a device has a thread of its own up to 64 devices, and a p
     CHECK(process_threads() - before == 3);
   }
 }
+
+TEST_CASE("while a step is queued, threads as many as the cores start its work when it is queued, or at a wait" *
+          doctest::test_suite("executor")) {
+  using queuing = shard::detail::deferred_wakeups::scope;
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  // As many devices and threads as cores: the queuing thread would compete for a core.
+  auto ctx = shard::context::host(cores, with_threads(cores));
+  const auto eventually = [](const std::atomic<bool>& flag) {  // without a wait on any device
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!flag.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return flag.load();
+  };
+  // Once they have started and run out of work, the threads sleep.
+  emulated(ctx, 0).launch([] {});
+  REQUIRE(ctx.impl().dev(0).wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::atomic<bool> first{false};
+  {
+    const queuing step;
+    emulated(ctx, 0).launch([&] { first = true; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(first.load());  // no thread was woken for it
+  }
+  CHECK(eventually(first));  // the end of the queuing woke them
+  std::atomic<bool> second{false};
+  {
+    const queuing step;
+    emulated(ctx, 0).launch([&] { second = true; });
+    // A wait inside the queuing wakes the threads first: it never waits for its own deferral.
+    CHECK(ctx.impl().dev(0).wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(20)));
+    CHECK(second.load());
+    std::atomic<bool> third{false};
+    emulated(ctx, 1 % cores).launch([&] { third = true; });
+    auto e = ctx.impl().dev(1 % cores).record();
+    CHECK(shard::detail::poll_until([&] { return e->reached(); },
+                                    std::chrono::steady_clock::now() + std::chrono::seconds(20)));
+    CHECK(third.load());
+  }
+  if (cores >= 2) {
+    // Fewer threads than cores: nothing is deferred.
+    auto small = shard::context::host(1, with_threads(1));
+    std::atomic<bool> ran{false};
+    const queuing step;
+    emulated(small, 0).launch([&] { ran = true; });
+    CHECK(eventually(ran));
+  }
+}

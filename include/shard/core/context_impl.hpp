@@ -182,6 +182,7 @@ class context_impl {
   /// shard::timeout naming `what`. Failures the communicator throws pass through.
   template <class Call>
   void communicate(const char* what, Call&& call) {
+    deferred_wakeups::flush();  // before any wait (core/device.hpp): a communicator of the user's may block
     if (!call(deadline())) std::rethrow_exception(give_up_ranks(what));
   }
 
@@ -491,6 +492,7 @@ class context_impl {
       }).detach();
       const auto limit = wait_timeout_.count() == 0 ? std::chrono::nanoseconds(std::chrono::seconds(5))
                                                     : std::min<std::chrono::nanoseconds>(wait_timeout_, std::chrono::seconds(5));
+      deferred_wakeups::flush();  // before any wait (core/device.hpp)
       if (finished.wait_for(limit) != std::future_status::ready && usable_) {
         // Still aborting: a new engine must not start beside it (NCCL forbids making
         // communicators on GPUs whose communicators another thread is aborting).

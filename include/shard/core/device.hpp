@@ -29,6 +29,71 @@ class event {
   virtual bool reached() const = 0;
 };
 
+/// Wakeups that a thread defers while it queues one step's work (run_and_wait holds a
+/// scope): an emulated device's executor whose threads would compete with that thread for
+/// the cores (host_options::threads) does not wake them task by task as work arrives, which
+/// on a machine with fewer cores than threads takes the core from the queuing thread
+/// mid-step; it is woken once, when the scope ends, or earlier, before the thread waits for
+/// anything (every wait of the host backend and poll_until flush first), so a deferred
+/// wakeup never delays work someone waits for. GPUs have no such sinks. Per thread: the
+/// sinks a thread deferred are woken by that thread.
+class deferred_wakeups {
+ public:
+  /// Something to wake: an executor. It is on at most one thread's list at a time.
+  class sink {
+   public:
+    virtual void wake() noexcept = 0;
+
+   protected:
+    ~sink() = default;
+
+   private:
+    friend class deferred_wakeups;
+    sink* next_ = nullptr;
+    bool listed_ = false;  // touched only by the thread whose list holds it
+  };
+  /// While one lives (nested: the outermost counts), sinks this thread readies wait (defer).
+  class scope {
+   public:
+    scope() noexcept { ++depth(); }
+    ~scope() {
+      if (--depth() == 0) flush();
+    }
+    scope(const scope&) = delete;
+    scope& operator=(const scope&) = delete;
+  };
+  /// Called by a sink instead of waking its threads: true when this thread defers wakeups
+  /// (the sink's wake() then comes from flush()), false when the sink must wake them now.
+  static bool defer(sink& s) noexcept {
+    if (depth() == 0) return false;
+    if (!s.listed_) {
+      s.listed_ = true;
+      s.next_ = head();
+      head() = &s;
+    }
+    return true;
+  }
+  /// Wakes every sink this thread deferred (the scope stays, deferring what comes next).
+  static void flush() noexcept {
+    while (sink* s = head()) {
+      head() = s->next_;
+      s->next_ = nullptr;
+      s->listed_ = false;
+      s->wake();
+    }
+  }
+
+ private:
+  static int& depth() noexcept {
+    static thread_local int d = 0;
+    return d;
+  }
+  static sink*& head() noexcept {
+    static thread_local sink* h = nullptr;
+    return h;
+  }
+};
+
 /// Polls `done()` until it returns true or `deadline` passes; returns whether it did. Spins
 /// (yielding) for the first 200 us, as a host wait on a GPU typically lasts tens of
 /// microseconds, then sleeps between polls, 20 us growing to `longest` (1 ms; MPI's waits
@@ -37,6 +102,7 @@ template <class Done>
 bool poll_until(Done&& done, std::chrono::steady_clock::time_point deadline,
                 std::chrono::microseconds longest = std::chrono::microseconds(1000)) {
   using namespace std::chrono;
+  deferred_wakeups::flush();  // what this thread queued runs while it polls
   const auto start = steady_clock::now();
   microseconds pause{20};
   for (;;) {

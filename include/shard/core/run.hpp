@@ -36,6 +36,7 @@ void run_and_wait(context_impl& ctx, F&& enqueue) {
   const auto turn = ctx.exclusive();
   ctx.require_usable();
   try {
+    const deferred_wakeups::scope queuing;  // the devices' threads start once it is queued
     enqueue();
   } catch (...) {
     ctx.synchronize_all_noexcept();

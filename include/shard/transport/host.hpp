@@ -193,6 +193,9 @@ inline void host_transfer(detail::context_impl& ctx, const std::vector<host_bloc
     std::vector<std::size_t> stuck(own_thread.size(), ctx.size());
     std::vector<std::thread> threads;
     threads.reserve(own_thread.size());
+    // The helpers' queues may hold work this thread queued with its wakeups deferred, which
+    // the helpers wait for (and this thread may join them without waiting itself).
+    detail::deferred_wakeups::flush();
     try {
       for (std::size_t i = 0; i < own_thread.size(); ++i)
         threads.emplace_back([&, i] {

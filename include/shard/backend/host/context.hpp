@@ -59,12 +59,17 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
   std::size_t threads = options.threads;
   if (threads == 0 && shards > host_options::threads_per_device_max)
     threads = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  // A pool shared by every device; without one each device starts a thread of its own.
-  auto pool = threads != 0 ? std::make_shared<executor>(std::min(threads, shards)) : nullptr;
+  // A pool shared by every device; without one each device starts a thread of its own. When
+  // the devices' threads are as many as the cores or more, they would take the core from the
+  // thread that queues a step's work while it queues (executor's `defer`).
+  const std::size_t workers = threads != 0 ? std::min(threads, shards) : shards;
+  const bool defer = workers >= std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  auto pool = threads != 0 ? std::make_shared<executor>(workers, defer) : nullptr;
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < shards; ++s)
     devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned,
-                                               options.cuda_semantics, pool));
+                                               options.cuda_semantics,
+                                               pool ? pool : std::make_shared<executor>(1, defer)));
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

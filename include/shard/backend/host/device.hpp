@@ -77,11 +77,11 @@ class host_event final : public detail::event {
 
 /// The OS threads that run emulated devices' queues (host_options::threads): one per device,
 /// or a pool that several devices share. A device with work is on the ready list once; a
-/// thread takes it, runs its next task (device::step) and puts it back at the end of the list
-/// while it has more, so the devices of a pool take turns, one task at a time. A queue never
+/// thread takes it, runs its next tasks (device::step, up to turn_tasks of them) and puts it
+/// back at the end of the list while it has more, so the devices of a pool take turns. A queue never
 /// blocks a thread: a wait for an event that is not reached parks the device (it leaves the
 /// list until the event wakes it), so a pool of any size makes progress.
-class executor {
+class executor final : private detail::deferred_wakeups::sink {
  public:
   /// Something with a queue: step() runs its next task; true when it has more to run.
   class client {
@@ -96,7 +96,11 @@ class executor {
     client* next_ = nullptr;  // the ready list is intrusive: putting a client there cannot fail
   };
 
-  explicit executor(std::size_t threads) {
+  /// `defer`: its threads would compete with the thread that queues work for the cores (as
+  /// many threads as cores, or more): while that thread queues a step (a
+  /// detail::deferred_wakeups scope), the work waits for the end of the queuing, or for its
+  /// first wait, instead of waking a thread per task.
+  explicit executor(std::size_t threads, bool defer = false) : defer_(defer) {
     try {
       for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
     } catch (...) {
@@ -110,6 +114,9 @@ class executor {
 
   std::size_t threads() const noexcept { return threads_.size(); }
 
+  /// The most tasks of one client a thread runs before it takes the next client.
+  static constexpr std::size_t turn_tasks = 16;
+
   /// Puts `c` at the end of the ready list (it must not be there already).
   void ready(client* c) noexcept {
     {
@@ -119,10 +126,12 @@ class executor {
       else head_ = c;
       tail_ = c;
     }
+    if (defer_ && detail::deferred_wakeups::defer(*this)) return;
     cv_.notify_one();
   }
 
  private:
+  void wake() noexcept override { cv_.notify_all(); }
   void run() noexcept {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
@@ -132,7 +141,10 @@ class executor {
       head_ = c->next_;
       if (head_ == nullptr) tail_ = nullptr;
       lock.unlock();
-      const bool more = c->step();  // when false, c may be gone as soon as step returns
+      // A turn runs up to `turn_tasks` of the client's tasks: a device's consecutive tasks
+      // mostly read what the one before wrote, still in this core's cache.
+      bool more = true;  // when false, c may be gone as soon as step returned
+      for (std::size_t n = 0; more && n < turn_tasks; ++n) more = c->step();
       lock.lock();
       if (more) {
         c->next_ = nullptr;
@@ -156,6 +168,7 @@ class executor {
   client* head_ = nullptr;
   client* tail_ = nullptr;
   bool stopping_ = false;
+  const bool defer_;
   std::vector<std::thread> threads_;
 };
 
@@ -220,6 +233,7 @@ class device final : public detail::device, private executor::client {
       const bool again = unpark_locked();
       lock.unlock();
       if (again) executor_->ready(this);
+      detail::deferred_wakeups::flush();
       lock.lock();
       // The queue drains (only control tasks run now) and leaves the executor's list.
       idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_ && !scheduled_; });
@@ -357,6 +371,7 @@ class device final : public detail::device, private executor::client {
   }
 
   void synchronize() override {
+    detail::deferred_wakeups::flush();
     std::exception_ptr failure;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -375,6 +390,7 @@ class device final : public detail::device, private executor::client {
   }
 
   bool wait_until(std::chrono::steady_clock::time_point deadline) override {
+    detail::deferred_wakeups::flush();
     std::unique_lock<std::mutex> lock(mutex_);
     return idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_; });
   }
