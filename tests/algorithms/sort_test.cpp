@@ -272,6 +272,34 @@ TEST_CASE_TEMPLATE("lower_bound and upper_bound give std::'s global positions" *
   });
 }
 
+TEST_CASE("lower_bound and upper_bound of ascending needles (the galloping search the sort's queries take)" *
+          doctest::test_suite("sort")) {
+  // Needles in order take the backends' galloping path: clustered, repeated, spread, and past
+  // either end of the keys, so that its first step (the mean distance left) overshoots and
+  // undershoots.
+  test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
+    auto hs = test::random_data<std::int32_t>(n, seed);
+    for (auto& x : hs) x %= 1000;  // duplicates
+    std::sort(hs.begin(), hs.end());
+    std::vector<std::int32_t> needles{-2000, -2000};
+    for (std::size_t i = 0; i < n / 4; ++i) needles.push_back(static_cast<std::int32_t>((i * 37) % 1000) - 500);
+    for (int i = 0; i < 20; ++i) needles.push_back(7);
+    needles.push_back(5000);
+    std::sort(needles.begin(), needles.end());
+    shard::vector<std::int32_t> sorted(ctx, hs, d), ns(ctx, needles, shard::distribution::even());
+    shard::vector<std::size_t> result(ctx, needles.size());
+    std::vector<std::size_t> want(needles.size());
+    shard::lower_bound(sorted, ns, result);
+    for (std::size_t i = 0; i < needles.size(); ++i)
+      want[i] = static_cast<std::size_t>(std::lower_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
+    CHECK(result.to_host() == want);
+    shard::upper_bound(sorted, ns, result);
+    for (std::size_t i = 0; i < needles.size(); ++i)
+      want[i] = static_cast<std::size_t>(std::upper_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
+    CHECK(result.to_host() == want);
+  });
+}
+
 TEST_CASE("merge_tree: ceil(log2 R) levels that cover every run, the last writing the output" * doctest::test_suite("sort")) {
   // The plan both backends' merge_runs execute; checked by merging with it, level by level,
   // as the CUDA backend does (two-way merges, a lone run copied), against std::stable_sort.

@@ -38,6 +38,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -228,6 +229,51 @@ run_samples<K> gather_samples(const problem<K, V, Comp>& pb, Prepare&& prepare) 
   return out;
 }
 
+/// Asks the processor to bring the cache line at `p` in (a hint; nothing where the compiler
+/// has no such builtin).
+inline void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
+/// Calls f(begin, end) on blocks of [0, n) that together cover it, on up to as many host
+/// threads as the machine runs at once (this one included), at least `grain` items a block;
+/// returns when all are done, rethrowing the first exception of a block. Where a thread
+/// cannot be started, its block runs on this thread.
+template <class F>
+void on_host_threads(std::size_t n, std::size_t grain, F&& f) {
+  const std::size_t hardware = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  const std::size_t blocks = std::max<std::size_t>(1, std::min(hardware, n / std::max<std::size_t>(grain, 1)));
+  if (blocks == 1) return f(std::size_t{0}, n);
+  std::vector<std::exception_ptr> failures(blocks);
+  auto run = [&](std::size_t b) {
+    try {
+      f(n * b / blocks, n * (b + 1) / blocks);
+    } catch (...) {
+      failures[b] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(blocks - 1);
+  std::vector<std::size_t> here;  // the blocks this thread runs (reserved: no allocation once threads run)
+  here.reserve(blocks);
+  here.push_back(0);
+  for (std::size_t b = 1; b < blocks; ++b) {
+    try {
+      threads.emplace_back(run, b);
+    } catch (...) {
+      here.push_back(b);  // no thread: this one runs the block
+    }
+  }
+  for (auto b : here) run(b);
+  for (auto& t : threads) t.join();
+  for (auto& e : failures)
+    if (e) std::rethrow_exception(e);
+}
+
 /// The candidates, on the host: the distinct sample keys, sorted, with bounds on each one's exact
 /// ranks from the samples alone: at least `before_at_least` elements are ordered before it,
 /// at most `not_after_at_most` are not ordered after it.
@@ -247,33 +293,68 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
   // one sweep over them gives both bounds of every distinct key, O(S log S) for S samples in
   // all, instead of a search of every run for every key (O(S x runs x log m)).
   // (Each entry holds its key: the sort then reads no other memory.)
+  // (32-bit run and sample indices: a run has fewer than 2^32 samples, samples_per_run, and a
+  // context fewer than 2^32 runs; smaller entries merge faster.)
   struct entry {
     K key;
-    std::size_t run, index;
+    std::uint32_t run, index;
   };
   std::vector<entry> all;
   std::vector<std::size_t> run_start{0};  // each run's samples are sorted already (its run is)
+  {
+    std::size_t total = 0;
+    for (const auto& k : samples.keys) total += k.size();
+    all.reserve(total);
+  }
   for (std::size_t j = 0; j < samples.keys.size(); ++j) {
-    for (std::size_t i = 0; i < samples.keys[j].size(); ++i) all.push_back(entry{samples.keys[j][i], j, i});
+    for (std::size_t i = 0; i < samples.keys[j].size(); ++i)
+      all.push_back(entry{samples.keys[j][i], static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(i)});
     run_start.push_back(all.size());
   }
   const auto key = [](const entry& e) -> const K& { return e.key; };
   {
-    // Merged pairwise, runs [a, a + width) with [a + width, a + 2 width), ties from the lower
-    // runs first (std::merge is stable): the stable sort's order in log2(runs) passes.
-    const auto less = [&](const entry& a, const entry& b) { return pb.comp(a.key, b.key); };
+    // Adjacent groups of runs merged stably (std::merge; ties from the lower runs first) give
+    // the stable sort's order whatever the tree: each host thread merges a group of runs
+    // (top-down, between two copies of the entries), then the groups are merged pairwise.
     const std::size_t runs = samples.keys.size();
-    std::vector<entry> other(all.size());
-    for (std::size_t width = 1; width < runs; width *= 2) {
-      for (std::size_t a = 0; a < runs; a += 2 * width) {
-        const std::size_t m = std::min(a + width, runs), b = std::min(a + 2 * width, runs);
-        std::merge(all.begin() + run_start[a], all.begin() + run_start[m], all.begin() + run_start[m],
-                   all.begin() + run_start[b], other.begin() + run_start[a], less);
+    std::vector<entry> other(all);  // the same entries: the group merges alternate between the two
+    const auto merge = [&](const std::vector<entry>& from, std::vector<entry>& to, std::size_t r0, std::size_t mid,
+                           std::size_t r1, Comp& comp) {
+      std::merge(from.begin() + run_start[r0], from.begin() + run_start[mid], from.begin() + run_start[mid],
+                 from.begin() + run_start[r1], to.begin() + run_start[r0],
+                 [&](const entry& a, const entry& b) { return comp(a.key, b.key); });
+    };
+    // Runs [r0, r1) sorted into `to`, where `from` and `to` hold the same entries there.
+    const auto group = [&](auto& self, std::vector<entry>& from, std::vector<entry>& to, std::size_t r0,
+                           std::size_t r1, Comp& comp) -> void {
+      if (r1 - r0 < 2) return;
+      const std::size_t mid = r0 + (r1 - r0) / 2;
+      self(self, to, from, r0, mid, comp);
+      self(self, to, from, mid, r1, comp);
+      merge(from, to, r0, mid, r1, comp);
+    };
+    const std::size_t groups =
+        std::min<std::size_t>(runs, std::max<std::size_t>(1, std::thread::hardware_concurrency()));
+    on_host_threads(groups, 1, [&](std::size_t g0, std::size_t g1) {
+      Comp comp = pb.comp;  // each thread its own copy of the comparator
+      for (std::size_t g = g0; g < g1; ++g) group(group, other, all, runs * g / groups, runs * (g + 1) / groups, comp);
+    });
+    Comp comp = pb.comp;
+    for (std::size_t width = 1; width < groups; width *= 2) {  // then the groups, pairwise, from `all`
+      for (std::size_t a = 0; a < groups; a += 2 * width) {
+        const std::size_t m = std::min(a + width, groups), b = std::min(a + 2 * width, groups);
+        merge(all, other, runs * a / groups, runs * m / groups, runs * b / groups, comp);
       }
       all.swap(other);
     }
   }
   candidates<K> c;
+  if constexpr (!std::is_same_v<K, bool>) c.keys.reserve(all.size());
+  c.before_at_least.reserve(all.size());
+  c.not_after_at_most.reserve(all.size());
+  c.first_sample.reserve(all.size() + 1);
+  c.sample_run.reserve(all.size());
+  c.sample_position.reserve(all.size());
   // below[j]: run j's samples ordered before the current key; not_after likewise, up to and
   // including the current key's ties. The sums of the bounds they give, kept as they change.
   std::vector<std::size_t> below(samples.keys.size(), 0), not_after(samples.keys.size(), 0);
@@ -400,8 +481,9 @@ inline std::size_t slice_reach(std::size_t runs) {
 /// Gathered slices above this many bytes in all are not worth one round trip: the queries
 /// and windows take those targets.
 inline constexpr std::size_t slices_max_bytes = std::size_t{64} << 20;
-/// Elements of the slices one index of the copy takes (packed_slice_fn): few tasks on the host, many
-/// threads on a GPU.
+/// Elements of the slices one index of the copy takes (packed_slice_fn) on a GPU: many
+/// threads, each searching where its chunk starts. An emulated device, one thread, takes them
+/// all in one index (one search, then one walk over the windows).
 inline constexpr std::size_t slice_chunk = 32;
 
 /// The lower (upper) bound of `key` in the n sorted elements at `b`, as an index: a
@@ -425,41 +507,6 @@ std::size_t slice_search(const K* b, std::size_t n, const K& key, Comp& comp, bo
     n -= half;
   }
   return static_cast<std::size_t>(base - b) + (comp(*base, key) ? 1 : 0);
-}
-
-/// Calls f(begin, end) on blocks of [0, n) that together cover it, on up to as many host
-/// threads as the machine runs at once (this one included), at least `grain` items a block;
-/// returns when all are done, rethrowing the first exception of a block. Where a thread
-/// cannot be started, its block runs on this thread.
-template <class F>
-void on_host_threads(std::size_t n, std::size_t grain, F&& f) {
-  const std::size_t hardware = std::max<std::size_t>(1, std::thread::hardware_concurrency());
-  const std::size_t blocks = std::max<std::size_t>(1, std::min(hardware, n / std::max<std::size_t>(grain, 1)));
-  if (blocks == 1) return f(std::size_t{0}, n);
-  std::vector<std::exception_ptr> failures(blocks);
-  auto run = [&](std::size_t b) {
-    try {
-      f(n * b / blocks, n * (b + 1) / blocks);
-    } catch (...) {
-      failures[b] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(blocks - 1);
-  std::vector<std::size_t> here;  // the blocks this thread runs (reserved: no allocation once threads run)
-  here.reserve(blocks);
-  here.push_back(0);
-  for (std::size_t b = 1; b < blocks; ++b) {
-    try {
-      threads.emplace_back(run, b);
-    } catch (...) {
-      here.push_back(b);  // no thread: this one runs the block
-    }
-  }
-  for (auto b : here) run(b);
-  for (auto& t : threads) t.join();
-  for (auto& e : failures)
-    if (e) std::rethrow_exception(e);
 }
 
 /// Settles the open targets whose boundary their slices hold; returns the others.
@@ -528,7 +575,8 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
     const std::size_t per_shard =
         count_words + offset_words + (element_bytes + sizeof(std::size_t) - 1) / sizeof(std::size_t);
     if (per_shard * shards * sizeof(std::size_t) > slices_max_bytes) return open;
-    const std::size_t chunks = (capacity + slice_chunk - 1) / slice_chunk;
+    const std::size_t chunk = pb.ctx.kind() == backend::host ? capacity : slice_chunk;
+    const std::size_t chunks = (capacity + chunk - 1) / chunk;
     std::vector<K> needles;  // the windows' first keys, then their last keys
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[first[o]]);
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[last[o]]);
@@ -549,7 +597,7 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
               primitive::bounds(dev, run.keys, run.size, lows + targets, targets, from + targets, pb.comp, true);
               primitive::for_each_index(dev, 1, range_offsets_fn{from, from + targets, targets, offsets});
               primitive::for_each_index(dev, chunks,
-                                        packed_slice_fn<K>{run.keys, from, offsets, targets, capacity, slice_chunk,
+                                        packed_slice_fn<K>{run.keys, from, offsets, targets, capacity, chunk,
                                                            elements + i * capacity});
             }
           });
@@ -588,6 +636,9 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
           // The run's windows follow one another in its room (a window past its end is not read).
           slice[j] = room[j] + std::min(offsets_of[j][o], capacity);
           whole = whole && offsets_of[j][o + 1] <= capacity;
+          // The next target's window of this run starts where this one ends: asked for now, it
+          // arrives while this target is ranked (one miss per run and target otherwise).
+          prefetch(room[j] + std::min(offsets_of[j][o + 1], capacity));
         }
         auto& split = pb.split[open[o]];
         if (rank == before || rank == not_after) {  // at an end of the window: no element of it needed

@@ -151,13 +151,14 @@ void bounds(device& d, const K* sorted, std::size_t n, const K* needles, std::si
       return;
     }
     // Ascending needles (the sort's queries): each answer is at or after the previous one,
-    // found by a galloping search from there, O(m log(n / m)) in all and cache-friendly.
-    // The answers are the binary search's.
+    // found by a galloping search from there, O(m log(n / m)) in all and cache-friendly; its
+    // first step is the mean distance left between answers (the sort's queries are about
+    // evenly spread). The answers are the binary search's.
     const auto right_of = [&](std::size_t i, const K& x) { return upper ? !comp(x, sorted[i]) : comp(sorted[i], x); };
     std::size_t at = 0;
     for (std::size_t j = 0; j < m; ++j) {
       const K& x = needles[j];
-      std::size_t lo = at, hi = at, step = 1;
+      std::size_t lo = at, hi = at, step = std::max<std::size_t>(1, (n - at) / (m - j));
       while (hi < n && right_of(hi, x)) lo = hi + 1, hi = at + step, step *= 2;
       hi = std::min(hi, n);
       // The answer is in [lo, hi]: a bisection without branches on the comparisons.
