@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <tuple>
 
 namespace bench {
 
@@ -215,8 +216,7 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
   std::vector<algorithm_case> cases;
   for (auto& c : algorithm_cases())
     if (selected(o, c.key)) cases.push_back(c);
-  std::vector<algorithm_point> out;
-  if (cases.empty()) return out;
+  if (cases.empty()) return {};
   const sweep_settings set = algorithm_settings(tgt, o);
   const std::size_t lo = set.lo, hi = set.hi, reps = set.iters, warmup = set.warmup;
   if (lo > hi) throw usage_error("algorithms: --min-elements is larger than --max-elements");
@@ -225,37 +225,63 @@ inline std::vector<algorithm_point> run_algorithms(const target& tgt, const opti
   // ranks); a call's time is then the slowest rank's, its bytes every rank's.
   const std::size_t first_g = tgt.spmd ? G : 1;
   progress bar("algorithms", cases.size() * (G - first_g + 1) * sizes.size(), o.quiet);
-  for (std::size_t g = first_g; g <= G; ++g) {
-    shard::context ctx = g == G ? tgt.ctx : tgt.with(g);
-    for (const auto& c : cases)
-      for (std::size_t n : sizes) {
-        bar.step();
-        auto call = c.prepare(ctx, n);
-        for (std::size_t w = 0; w < warmup; ++w) call.run();  // pools, caches
-        // The time of each call is the one the library records for it (stats::calls).
-        std::vector<double> times;
-        for (std::size_t r = 0; r < reps * std::max<std::size_t>(o.samples, 1); ++r) {
-          ctx.reset_stats();
-          call.run();
-          const auto& calls = ctx.stats().calls;
-          if (std::none_of(calls.begin(), calls.end(), [&](const shard::stats::timing& t) { return t.name == c.call; }))
-            throw std::logic_error("shard-bench: the stats recorded no call of " + c.call);
-          times.push_back(max_over_ranks(ctx.impl(), ctx.stats().call_seconds(c.call)));
-        }
-        algorithm_point p;
-        p.algorithm = case_name(c);
-        p.key = c.key;
-        p.shards = g;
-        p.elements = n;
-        p.moved = ctx.global_stats();
-        p.time = figure::of(times);
-        for (auto* x : {&p.time.value, &p.time.min, &p.time.max, &p.time.stdev}) *x *= 1e6;
-        p.time_us = p.time.value;
-        p.throughput_gbps = c.bytes_per_element * static_cast<double>(n) / (p.time_us * 1e-6) / 1e9;
-        p.wrong = o.verify ? call.wrong() : -1;
-        out.push_back(p);
-      }
+  std::vector<shard::context> contexts;  // shards first_g .. G
+  for (std::size_t g = first_g; g <= G; ++g) contexts.push_back(g == G ? tgt.ctx : tgt.with(g));
+  // Emulated shards share one machine's cores and memory, whose speed moves over seconds on a
+  // shared machine: every shard count's calls of one case and size alternate, call by call,
+  // so that the one-shard figures the model is calibrated with (main.cpp) and the G-shard
+  // figures it is checked against see the same machine. GPUs, each with its own memory,
+  // measure one shard count after another, holding one count's data at a time.
+  std::vector<std::vector<std::size_t>> groups;  // indices into `contexts` measured together
+  if (tgt.emulated) {
+    groups.emplace_back();
+    for (std::size_t i = 0; i < contexts.size(); ++i) groups.back().push_back(i);
+  } else {
+    for (std::size_t i = 0; i < contexts.size(); ++i) groups.push_back({i});
   }
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t>, algorithm_point> measured;  // (context, case, size)
+  for (const auto& group : groups)
+    for (std::size_t ci = 0; ci < cases.size(); ++ci)
+      for (std::size_t si = 0; si < sizes.size(); ++si) {
+        const auto& c = cases[ci];
+        const std::size_t n = sizes[si];
+        std::vector<prepared_call> calls;
+        for (auto i : group) {
+          bar.step();
+          calls.push_back(c.prepare(contexts[i], n));
+        }
+        for (std::size_t w = 0; w < warmup; ++w)
+          for (auto& call : calls) call.run();  // pools, caches
+        // The time of each call is the one the library records for it (stats::calls).
+        std::vector<std::vector<double>> times(group.size());
+        for (std::size_t r = 0; r < reps * std::max<std::size_t>(o.samples, 1); ++r)
+          for (std::size_t k = 0; k < group.size(); ++k) {
+            shard::context& ctx = contexts[group[k]];
+            ctx.reset_stats();
+            calls[k].run();
+            const auto& recorded = ctx.stats().calls;
+            if (std::none_of(recorded.begin(), recorded.end(), [&](const shard::stats::timing& t) { return t.name == c.call; }))
+              throw std::logic_error("shard-bench: the stats recorded no call of " + c.call);
+            times[k].push_back(max_over_ranks(ctx.impl(), ctx.stats().call_seconds(c.call)));
+          }
+        for (std::size_t k = 0; k < group.size(); ++k) {
+          shard::context& ctx = contexts[group[k]];
+          algorithm_point p;
+          p.algorithm = case_name(c);
+          p.key = c.key;
+          p.shards = ctx.size();
+          p.elements = n;
+          p.moved = ctx.global_stats();
+          p.time = figure::of(times[k]);
+          for (auto* x : {&p.time.value, &p.time.min, &p.time.max, &p.time.stdev}) *x *= 1e6;
+          p.time_us = p.time.value;
+          p.throughput_gbps = c.bytes_per_element * static_cast<double>(n) / (p.time_us * 1e-6) / 1e9;
+          p.wrong = o.verify ? calls[k].wrong() : -1;
+          measured[{group[k], ci, si}] = p;
+        }
+      }
+  std::vector<algorithm_point> out;  // by shard count, then case, then size
+  for (auto& [where, p] : measured) out.push_back(std::move(p));
   // Scaling efficiency: throughput on g shards over g times the throughput on one.
   std::map<std::pair<std::string, std::size_t>, double> one;
   for (auto& p : out)
