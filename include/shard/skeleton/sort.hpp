@@ -333,8 +333,9 @@ candidates<K> bound_candidates(const problem<K, V, Comp>& pb, const run_samples<
       self(self, to, from, mid, r1, comp);
       merge(from, to, r0, mid, r1, comp);
     };
+    // (Two runs a group at least: a group of one has nothing to merge, not worth a thread.)
     const std::size_t groups =
-        std::min<std::size_t>(runs, std::max<std::size_t>(1, std::thread::hardware_concurrency()));
+        std::max<std::size_t>(1, std::min<std::size_t>(runs / 2, std::thread::hardware_concurrency()));
     on_host_threads(groups, 1, [&](std::size_t g0, std::size_t g1) {
       Comp comp = pb.comp;  // each thread its own copy of the comparator
       for (std::size_t g = g0; g < g1; ++g) group(group, other, all, runs * g / groups, runs * (g + 1) / groups, comp);
