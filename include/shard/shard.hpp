@@ -13,6 +13,7 @@
 #include <shard/for_each.hpp>
 #include <shard/functional.hpp>
 #include <shard/merge.hpp>
+#include <shard/on_each_shard.hpp>
 #include <shard/reduce.hpp>
 #include <shard/reduce_by_key.hpp>
 #include <shard/scan.hpp>

@@ -33,6 +33,7 @@ struct segment {
   std::size_t size;    ///< number of elements
   std::size_t offset;  ///< global index of the first element
   std::size_t shard;   ///< shard that holds it
+  int device = -1;     ///< that shard's device: CUDA ordinal, or the emulated device's index
 };
 
 /// A vector of `T` whose elements are split into one segment per shard of a context, laid

@@ -43,7 +43,7 @@ class barrier {
 
 struct seen_on_shard {
   std::size_t calls = 0, shard = 0, segment_shard = 0, offset = 0, size = 0, other_size = 0;
-  int device = -1, current_device = -1;
+  int device = -1, current_device = -1, segment_device = -1;
 };
 
 }  // namespace
@@ -89,6 +89,7 @@ TEST_CASE("on_each_shard gives every shard its segments of aligned vectors, its 
               s.shard = here.shard;
               s.device = here.device;
               s.segment_shard = x.shard;
+              s.segment_device = x.device;
               s.offset = x.offset;
               s.size = x.size;
               s.other_size = y.size;
@@ -115,6 +116,8 @@ TEST_CASE("on_each_shard gives every shard its segments of aligned vectors, its 
           CHECK(seen[s].segment_shard == s);
           CHECK(seen[s].device == ctx.topology().shards[s].ordinal);
           CHECK(seen[s].current_device == seen[s].device);
+          CHECK(seen[s].segment_device == seen[s].device);
+          CHECK(seg.device == seen[s].device);
           CHECK(seen[s].offset == seg.offset);
           CHECK(seen[s].size == seg.size);
           CHECK(seen[s].other_size == seg.size);

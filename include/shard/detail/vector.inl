@@ -189,7 +189,7 @@ shard::segment<T> vector<T>::segment(std::size_t i) const {
   if (i >= num_segments())
     throw invalid_argument("vector::segment: segment " + std::to_string(i) + " out of range (" +
                            std::to_string(num_segments()) + " segments)");
-  return shard::segment<T>{storage_.data(i), sizes_[i], offsets_[i], i};
+  return shard::segment<T>{storage_.data(i), sizes_[i], offsets_[i], i, ctx_.topology().shards[i].ordinal};
 }
 
 template <class T>
