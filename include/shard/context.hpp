@@ -62,6 +62,16 @@ class context {
 #endif
   }
 
+#if SHARD_HAS_CUDA
+  /// One shard per listed GPU ordinal, on the application's streams and/or allocator
+  /// (cuda_options; docs/interop.md). Throws invalid_argument as cuda(ordinals) does, and for
+  /// streams that are not one per shard on its GPU, or an allocator with one callable of two.
+  /// Only in a CUDA translation unit.
+  static context cuda(const std::vector<int>& ordinals, const cuda_options& options) {
+    return context(cuda_backend::make_context(ordinals, options));
+  }
+#endif
+
   /// `shards` shards mapped round-robin onto the visible GPUs (shard s on GPU s mod count):
   /// one per GPU when `shards` equals the GPU count, several per GPU when it is larger.
   /// Throws like cuda() when there is no GPU, and invalid_argument for 0 shards.

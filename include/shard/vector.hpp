@@ -67,15 +67,32 @@ class vector {
   /// constructor with that layout.
   vector(const context& ctx, local_parts_t, std::span<const T> mine);
 
+  /// A vector over memory the application allocated, without copying: `buffers[k]` is the
+  /// k-th local shard's segment (context::local_shards(); in a single-process context every
+  /// shard, in shard order), any size, in that shard's device memory and aligned for T;
+  /// segments may be empty (null, 0). shard never frees nor reallocates it: the buffers must
+  /// outlive the vector (and its moves), and an operation that would need other memory (resize
+  /// to another size, redistribute to another layout, an assignment or algorithm result of
+  /// another size) throws invalid_argument. Every algorithm takes it; assignments of equally
+  /// many elements copy into it. Collective in an SPMD context (the ranks learn each other's
+  /// sizes). Throws invalid_argument for a wrong number of buffers, a null or misaligned
+  /// buffer, overlapping buffers, or (CUDA) memory that is not the shard's GPU's.
+  static vector wrap(const context& ctx, const std::vector<std::span<T>>& buffers);
+
   /// Deep copy, same context and distribution (local device copies only).
   vector(const vector& other);
   /// A copy laid out by `d`: moves exactly the elements that change shard; the others are
   /// copied within their shard.
   vector(const vector& other, const shard::distribution& d);
+  /// Copy assignment. Into a wrapped vector (wrap): the elements are copied into its memory,
+  /// which keeps its layout; invalid_argument when the sizes or contexts differ.
   vector& operator=(const vector& other);
   /// Moves the segments; `other` is left empty (size 0) on the same context.
   vector(vector&& other) noexcept;
-  vector& operator=(vector&& other) noexcept;
+  /// Takes other's segments; `other` is left empty. Into a wrapped vector the elements are
+  /// copied instead (as a std::vector whose allocator does not propagate), with the copy
+  /// assignment's checks: this move assignment throws only then.
+  vector& operator=(vector&& other);
   ~vector() = default;
 
   std::size_t size() const noexcept { return size_; }
@@ -94,6 +111,9 @@ class vector {
   /// The rule this vector was built with, re-applied by resize().
   const shard::distribution& policy() const noexcept { return policy_; }
   const shard::context& get_context() const noexcept { return ctx_; }
+  /// Whether the segments are the application's memory (made by wrap, or moved from such a
+  /// vector): never freed or reallocated by shard.
+  bool wrapped() const noexcept { return storage_.borrowed(); }
 
   /// All elements, copied to the host, all shards at once (one host sync). In an SPMD context:
   /// collective, and every rank gets all elements.
@@ -118,9 +138,13 @@ class vector {
   friend struct detail::vector_access;
   struct uninitialized_tag {};
   vector(uninitialized_tag, const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy);
+  struct adopt_tag {};
+  vector(adopt_tag, const context& ctx, detail::segmented_buffer<T> storage, shard::distribution policy);
   void check_index(std::size_t i, const char* what) const;
   std::size_t shard_of(std::size_t i) const;
   void adopt(detail::segmented_buffer<T> storage);
+  void copy_into_wrapped(const vector& other);
+  void require_owned(const char* what, const char* why) const;
   std::vector<std::size_t> sizes_for(std::size_t n) const;
 
   context ctx_;

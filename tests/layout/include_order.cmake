@@ -1,7 +1,7 @@
 # Checks that every #include <shard/...> under ROOT (a tree laid out as include/shard/) goes
 # to the same layer or a layer below (docs/design.md, "Layers as built"):
 #
-#   0 vocabulary  config, error, functional, topology, stats, distribution, backend, communicator (.hpp)
+#   0 vocabulary  config, error, functional, topology, stats, distribution, backend, communicator, allocator (.hpp)
 #   1 core/       devices, context state, buffers, staging, plans, functors, run_and_wait
 #   2 backend/host/, backend/cuda/ (neither includes the other)
 #   3 primitive/  dispatch and the primitive families, launch
@@ -18,7 +18,7 @@ if(NOT ROOT)
 endif()
 
 get_filename_component(ROOT "${ROOT}" ABSOLUTE)
-set(vocabulary config error functional topology stats distribution backend communicator)
+set(vocabulary config error functional topology stats distribution backend communicator allocator)
 
 # Sets ${out} to the layer number of `path` (relative to ROOT, e.g. shard/core/device.hpp) and
 # ${out}_name to its name; -1 for a file in no known layer.

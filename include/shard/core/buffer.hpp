@@ -1,6 +1,7 @@
 #pragma once
 /// @file core/buffer.hpp
-/// Owning, move-only memory of one shard, counted in the context's peak-bytes figure.
+/// Owning, move-only memory of one shard, counted in the context's peak-bytes figure (or
+/// borrowed: the application's memory, neither freed nor counted).
 #include <shard/config.hpp>
 #include <shard/core/context_impl.hpp>
 
@@ -27,6 +28,11 @@ class device_buffer {
     data_ = static_cast<T*>(ctx.dev(shard).allocate(count * sizeof(T)));
     ctx.count_allocation(shard, count * sizeof(T));
   }
+  /// `count` elements at `data`, memory of `shard` that the application owns: never freed
+  /// here, and not counted in the context's bytes (shard did not allocate it).
+  struct borrowed_t {};
+  device_buffer(borrowed_t, std::size_t shard, T* data, std::size_t count) noexcept
+      : shard_(shard), data_(data), count_(count) {}
   ~device_buffer() { release(); }
   device_buffer(device_buffer&& other) noexcept { swap(other); }
   device_buffer& operator=(device_buffer&& other) noexcept {
@@ -52,7 +58,11 @@ class device_buffer {
 
  private:
   void release() noexcept {
-    if (ctx_ == nullptr) return;
+    if (ctx_ == nullptr) {  // nothing of shard's (empty, another rank's, or borrowed)
+      data_ = nullptr;
+      count_ = 0;
+      return;
+    }
     ctx_->dev(shard_).deallocate(data_, count_ * sizeof(T));
     ctx_->count_deallocation(shard_, count_ * sizeof(T));
     ctx_ = nullptr;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -154,6 +155,13 @@ class device {
   virtual bool host_copies_need_pinned_memory() const noexcept = 0;
   /// Whether `p` is pinned host memory this device's copies can use asynchronously.
   virtual bool is_pinned(const void* p) const = 0;
+  /// Empty when `p` may be memory of this device (what the application hands shard to wrap);
+  /// otherwise what it is instead ("host memory", "memory of GPU 1"). The host emulation cannot
+  /// tell its devices' memory from other host memory and accepts every pointer.
+  virtual std::string foreign_memory(const void* p) const {
+    (void)p;
+    return {};
+  }
   /// Copy between two buffers of this device (also of two shards sharing this device).
   virtual void copy_local(void* dst, const void* src, std::size_t bytes) = 0;
   /// Copy from another shard's memory into this shard's memory, on this shard's queue. The

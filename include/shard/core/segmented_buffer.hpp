@@ -35,6 +35,18 @@ class segmented_buffer {
     if (ctx.spmd()) ctx.agree(nullptr, ctx.step_shape(shape()));
   }
 
+  /// The application's memory: `data[s]` holds sizes[s] elements of shard s (null for the
+  /// shards of other ranks and for empty segments). Never freed here.
+  struct borrowed_t {};
+  segmented_buffer(borrowed_t, std::vector<std::size_t> sizes, const std::vector<T*>& data)
+      : sizes_(std::move(sizes)), borrowed_(true) {
+    segments_.reserve(sizes_.size());
+    for (std::size_t s = 0; s < sizes_.size(); ++s)
+      segments_.emplace_back(typename device_buffer<T>::borrowed_t{}, s, data[s], sizes_[s]);
+  }
+
+  /// Whether the memory is the application's (borrowed): it cannot be reallocated.
+  bool borrowed() const noexcept { return borrowed_; }
   std::size_t num_segments() const noexcept { return sizes_.size(); }
   const std::vector<std::size_t>& sizes() const noexcept { return sizes_; }
   T* data(std::size_t shard) const noexcept { return segments_.empty() ? nullptr : segments_[shard].data(); }
@@ -54,6 +66,7 @@ class segmented_buffer {
   }
   std::vector<std::size_t> sizes_;
   std::vector<device_buffer<T>> segments_;
+  bool borrowed_ = false;
 };
 
 }  // namespace detail

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -97,6 +99,101 @@ vector<T>::vector(uninitialized_tag, const context& ctx, std::vector<std::size_t
 }
 
 template <class T>
+vector<T>::vector(adopt_tag, const context& ctx, detail::segmented_buffer<T> storage, shard::distribution policy)
+    : ctx_(ctx), policy_(std::move(policy)) {
+  adopt(std::move(storage));
+}
+
+template <class T>
+vector<T> vector<T>::wrap(const context& ctx, const std::vector<std::span<T>>& buffers) {
+  auto& impl = ctx.impl();
+  const auto& local = impl.local_shards();
+  const std::size_t g = ctx.size();
+  std::vector<T*> data(g, nullptr);
+  std::vector<std::uint64_t> mine(local.size(), 0);
+  std::exception_ptr failure;
+  try {
+    impl.require_usable();
+    if (buffers.size() != local.size())
+      throw invalid_argument("vector::wrap: " + std::to_string(buffers.size()) + " buffers for " +
+                             std::to_string(local.size()) + " shards" + (impl.spmd() ? " of this rank" : "") +
+                             " (one buffer per shard, in shard order)");
+    struct extent {
+      std::uintptr_t begin, end;
+      std::size_t shard;
+    };
+    std::vector<extent> extents;
+    for (std::size_t k = 0; k < local.size(); ++k) {
+      const std::size_t s = local[k];
+      const auto& b = buffers[k];
+      const std::string which = "vector::wrap: the buffer of shard " + std::to_string(s);
+      mine[k] = b.size();
+      if (b.empty()) continue;
+      if (b.data() == nullptr)
+        throw invalid_argument(which + " is null but holds " + std::to_string(b.size()) + " elements");
+      const auto begin = reinterpret_cast<std::uintptr_t>(b.data());
+      if (begin % alignof(T) != 0)
+        throw invalid_argument(which + " is not aligned for its elements (alignof = " + std::to_string(alignof(T)) +
+                               ")");
+      const std::string other = impl.dev(s).foreign_memory(b.data());
+      if (!other.empty())
+        throw invalid_argument(which + " is " + other + ", not memory of the shard's device " +
+                               std::to_string(impl.dev(s).ordinal()));
+      data[s] = b.data();
+      extents.push_back({begin, begin + b.size_bytes(), s});
+    }
+    std::sort(extents.begin(), extents.end(), [](const extent& a, const extent& b) { return a.begin < b.begin; });
+    for (std::size_t k = 1; k < extents.size(); ++k)
+      if (extents[k].begin < extents[k - 1].end)
+        throw invalid_argument("vector::wrap: the buffers of shards " + std::to_string(extents[k - 1].shard) + " and " +
+                               std::to_string(extents[k].shard) + " overlap");
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  impl.agree(failure, impl.step_shape("vector::wrap"));
+  std::vector<std::size_t> sizes(g, 0);
+  if (impl.spmd()) {
+    std::vector<std::uint64_t> all(g, 0);
+    std::vector<std::size_t> bytes(static_cast<std::size_t>(impl.ranks()));
+    for (int r = 0; r < impl.ranks(); ++r)
+      bytes[static_cast<std::size_t>(r)] = (impl.first_shard(r + 1) - impl.first_shard(r)) * sizeof(std::uint64_t);
+    impl.communicate("vector::wrap", [&](auto deadline) {
+      return impl.comm().all_gather_v(mine.data(), all.data(), bytes, deadline);
+    });
+    for (std::size_t s = 0; s < g; ++s) sizes[s] = static_cast<std::size_t>(all[s]);
+  } else {
+    for (std::size_t k = 0; k < local.size(); ++k) sizes[local[k]] = static_cast<std::size_t>(mine[k]);
+  }
+  auto policy = shard::distribution::explicit_sizes(sizes);
+  return vector(adopt_tag{}, ctx,
+                detail::segmented_buffer<T>(typename detail::segmented_buffer<T>::borrowed_t{}, std::move(sizes), data),
+                std::move(policy));
+}
+
+template <class T>
+void vector<T>::require_owned(const char* what, const char* why) const {
+  if (wrapped())
+    throw invalid_argument(std::string(what) + ": the vector wraps the application's memory (vector::wrap), which " +
+                           "shard never reallocates, and " + why);
+}
+
+template <class T>
+void vector<T>::copy_into_wrapped(const vector& other) {
+  if (!(other.ctx_ == ctx_))
+    throw invalid_argument("vector::operator=: the vector wraps the application's memory (vector::wrap) of another "
+                           "context: its elements cannot be replaced by a vector of this one");
+  if (other.size_ != size_)
+    throw invalid_argument("vector::operator=: the vector wraps the application's memory (vector::wrap) for " +
+                           std::to_string(size_) + " elements, which shard never reallocates, and " +
+                           std::to_string(other.size_) + " elements (an assignment, or an algorithm's result) were to "
+                           "replace them");
+  if (&other == this) return;
+  auto& impl = ctx_.impl();
+  const auto plan = detail::plan_redistribution(other.sizes_, sizes_, size_);
+  detail::run_and_wait(impl, [&] { transport::exchange(impl, plan, detail::pointers(other), storage_.pointers()); });
+}
+
+template <class T>
 vector<T>::vector(const context& ctx, std::size_t n, shard::distribution d) : vector(ctx, n, T{}, std::move(d)) {}
 
 template <class T>
@@ -148,6 +245,10 @@ vector<T>::vector(const vector& other, const shard::distribution& d)
 
 template <class T>
 vector<T>& vector<T>::operator=(const vector& other) {
+  if (wrapped()) {
+    copy_into_wrapped(other);
+    return *this;
+  }
   if (this != &other) {
     vector copy(other);  // strong guarantee: *this changes only once the copy exists
     *this = std::move(copy);
@@ -169,7 +270,11 @@ vector<T>::vector(vector&& other) noexcept
 }
 
 template <class T>
-vector<T>& vector<T>::operator=(vector&& other) noexcept {
+vector<T>& vector<T>::operator=(vector&& other) {
+  if (wrapped()) {
+    copy_into_wrapped(other);
+    return *this;
+  }
   if (this != &other) {
     ctx_ = other.ctx_;
     policy_ = other.policy_;
@@ -306,6 +411,8 @@ std::vector<std::size_t> vector<T>::sizes_for(std::size_t n) const {
 template <class T>
 void vector<T>::resize(std::size_t n) {
   if (n == size_) return;
+  require_owned("vector::resize", ("its size cannot change from " + std::to_string(size_) + " to " +
+                                   std::to_string(n) + " elements").c_str());
   std::vector<std::size_t> sizes = sizes_for(n);
   auto& impl = ctx_.impl();
   detail::segmented_buffer<T> storage(impl, sizes);
@@ -329,6 +436,10 @@ void vector<T>::resize(std::size_t n) {
 
 template <class T>
 void vector<T>::redistribute(const shard::distribution& d) {
+  if (wrapped()) {
+    if (d.sizes(size_, ctx_.size()) == sizes_) return;  // its layout already
+    require_owned("vector::redistribute", "its segments cannot change size");
+  }
   *this = vector(*this, d);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 /// @file backend/cuda/context.hpp
 /// Building a CUDA context: probing the GPUs, enabling peer access, creating the pools.
+#include <shard/allocator.hpp>
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/error.hpp>
@@ -15,6 +16,19 @@
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
+
+/// How a CUDA context runs (context::cuda(ordinals, options)), for an application that brings
+/// its own streams and memory (docs/interop.md).
+struct cuda_options {
+  /// One stream per shard, created by the application on that shard's GPU (not a default
+  /// stream): shard queues all of a shard's work there, in order with the application's work
+  /// on it, and never creates, synchronises beyond its own calls, or destroys it. Empty: a
+  /// non-blocking stream of shard's own per shard.
+  std::vector<cudaStream_t> streams{};
+  /// The application's device allocator (allocator.hpp); empty: a memory pool per GPU.
+  shard::allocator allocator{};
+};
+
 namespace cuda_backend {
 
 /// Number of visible GPUs; 0 when there is none or no usable driver. `why` receives the
@@ -31,9 +45,36 @@ inline int device_count(std::string* why = nullptr) {
   return count;
 }
 
-/// A context over `ordinals` (repeats allowed: several shards on one GPU).
-inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>& ordinals) {
+/// Throws invalid_argument unless `streams` is empty or one stream per shard, each created on
+/// its shard's GPU, none of them a default stream, no two shards on one stream.
+inline void check_streams(const std::vector<int>& ordinals, const std::vector<cudaStream_t>& streams) {
+  if (streams.empty()) return;
+  if (streams.size() != ordinals.size())
+    throw invalid_argument("context::cuda: " + std::to_string(streams.size()) + " streams given for " +
+                           std::to_string(ordinals.size()) + " shards (cuda_options::streams: one per shard)");
+  for (std::size_t s = 0; s < streams.size(); ++s) {
+    const std::string which = "context::cuda: the stream of shard " + std::to_string(s);
+    if (streams[s] == nullptr || streams[s] == cudaStreamLegacy || streams[s] == cudaStreamPerThread)
+      throw invalid_argument(which + " is a default stream, which synchronises with other streams of its GPU; "
+                             "give a stream made with cudaStreamCreate(WithFlags)");
+    for (std::size_t t = 0; t < s; ++t)
+      if (streams[t] == streams[s])
+        throw invalid_argument(which + " is also the stream of shard " + std::to_string(t) +
+                               " (every shard needs a stream of its own)");
+    int device = -1;
+    SHARD_DETAIL_CUDA_THROW(cudaStreamGetDevice(streams[s], &device), static_cast<int>(s), ordinals[s]);
+    if (device != ordinals[s])
+      throw invalid_argument(which + " belongs to GPU " + std::to_string(device) + ", the shard runs on GPU " +
+                             std::to_string(ordinals[s]));
+  }
+}
+
+/// A context over `ordinals` (repeats allowed: several shards on one GPU), on the
+/// application's streams and allocator when `options` has them.
+inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>& ordinals,
+                                                          const cuda_options& options = {}) {
   if (ordinals.empty()) throw invalid_argument("context::cuda: the list of device ordinals is empty");
+  detail::check_allocator(options.allocator, "context::cuda (cuda_options::allocator)");
   std::string why;
   const int count = device_count(&why);
   for (std::size_t i = 0; i < ordinals.size(); ++i) {
@@ -42,6 +83,7 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
                              std::to_string(i) + ") is out of range: " + std::to_string(count) +
                              " CUDA device(s) visible" + (count == 0 ? " (" + why + ")" : std::string()));
   }
+  check_streams(ordinals, options.streams);
   const std::size_t g = ordinals.size();
   // Peer access between distinct GPUs, enabled for every pair that supports it; the
   // attributes of each pair of GPUs are read once.
@@ -103,16 +145,20 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
   std::map<std::pair<int, int>, bool> pair_access;
   for (auto& [key, info] : pairs) pair_access[key] = info.supported;
   // One pool per GPU, shared by the shards on it; peers with access may touch its memory.
+  // None with the application's allocator (its memory, its pools' access rules).
   std::map<int, std::shared_ptr<memory_pool>> pools;
   for (int d : ordinals)
-    if (!pools.count(d)) pools[d] = std::make_shared<memory_pool>(d);
+    if (!options.allocator && !pools.count(d)) pools[d] = std::make_shared<memory_pool>(d);
   for (auto& [d, pool] : pools)
     for (auto& [other, unused] : pools)
       if (other != d && pair_access[{other, d}]) pool->grant_access(other);
 
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < g; ++s)
-    devices.push_back(std::make_unique<device>(static_cast<int>(s), ordinals[s], pools[ordinals[s]]));
+    devices.push_back(std::make_unique<device>(static_cast<int>(s), ordinals[s],
+                                               options.allocator ? nullptr : pools[ordinals[s]],
+                                               options.streams.empty() ? nullptr : options.streams[s],
+                                               options.allocator));
   for (auto& d : devices) topo.shards.push_back(d->properties());
   return std::make_shared<detail::context_impl>(backend::cuda, std::move(devices), std::move(topo));
 }

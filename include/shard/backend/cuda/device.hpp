@@ -2,6 +2,7 @@
 /// @file backend/cuda/device.hpp
 /// One shard on a GPU: its own stream, memory from the GPU's stream-ordered pool (owned by
 /// the context, shared by the shards on that GPU), events for cross-shard ordering.
+#include <shard/allocator.hpp>
 #include <shard/config.hpp>
 #include <shard/backend/cuda/error.hpp>
 #include <shard/core/device.hpp>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <memory>
 #include <new>
+#include <string>
 #include <type_traits>
 
 SHARD_NAMESPACE_BEGIN
@@ -174,12 +176,19 @@ class cuda_event final : public detail::event {
 /// One shard on a GPU.
 class device final : public detail::device {
  public:
-  device(int shard, int ordinal, std::shared_ptr<memory_pool> pool)
-      : shard_(shard), ordinal_(ordinal), pool_(std::move(pool)) {
+  /// `pool`: shard's memory pool on the GPU (null when `memory`, the application's allocator,
+  /// is set). `stream`: the application's stream for this shard (shard neither creates nor
+  /// destroys it), or null for a stream of shard's own.
+  device(int shard, int ordinal, std::shared_ptr<memory_pool> pool, cudaStream_t stream = nullptr,
+         shard::allocator memory = {})
+      : shard_(shard), ordinal_(ordinal), pool_(std::move(pool)), memory_(std::move(memory)), stream_(stream),
+        owns_stream_(stream == nullptr) {
+    if (!owns_stream_) return;
     device_guard g(ordinal_);
     SHARD_DETAIL_CUDA_THROW(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), shard_, ordinal_);
   }
   ~device() override {
+    if (!owns_stream_) return;  // the application's stream stays the application's
     device_guard g(ordinal_, std::nothrow);
     // Never waits: the context has already waited for the stream (with its deadline) or
     // abandoned it. cudaStreamDestroy returns at once; a stream still busy (a hung kernel) is
@@ -230,15 +239,21 @@ class device final : public detail::device {
   void* allocate(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
     device_guard g(ordinal_);
+    if (memory_) return detail::allocate_from(memory_, bytes, place());
     void* p = nullptr;
     const cudaError_t status = cudaMallocFromPoolAsync(&p, bytes, pool_->get(), stream_);
     if (status != cudaSuccess) throw_cuda_error(status, "cudaMallocFromPoolAsync", shard_, ordinal_, bytes);
     return p;
   }
-  void deallocate(void* p, std::size_t) noexcept override {
+  void deallocate(void* p, std::size_t bytes) noexcept override {
     if (p == nullptr) return;
     device_guard g(ordinal_, std::nothrow);
+    if (memory_) return memory_.deallocate(p, bytes, place());
     SHARD_DETAIL_CUDA_REPORT(cudaFreeAsync(p, stream_));
+  }
+  /// Where this shard allocates, for the application's allocator.
+  allocation_place place() const noexcept {
+    return allocation_place{static_cast<std::size_t>(shard_), ordinal_, static_cast<void*>(stream_)};
   }
 
   void copy_from_host(void* dst, const void* src, std::size_t bytes) override {
@@ -261,6 +276,19 @@ class device final : public detail::device {
       return false;
     }
     return attributes.type == cudaMemoryTypeHost;
+  }
+  std::string foreign_memory(const void* p) const override {
+    device_guard g(ordinal_);
+    cudaPointerAttributes attributes{};
+    const cudaError_t status = cudaPointerGetAttributes(&attributes, p);
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();
+      return "a pointer the CUDA runtime does not know";
+    }
+    if (attributes.type == cudaMemoryTypeManaged) return {};  // migrates to whichever GPU uses it
+    if (attributes.type != cudaMemoryTypeDevice) return "host memory";
+    if (attributes.device != ordinal_) return "memory of GPU " + std::to_string(attributes.device);
+    return {};
   }
   void copy_local(void* dst, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
@@ -327,7 +355,9 @@ class device final : public detail::device {
   int shard_;
   int ordinal_;
   std::shared_ptr<memory_pool> pool_;
+  shard::allocator memory_;  // the application's, or empty (pool_)
   cudaStream_t stream_ = nullptr;
+  bool owns_stream_ = true;
 };
 
 }  // namespace cuda_backend

@@ -1,6 +1,7 @@
 #pragma once
 /// @file backend/host/context.hpp
 /// Building a host-backend context: emulated devices, their topology and options.
+#include <shard/allocator.hpp>
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
 #include <shard/core/context_impl.hpp>
@@ -48,6 +49,10 @@ struct host_options {
   /// waits never hold a thread, so a pool of any size makes progress.
   std::size_t threads = 0;
   static constexpr std::size_t threads_per_device_max = 64;
+  /// The application's allocator for the emulated devices' memory (allocator.hpp): every
+  /// allocation and its free go through it, within memory_per_shard as before. Empty: operator
+  /// new.
+  shard::allocator allocator{};
 };
 
 namespace host_backend {
@@ -55,6 +60,7 @@ namespace host_backend {
 /// A context of `shards` emulated devices. Throws invalid_argument for 0 shards.
 inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, const host_options& options) {
   if (shards == 0) throw invalid_argument("context::host: the number of shards must be at least 1");
+  detail::check_allocator(options.allocator, "context::host (host_options::allocator)");
   auto pinned = options.require_pinned_host_memory ? std::make_shared<pinned_registry>() : nullptr;
   std::size_t threads = options.threads;
   if (threads == 0 && shards > host_options::threads_per_device_max)
@@ -69,7 +75,8 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
   for (std::size_t s = 0; s < shards; ++s)
     devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned,
                                                options.cuda_semantics,
-                                               pool ? pool : std::make_shared<executor>(1, defer)));
+                                               pool ? pool : std::make_shared<executor>(1, defer),
+                                               options.allocator));
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

@@ -4,6 +4,7 @@
 /// a pool of threads that several devices share (executor), host memory with an optional
 /// capacity, and hooks that make it fail the way a GPU fails: a
 /// failed kernel, a sticky device fault, a kernel that never finishes.
+#include <shard/allocator.hpp>
 #include <shard/config.hpp>
 #include <shard/core/device.hpp>
 #include <shard/error.hpp>
@@ -217,9 +218,10 @@ class device final : public detail::device, private executor::client {
   /// `threads`: the executor that runs the queue, shared with other devices; without one the
   /// device gets a thread of its own.
   device(int shard, std::size_t capacity, std::shared_ptr<pinned_registry> pinned = nullptr,
-         bool cuda_semantics = false, std::shared_ptr<executor> threads = nullptr)
+         bool cuda_semantics = false, std::shared_ptr<executor> threads = nullptr, shard::allocator memory = {})
       : shard_(shard),
         capacity_(capacity),
+        memory_(std::move(memory)),
         pinned_(std::move(pinned)),
         cuda_semantics_(cuda_semantics),
         handle_(std::make_shared<wake_handle>()),
@@ -269,7 +271,18 @@ class device final : public detail::device, private executor::client {
         throw out_of_memory(shard_, shard_, bytes, capacity_ - in_use_, "allocate");
       in_use_ += bytes;
     }
-    void* p = ::operator new(bytes, std::align_val_t(alignment), std::nothrow);
+    void* p = nullptr;
+    if (memory_) {
+      try {
+        p = detail::allocate_from(memory_, bytes, place());
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_use_ -= bytes;
+        throw;
+      }
+      return p;
+    }
+    p = ::operator new(bytes, std::align_val_t(alignment), std::nothrow);
     if (p == nullptr) {
       std::lock_guard<std::mutex> lock(mutex_);
       in_use_ -= bytes;
@@ -288,16 +301,20 @@ class device final : public detail::device, private executor::client {
       now = queue_.empty() && !busy_;
       if (!now) {
         try {
-          queue_.push_back(task{[p] { ::operator delete(p, std::align_val_t(alignment)); }, task_kind::control});
+          queue_.push_back(task{[this, p, bytes] { release(p, bytes); }, task_kind::control});
           again = schedule_locked();
         } catch (...) {
           now = true;  // could not queue it: the caller is the last user in every public path
         }
       }
     }
-    if (now) ::operator delete(p, std::align_val_t(alignment));
+    if (now) release(p, bytes);
     else if (again) executor_->ready(this);
   }
+
+  /// Where this device allocates, for the application's allocator (no stream: the queue is
+  /// the device's own).
+  allocation_place place() const noexcept { return allocation_place{static_cast<std::size_t>(shard_), shard_, nullptr}; }
 
   void* allocate_host(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
@@ -423,6 +440,11 @@ class device final : public detail::device, private executor::client {
   }
 
  private:
+  /// Gives memory of allocate() back (now, or from the queue once the work before it ran).
+  void release(void* p, std::size_t bytes) noexcept {
+    if (memory_) memory_.deallocate(p, bytes, place());
+    else ::operator delete(p, std::align_val_t(alignment));
+  }
   enum class task_kind { primitive, copy, control };
   enum class hook { none, fail, fault, hang };
   struct task {
@@ -581,6 +603,7 @@ class device final : public detail::device, private executor::client {
 
   const int shard_;
   const std::size_t capacity_;
+  const shard::allocator memory_;  // the application's, or empty (operator new)
   const std::shared_ptr<pinned_registry> pinned_;
   const bool cuda_semantics_;
   const std::shared_ptr<wake_handle> handle_;
