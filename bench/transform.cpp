@@ -1,5 +1,6 @@
 // transform over 1..8 shards against the single-device baseline: std::transform on the host,
-// raw cub::DeviceTransform on one GPU. Bytes per second count one read and one write.
+// raw cub::DeviceTransform on one GPU. Bytes per second count one read and one write. And a
+// time step of a stencil (shard::stencil: 1-D 3-point, 2-D 5-point) on the same sizes and shards.
 #include "bench_support.hpp"
 
 #include <algorithm>
@@ -36,6 +37,78 @@ void shard_transform(benchmark::State& state, shard::backend kind) {
 }
 BENCHMARK_CAPTURE(shard_transform, host, shard::backend::host)->SHARD_BENCH_SHARDS->UseRealTime();
 
+/// One step of the 1-D heat equation: a 3-point stencil.
+struct three_point {
+  SHARD_HOST_DEVICE float operator()(const shard::window<float>& w) const {
+    return 0.25f * w[-1] + 0.5f * w[0] + 0.25f * w[1];
+  }
+};
+
+/// One step of the 2-D heat equation on a row-distributed grid `Width` wide (radius = Width:
+/// the rows above and below), constant 0 beyond the grid's sides. The width is a constant, so
+/// the column is a mask, not a division.
+template <int Width>
+struct five_point {
+  SHARD_HOST_DEVICE float operator()(const shard::window<float>& w) const {
+    const auto x = static_cast<int>(w.index() % static_cast<std::size_t>(Width));
+    const float left = x > 0 ? w[-1] : 0.0f, right = x + 1 < Width ? w[1] : 0.0f;
+    return 0.5f * w[0] + 0.125f * (left + right + w[-Width] + w[Width]);
+  }
+};
+
+/// A time step of a persistent stencil (shard::stencil::apply), against shard_transform of the
+/// same size on the same shards (docs/interop.md, "Stencils": goal 1.15x plus the halo copies).
+/// range(1): the radius (1: three_point; 1024: a 2-D grid 1024 wide, five_point).
+void shard_stencil(benchmark::State& state, shard::backend kind) {
+  if (bench::skipped_without_gpu(state, kind)) return;
+  const std::size_t n = bench::elements();
+  const auto r = static_cast<std::size_t>(state.range(1));  // 1 or 1024
+  auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
+  // A 2-D grid's rows stay whole on their shards.
+  std::vector<std::size_t> rows = shard::distribution::even().sizes(n / r, ctx.size());
+  for (auto& k : rows) k *= r;
+  shard::vector<float> in(ctx, n / r * r, 1.0f, shard::distribution::explicit_sizes(rows));
+  shard::vector<float> out(ctx, n / r * r, 0.0f, shard::distribution::explicit_sizes(rows));
+  const shard::stencil<float> step(in, r, shard::boundary<float>::constant(0.0f));
+  ctx.reset_stats();
+  for (auto _ : state) {
+    if (r == 1) step.apply(in, out, three_point{});
+    else step.apply(in, out, five_point<1024>{});
+  }
+  bench::report(state, ctx, 2.0 * static_cast<double>(in.size()) * sizeof(float));
+}
+BENCHMARK_CAPTURE(shard_stencil, host, shard::backend::host)
+    ->ArgsProduct({{1, 2, 4, 8}, {1, 1024}})
+    ->UseRealTime();
+
+/// The same step without the halo: every shard computes its interior alone from its own
+/// segment, on its worker (on_each_shard), wrong at the shards' edges: the cost of the
+/// callable itself, against which the stencil's machinery is measured. Emulated shards only.
+void host_stencil_without_halo(benchmark::State& state) {
+  const std::size_t n = bench::elements();
+  const auto r = static_cast<std::size_t>(state.range(1));  // 1 or 1024
+  auto ctx = bench::make_context(shard::backend::host, static_cast<std::size_t>(state.range(0)));
+  std::vector<std::size_t> rows = shard::distribution::even().sizes(n / r, ctx.size());
+  for (auto& k : rows) k *= r;
+  shard::vector<float> in(ctx, n / r * r, 1.0f, shard::distribution::explicit_sizes(rows));
+  shard::vector<float> out(ctx, n / r * r, 0.0f, shard::distribution::explicit_sizes(rows));
+  ctx.reset_stats();
+  for (auto _ : state) {
+    shard::on_each_shard(
+        [&](const shard::shard_place&, shard::segment<float> a, shard::segment<float> b) {
+          const auto run = [&](auto f) {
+            for (std::size_t i = r; i + r < a.size + 1 && i < a.size; ++i)
+              b.data[i] = f(shard::window<float>(a.data + i, a.offset + i, static_cast<int>(r)));
+          };
+          if (r == 1) run(three_point{});
+          else run(five_point<1024>{});
+        },
+        in, out);
+  }
+  bench::report(state, ctx, 2.0 * static_cast<double>(in.size()) * sizeof(float));
+}
+BENCHMARK(host_stencil_without_halo)->ArgsProduct({{1, 2, 4, 8}, {1, 1024}})->UseRealTime();
+
 #if SHARD_HAS_CUDA
 void cub_transform(benchmark::State& state) {
   if (bench::skipped_without_gpu(state)) return;
@@ -61,6 +134,9 @@ void cub_transform(benchmark::State& state) {
 }
 BENCHMARK(cub_transform)->UseRealTime();
 BENCHMARK_CAPTURE(shard_transform, cuda, shard::backend::cuda)->SHARD_BENCH_SHARDS->UseRealTime();
+BENCHMARK_CAPTURE(shard_stencil, cuda, shard::backend::cuda)
+    ->ArgsProduct({{1, 2, 4, 8}, {1, 1024}})
+    ->UseRealTime();
 #endif
 }  // namespace
 

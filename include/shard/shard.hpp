@@ -19,6 +19,7 @@
 #include <shard/scan.hpp>
 #include <shard/sort.hpp>
 #include <shard/stats.hpp>
+#include <shard/stencil.hpp>
 #include <shard/topology.hpp>
 #include <shard/transform.hpp>
 #include <shard/transform_reduce.hpp>
