@@ -248,6 +248,28 @@ TEST_CASE_TEMPLATE("merge is std::merge, equal elements of the first input first
   });
 }
 
+namespace {
+/// shard::lower_bound and upper_bound of `needles` (also in `ns`) in `sorted` (the keys `hs`)
+/// give std::'s global positions, each in one host sync.
+template <class T>
+void check_bounds(shard::context& ctx, const std::vector<T>& hs, const std::vector<T>& needles,
+                  const shard::vector<T>& sorted, const shard::vector<T>& ns, shard::vector<std::size_t>& result) {
+  std::vector<std::size_t> want(needles.size());
+  ctx.reset_stats();
+  shard::lower_bound(sorted, ns, result);
+  CHECK(ctx.stats().host_syncs == 1);
+  for (std::size_t i = 0; i < needles.size(); ++i)
+    want[i] = static_cast<std::size_t>(std::lower_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
+  CHECK(result.to_host() == want);
+  ctx.reset_stats();
+  shard::upper_bound(sorted, ns, result);
+  CHECK(ctx.stats().host_syncs == 1);
+  for (std::size_t i = 0; i < needles.size(); ++i)
+    want[i] = static_cast<std::size_t>(std::upper_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
+  CHECK(result.to_host() == want);
+}
+}  // namespace
+
 TEST_CASE_TEMPLATE("lower_bound and upper_bound give std::'s global positions" * doctest::test_suite("sort"), T,
                    std::int32_t, float) {
   test::for_every_case([](shard::context& ctx, std::size_t n, const shard::distribution& d, std::uint64_t seed) {
@@ -258,17 +280,7 @@ TEST_CASE_TEMPLATE("lower_bound and upper_bound give std::'s global positions" *
     shard::vector<std::size_t> result(ctx, needles.size(), d.type() == shard::distribution::kind::explicit_sizes
                                                                 ? shard::distribution::even()
                                                                 : d);
-    ctx.reset_stats();
-    shard::lower_bound(sorted, ns, result);
-    CHECK(ctx.stats().host_syncs == 1);
-    std::vector<std::size_t> want(needles.size());
-    for (std::size_t i = 0; i < needles.size(); ++i)
-      want[i] = static_cast<std::size_t>(std::lower_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
-    CHECK(result.to_host() == want);
-    shard::upper_bound(sorted, ns, result);
-    for (std::size_t i = 0; i < needles.size(); ++i)
-      want[i] = static_cast<std::size_t>(std::upper_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
-    CHECK(result.to_host() == want);
+    check_bounds(ctx, hs, needles, sorted, ns, result);
   });
 }
 
@@ -288,15 +300,7 @@ TEST_CASE("lower_bound and upper_bound of ascending needles (the galloping searc
     std::sort(needles.begin(), needles.end());
     shard::vector<std::int32_t> sorted(ctx, hs, d), ns(ctx, needles, shard::distribution::even());
     shard::vector<std::size_t> result(ctx, needles.size());
-    std::vector<std::size_t> want(needles.size());
-    shard::lower_bound(sorted, ns, result);
-    for (std::size_t i = 0; i < needles.size(); ++i)
-      want[i] = static_cast<std::size_t>(std::lower_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
-    CHECK(result.to_host() == want);
-    shard::upper_bound(sorted, ns, result);
-    for (std::size_t i = 0; i < needles.size(); ++i)
-      want[i] = static_cast<std::size_t>(std::upper_bound(hs.begin(), hs.end(), needles[i]) - hs.begin());
-    CHECK(result.to_host() == want);
+    check_bounds(ctx, hs, needles, sorted, ns, result);
   });
 }
 
