@@ -293,6 +293,30 @@ TEST_CASE("an application's allocator sees every allocation of a context and its
   }
 }
 
+TEST_CASE("an application's allocator on ranks: each rank's context allocates through its own" *
+          doctest::test_suite("interop")) {
+  shard::thread_ranks world(2);
+  std::vector<counting_allocator> counters(2);
+  std::atomic<int> right{0};
+  world.run([&](int r) {
+    shard::host_options options;
+    options.allocator = counters[static_cast<std::size_t>(r)].get();
+    {
+      auto ctx = shard::context::spmd(world.communicator(r), shard::context::host(2, options));
+      shard::vector<int> v(ctx, 20000, 0);
+      shard::iota(v, 0);
+      shard::sort(v, shard::greater<>{});
+      if (v.get(0) == 19999 && v.get(19999) == 0) ++right;
+    }
+  });
+  CHECK(right.load() == 2);
+  for (auto& c : counters) {
+    CHECK(c.allocations > 0);
+    CHECK(c.live.empty());
+    CHECK(c.mismatched == 0);
+  }
+}
+
 TEST_CASE("an application's allocator: no memory is out_of_memory naming the shard; bad allocators are refused" *
           doctest::test_suite("interop")) {
   shard::host_options options;

@@ -18,9 +18,12 @@ void with_temp_storage(device& d, const char* name, Call&& call) {
   std::size_t bytes = 0;
   cudaError_t status = call(static_cast<void*>(nullptr), bytes);
   if (status != cudaSuccess) throw_cuda_error(status, name, d.shard(), d.ordinal());
-  void* temp = d.allocate(bytes == 0 ? 1 : bytes);
+  // At least one byte (a valid pointer for CUB), given back with the size it was taken with
+  // (an application's allocator sees matching sizes).
+  const std::size_t size = bytes == 0 ? 1 : bytes;
+  void* temp = d.allocate(size);
   status = call(temp, bytes);
-  d.deallocate(temp, bytes);
+  d.deallocate(temp, size);
   if (status != cudaSuccess) throw_cuda_error(status, name, d.shard(), d.ordinal());
 }
 
