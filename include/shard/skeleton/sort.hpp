@@ -483,8 +483,9 @@ inline std::size_t slice_reach(std::size_t runs) {
 /// and windows take those targets.
 inline constexpr std::size_t slices_max_bytes = std::size_t{64} << 20;
 /// Elements of the slices one index of the copy takes (packed_slice_fn) on a GPU: many
-/// threads, each searching where its chunk starts. An emulated device, one thread, takes them
-/// all in one index (one search, then one walk over the windows).
+/// threads, each searching where its chunk starts. A device of one multiprocessor (an
+/// emulated device, one thread) takes them all in one index (one search, then one walk over
+/// the windows).
 inline constexpr std::size_t slice_chunk = 32;
 
 /// The lower (upper) bound of `key` in the n sorted elements at `b`, as an index: a
@@ -576,8 +577,6 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
     const std::size_t per_shard =
         count_words + offset_words + (element_bytes + sizeof(std::size_t) - 1) / sizeof(std::size_t);
     if (per_shard * shards * sizeof(std::size_t) > slices_max_bytes) return open;
-    const std::size_t chunk = pb.ctx.kind() == backend::host ? capacity : slice_chunk;
-    const std::size_t chunks = (capacity + chunk - 1) / chunk;
     std::vector<K> needles;  // the windows' first keys, then their last keys
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[first[o]]);
     for (std::size_t o = 0; o < targets; ++o) needles.push_back(c.keys[last[o]]);
@@ -587,6 +586,9 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
         pb.ctx, per_shard,
         [&](std::size_t s, std::size_t* slot) {
           if (pb.by_shard[s].empty()) return false;
+          // A device that runs one thread at a time (one multiprocessor: an emulated device)
+          // takes the windows in one index; a GPU in chunks of slice_chunk, one thread each.
+          const std::size_t chunk = pb.ctx.topology().shards[s].multiprocessors <= 1 ? capacity : slice_chunk;
           launch(pb.ctx, s, [&](auto& dev) {
             const auto* lows = static_cast<const K*>(on_shard.data(s));
             auto* elements = reinterpret_cast<K*>(slot + count_words + offset_words);
@@ -597,7 +599,7 @@ std::vector<std::size_t> settle_in_slices(problem<K, V, Comp>& pb, const candida
               primitive::bounds(dev, run.keys, run.size, lows, targets, from, pb.comp, false);
               primitive::bounds(dev, run.keys, run.size, lows + targets, targets, from + targets, pb.comp, true);
               primitive::for_each_index(dev, 1, range_offsets_fn{from, from + targets, targets, offsets});
-              primitive::for_each_index(dev, chunks,
+              primitive::for_each_index(dev, (capacity + chunk - 1) / chunk,
                                         packed_slice_fn<K>{run.keys, from, offsets, targets, capacity, chunk,
                                                            elements + i * capacity});
             }
