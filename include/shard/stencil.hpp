@@ -59,6 +59,9 @@ struct boundary {
 namespace detail {
 
 /// out[i] = f(window centred on center0[i]) for i < n, the window's global index index0 + i.
+/// In the device-checks region (config.hpp): a callable that cannot run on the device is a
+/// compile error here, never a kernel that does nothing.
+SHARD_DETAIL_DEVICE_CHECKS_BEGIN
 template <class T, class U, class F>
 struct window_fn {
   const T* center0;
@@ -70,6 +73,7 @@ struct window_fn {
     out[i] = f(window<T>(center0 + i, index0 + i, radius));
   }
 };
+SHARD_DETAIL_DEVICE_CHECKS_END
 
 }  // namespace detail
 
@@ -85,7 +89,8 @@ struct window_fn {
 ///    holds at least r elements; more when shorter segments are spanned; two more when
 ///    periodic), and the first and last 2r elements of its own segment (device-local);
 /// 3. every shard computes its first and last r elements from the halo buffer.
-/// One host sync. Row-distributed 2-D grids of width W use r = W (whole rows, as long as
+/// The copies follow the interiors (one queue per shard: they do not run beside them;
+/// docs/interop.md, "Overlap"). One host sync. Row-distributed 2-D grids of width W use r = W (whole rows, as long as
 /// every segment holds whole rows). Collective in an SPMD context.
 template <class T>
 class stencil {

@@ -61,11 +61,13 @@ inline void check_streams(const std::vector<int>& ordinals, const std::vector<cu
       if (streams[t] == streams[s])
         throw invalid_argument(which + " is also the stream of shard " + std::to_string(t) +
                                " (every shard needs a stream of its own)");
+#if CUDART_VERSION >= 12080  // cudaStreamGetDevice: CUDA 12.8 and newer
     int device = -1;
     SHARD_DETAIL_CUDA_THROW(cudaStreamGetDevice(streams[s], &device), static_cast<int>(s), ordinals[s]);
     if (device != ordinals[s])
       throw invalid_argument(which + " belongs to GPU " + std::to_string(device) + ", the shard runs on GPU " +
                              std::to_string(ordinals[s]));
+#endif
   }
 }
 
@@ -152,6 +154,23 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
   for (auto& [d, pool] : pools)
     for (auto& [other, unused] : pools)
       if (other != d && pair_access[{other, d}]) pool->grant_access(other);
+  // With the application's allocator the copies between shards still take the peer route
+  // where peer access is on; memory from a memory pool follows cudaMemPoolSetAccess, not
+  // cudaDeviceEnablePeerAccess. The GPUs' default pools (cudaMallocAsync) are given the same
+  // access as shard's own would have; an application's own pools must grant it themselves.
+  if (options.allocator)
+    for (const auto& [key, enabled] : pair_access) {
+      const auto [from, to] = key;  // `from` may access memory of `to`
+      if (!enabled || from == to) continue;
+      cudaMemPool_t pool = nullptr;
+      SHARD_DETAIL_CUDA_THROW(cudaDeviceGetDefaultMemPool(&pool, to), -1, to);
+      cudaMemAccessDesc desc{};
+      desc.location.type = cudaMemLocationTypeDevice;
+      desc.location.id = from;
+      desc.flags = cudaMemAccessFlagsProtReadWrite;
+      device_guard g(to);
+      SHARD_DETAIL_CUDA_THROW(cudaMemPoolSetAccess(pool, &desc, 1), -1, to);
+    }
 
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < g; ++s)

@@ -41,7 +41,14 @@ void stable_sort(device& d, K* keys, V* values, std::size_t n, Comp comp) {
     device_guard g(d.ordinal());
     K* key_alt = static_cast<K*>(d.allocate(n * sizeof(K)));
     V* value_alt = nullptr;
-    if constexpr (!std::is_void_v<V>) value_alt = static_cast<V*>(d.allocate(n * sizeof(V)));
+    if constexpr (!std::is_void_v<V>) {
+      try {
+        value_alt = static_cast<V*>(d.allocate(n * sizeof(V)));
+      } catch (...) {
+        d.deallocate(key_alt, n * sizeof(K));  // the keys' half, already taken
+        throw;
+      }
+    }
     cub::DoubleBuffer<K> k(keys, key_alt);
     try {
       if constexpr (std::is_void_v<V>) {
