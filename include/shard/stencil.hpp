@@ -81,17 +81,19 @@ SHARD_DETAIL_DEVICE_CHECKS_END
 /// its halo buffers (at most 6r elements per shard), the constant boundary positions (written
 /// once, at construction) and the plan of copies are made once. A step, apply(in, out, f),
 /// writes out[i] = f(window of radius r around in[i]) on every shard at once:
-/// 1. every shard computes its interior (the elements whose windows lie within its segment)
-///    from its own segment, before anything else, so a shard never waits for a neighbour to
-///    start the bulk of its work;
-/// 2. one exchange copies into every shard's halo buffer the r elements beyond each end of
-///    its segment, from the shards that hold them (2(G-1) small copies when every segment
-///    holds at least r elements; more when shorter segments are spanned; two more when
-///    periodic), and the first and last 2r elements of its own segment (device-local);
-/// 3. every shard computes its first and last r elements from the halo buffer.
-/// The copies follow the interiors (one queue per shard: they do not run beside them;
-/// docs/interop.md, "Overlap"). One host sync. Row-distributed 2-D grids of width W use r = W (whole rows, as long as
-/// every segment holds whole rows). Collective in an SPMD context.
+/// 1. one exchange, on the shards' copy queues (a second stream per GPU), copies into every
+///    shard's halo buffer the r elements beyond each end of its segment, from the shards that
+///    hold them (2(G-1) small copies when every segment holds at least r elements; more when
+///    shorter segments are spanned; two more when periodic), and the first and last 2r
+///    elements of its own segment (device-local);
+/// 2. beside those copies, every shard computes its interior (the elements whose windows lie
+///    within its segment) from its own segment: no shard waits for a neighbour, or for a
+///    copy, before the bulk of its work;
+/// 3. every shard waits for its copy queue, then computes its first and last r elements from
+///    the halo buffer.
+/// One host sync. Between ranks of an SPMD context the halos cross after the interiors
+/// (docs/interop.md, "Overlap"). Row-distributed 2-D grids of width W use r = W (whole rows,
+/// as long as every segment holds whole rows). Collective in an SPMD context.
 template <class T>
 class stencil {
  public:
@@ -144,7 +146,12 @@ class stencil {
     const int ri = static_cast<int>(r);
     const auto halo = halo_.pointers();
     detail::run_and_wait(impl, [&] {
-      // 1. Interiors, from the segments.
+      // 1. The halos, on the copy queues, beside what follows.
+      std::optional<transport::beside_exchange> halos;
+      if (r != 0)
+        halos.emplace(impl, transport::rotated(plan_.transfers, impl.size()),
+                      transport::buffers::of(std::vector<const T*>(src.begin(), src.end()), halo));
+      // 2. Interiors, from the segments.
       detail::enqueue_segments(impl, sizes_, [&](auto& dev, std::size_t s) {
         const auto& h = plan_.shards[s];
         if (r == 0) {
@@ -154,20 +161,19 @@ class stencil {
               dev, h.n - 2 * r, detail::window_fn<T, U, Fn>{src[s] + r, dst[s] + r, fn, h.offset + r, ri});
         }
       });
-      // 2. The halos.
-      if (r != 0) transport::exchange(impl, plan_.transfers, std::vector<const T*>(src.begin(), src.end()), halo);
-      // 3. The edges, from the halo buffers.
-      if (r != 0)
-        detail::enqueue_segments(impl, sizes_, [&](auto& dev, std::size_t s) {
-          const auto& h = plan_.shards[s];
-          if (!h.split) {
-            detail::primitive::for_each_index(dev, h.n, detail::window_fn<T, U, Fn>{halo[s] + r, dst[s], fn, h.offset, ri});
-            return;
-          }
-          detail::primitive::for_each_index(dev, r, detail::window_fn<T, U, Fn>{halo[s] + r, dst[s], fn, h.offset, ri});
-          detail::primitive::for_each_index(
-              dev, r, detail::window_fn<T, U, Fn>{halo[s] + 4 * r, dst[s] + (h.n - r), fn, h.offset + h.n - r, ri});
-        });
+      if (r == 0) return;
+      // 3. The edges, from the halo buffers, once each shard's copies are in.
+      halos->join();
+      detail::enqueue_segments(impl, sizes_, [&](auto& dev, std::size_t s) {
+        const auto& h = plan_.shards[s];
+        if (!h.split) {
+          detail::primitive::for_each_index(dev, h.n, detail::window_fn<T, U, Fn>{halo[s] + r, dst[s], fn, h.offset, ri});
+          return;
+        }
+        detail::primitive::for_each_index(dev, r, detail::window_fn<T, U, Fn>{halo[s] + r, dst[s], fn, h.offset, ri});
+        detail::primitive::for_each_index(
+            dev, r, detail::window_fn<T, U, Fn>{halo[s] + 4 * r, dst[s] + (h.n - r), fn, h.offset + h.n - r, ri});
+      });
     });
   }
 

@@ -7,6 +7,7 @@
 #include <shard/thread_ranks.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -187,4 +188,51 @@ TEST_CASE("stencil on ranks: halos cross ranks, the result equals one process's"
     if (out.to_host() == expected) ++right;
   });
   CHECK(right.load() == 3);
+}
+
+TEST_CASE("stencil: the interiors run beside the halo copies, and the copies beside the interiors" *
+          doctest::test_suite("stencil")) {
+  // Two stalls, each on shard 1 of three, each ending in shard::timeout; what the other
+  // shards wrote before it shows what ran beside what.
+  // - Shard 1 is stalled before the step (a kernel that never ends, queued without a wait):
+  //   no halo copy from it can start, yet shards 0 and 2 compute their interiors, since the
+  //   copies wait on the shards' copy queues. On one queue per shard the interiors would wait
+  //   behind the pulls from shard 1 and never run.
+  // - Shard 1's interior never ends: its first and last elements still reach shards 0 and 2
+  //   (its copy queue waits only for what was queued before the step), which compute their
+  //   edges.
+  const std::size_t n = 300, r = 2;
+  std::vector<std::int64_t> data(n);
+  for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<std::int64_t>((i * 37) % 101) - 50;
+  const auto edge = shard::boundary<std::int64_t>::constant(-77);
+  const auto expected = sequential(data, static_cast<int>(r), edge);
+  for (const std::size_t threads : {std::size_t{0}, std::size_t{2}}) {
+    for (const bool before : {true, false}) {
+      CAPTURE(threads);
+      CAPTURE(before);
+      shard::host_options options;
+      options.threads = threads;  // a thread per queue, or a pool of two for all six queues
+      auto ctx = shard::context::host(3, options);
+      ctx.set_wait_timeout(std::chrono::seconds(2));
+      const shard::vector<std::int64_t> in(ctx, data);
+      shard::vector<std::int64_t> out(ctx, n, 0);
+      const shard::stencil<std::int64_t> st(in, r, edge);
+      shard::testing::hang_primitive(ctx, 1, 1);  // shard 1's next primitive
+      if (before) shard::testing::detail_testing::emulated(ctx, 1, "stall").launch([] {});
+      CHECK_THROWS_AS(st.apply(in, out, weighted_sum{static_cast<int>(r)}), shard::timeout);
+      // The emulated devices' memory is host memory: read what was written where it was.
+      const auto left = out.segment(0), right = out.segment(2);
+      REQUIRE(left.size == 100);
+      REQUIRE(right.size == 100);
+      if (before) {
+        for (const auto& seg : {left, right})
+          for (std::size_t k = r; k < seg.size - r; ++k) CHECK(seg.data[k] == expected[seg.offset + k]);
+      } else {
+        for (std::size_t k = 0; k < r; ++k) {
+          CHECK(left.data[left.size - 1 - k] == expected[left.offset + left.size - 1 - k]);  // shard 1's first
+          CHECK(right.data[k] == expected[right.offset + k]);                              // shard 1's last
+        }
+      }
+    }
+  }
 }

@@ -189,6 +189,16 @@ class device {
     }
   }
 
+  /// A second in-order queue of this shard on the same device, for copies that run beside the
+  /// work of this queue (a stencil's halo exchange while the interiors are computed): on a GPU
+  /// a second stream of shard's own (the copy engines run beside the multiprocessors), on the
+  /// host emulation a second queue with a thread of its own (or the same pool). Nothing orders
+  /// the two queues but events. Made on first use and kept with the device, whose
+  /// synchronize(), idle(), wait_until() and abandon() cover it too. Only copies, records and
+  /// waits go there: it allocates nothing. A device with a single queue returns itself (the
+  /// copies then follow the work queued before them, still correctly ordered).
+  virtual device& copy_queue() { return *this; }
+
   /// Marks the current end of the queue.
   virtual std::shared_ptr<event> record() = 0;
   /// As record(), with a timestamp that elapsed_ms() can read (a CUDA event with timing).

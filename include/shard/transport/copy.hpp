@@ -115,6 +115,12 @@ struct buffers {
 
 namespace detail_copy {
 
+/// The queue of a shard that an exchange's copies, records and waits go to: the shard's own,
+/// or its copy queue (detail::device::copy_queue) for an exchange beside the shards' work.
+inline detail::device& queue_of(detail::context_impl& ctx, std::size_t shard, bool beside) {
+  return beside ? ctx.dev(shard).copy_queue() : ctx.dev(shard);
+}
+
 /// Whether a copy between two distinct shards goes through host memory: forced, or the
 /// issuing side may not access the other's memory (a pull needs the destination's access to
 /// the source, a push the source's access to the destination).
@@ -137,15 +143,15 @@ struct staged_chunk {
   std::shared_ptr<detail::event> pushed;
 };
 
-inline void push(detail::context_impl& ctx, staged_chunk& c) {
-  auto& source = ctx.dev(c.src_shard);
+inline void push(detail::context_impl& ctx, staged_chunk& c, bool beside) {
+  auto& source = queue_of(ctx, c.src_shard, beside);
   if (c.chunk->released) source.wait(c.chunk->released);
   source.copy_to_host(c.chunk->data, c.src, c.bytes);
   c.pushed = source.record();
 }
 
-inline void pull(detail::context_impl& ctx, staged_chunk& c) {
-  auto& destination = ctx.dev(c.dst_shard);
+inline void pull(detail::context_impl& ctx, staged_chunk& c, bool beside) {
+  auto& destination = queue_of(ctx, c.dst_shard, beside);
   destination.wait(c.pushed);
   destination.copy_from_host(c.dst, c.chunk->data, c.bytes);
   c.chunk->released = destination.record();
@@ -158,7 +164,8 @@ inline void pull(detail::context_impl& ctx, staged_chunk& c) {
 /// neighbour's pull.
 class staged_copies {
  public:
-  explicit staged_copies(detail::context_impl& ctx) : ctx_(ctx) {}
+  /// `beside`: on the shards' copy queues.
+  explicit staged_copies(detail::context_impl& ctx, bool beside = false) : ctx_(ctx), beside_(beside) {}
   void add(std::size_t src_shard, const char* src, std::size_t dst_shard, char* dst, std::size_t bytes) {
     auto& pool = ctx_.staging(src_shard);
     for (std::size_t offset = 0; offset < bytes; offset += detail::staging_pool::chunk_bytes) {
@@ -169,18 +176,19 @@ class staged_copies {
           flush();
           break;
         }
-      push(ctx_, c);
+      push(ctx_, c, beside_);
       pending_.push_back(std::move(c));
     }
   }
   /// Issues the pulls held back so far.
   void flush() {
-    for (auto& c : pending_) pull(ctx_, c);
+    for (auto& c : pending_) pull(ctx_, c, beside_);
     pending_.clear();
   }
 
  private:
   detail::context_impl& ctx_;
+  bool beside_;
   std::vector<staged_chunk> pending_;
 };
 
@@ -209,8 +217,10 @@ namespace detail_copy {
 /// file comment says: one event per source up front, one wait per destination for all its
 /// sources before its first pull, one wait per source for all its destinations at the end
 /// (device::wait_all: one task each on the host emulation). Counted
-/// once per transfer as source -> destination bytes.
-inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how);
+/// once per transfer as source -> destination bytes. `beside`: on the shards' copy queues, each
+/// first made to wait for the work queued so far on its shard (beside_exchange).
+inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how,
+                            bool beside = false);
 
 inline void exchange_resolved(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how) {
   if (!ctx.spmd()) return exchange_within(ctx, transfers, how);
@@ -224,8 +234,19 @@ inline void exchange_resolved(detail::context_impl& ctx, const std::vector<byte_
 }
 
 /// exchange_resolved among the shards of this process.
-inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how) {
+inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_transfer>& transfers, route how,
+                            bool beside) {
   const std::size_t g = ctx.size();
+  const auto queue = [&](std::size_t s) -> detail::device& { return queue_of(ctx, s, beside); };
+  if (beside) {
+    // Every shard's copy queue starts after the work queued so far on the shard: its sources
+    // are written, its destinations free.
+    std::vector<char> involved(g, 0);
+    for (const auto& t : transfers)
+      if (t.bytes != 0) involved[t.src_shard] = involved[t.dst_shard] = 1;
+    for (std::size_t s = 0; s < g; ++s)
+      if (involved[s]) queue(s).wait(ctx.dev(s).record());
+  }
   std::vector<std::shared_ptr<detail::event>> ready(g);
   std::vector<char> pulls_from(g * g, 0);  // [d * g + s]: d reads s's memory
   std::vector<char> sent_to(g * g, 0);     // [s * g + d]: s sent to d
@@ -237,7 +258,7 @@ inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_tr
     if (is_staged(ctx, t.src_shard, t.dst_shard, how)) (void)ctx.staging(t.src_shard);
     if (!is_staged(ctx, t.src_shard, t.dst_shard, how)) {
       pulls_from[t.dst_shard * g + t.src_shard] = 1;
-      if (!ready[t.src_shard]) ready[t.src_shard] = ctx.dev(t.src_shard).record();
+      if (!ready[t.src_shard]) ready[t.src_shard] = queue(t.src_shard).record();
     }
   }
   // Every destination waits once for all the sources it pulls from, before its first pull.
@@ -247,34 +268,34 @@ inline void exchange_within(detail::context_impl& ctx, const std::vector<byte_tr
       for (std::size_t s = 0; s < g; ++s)
         if (pulls_from[d * g + s]) sources[d].push_back(ready[s]);
     for (std::size_t d = 0; d < g; ++d)
-      if (!sources[d].empty()) ctx.dev(d).wait_all(sources[d]);
+      if (!sources[d].empty()) queue(d).wait_all(sources[d]);
   }
   // Staged copies are issued as they come (their chunks interleave); the direct ones are
   // batched per destination, in order (one copy_batch each: a single task on the host).
-  staged_copies staged(ctx);
+  staged_copies staged(ctx, beside);
   std::vector<std::vector<detail::device::copy_item>> direct(g);
   for (const auto& t : transfers) {
     if (t.bytes == 0) continue;
     ctx.count_bytes(static_cast<int>(t.src_shard), static_cast<int>(t.dst_shard), t.bytes);
     if (t.src_shard != t.dst_shard && is_staged(ctx, t.src_shard, t.dst_shard, how)) {
-      issue(ctx, t, how, staged);
+      staged.add(t.src_shard, static_cast<const char*>(t.src), t.dst_shard, static_cast<char*>(t.dst), t.bytes);
       continue;
     }
     const bool local = t.src_shard == t.dst_shard || ctx.same_device(t.src_shard, t.dst_shard);
     direct[t.dst_shard].push_back(detail::device::copy_item{t.dst, local ? nullptr : &ctx.dev(t.src_shard), t.src, t.bytes});
   }
   for (std::size_t d = 0; d < g; ++d)
-    if (!direct[d].empty()) ctx.dev(d).copy_batch(direct[d]);
+    if (!direct[d].empty()) queue(d).copy_batch(direct[d]);
   staged.flush();
   std::vector<std::shared_ptr<detail::event>> done(g);
   for (std::size_t s = 0; s < g; ++s) {
     std::vector<std::shared_ptr<detail::event>> destinations;
     for (std::size_t d = 0; d < g; ++d) {
       if (!sent_to[s * g + d]) continue;
-      if (!done[d]) done[d] = ctx.dev(d).record();
+      if (!done[d]) done[d] = queue(d).record();
       destinations.push_back(done[d]);
     }
-    if (!destinations.empty()) ctx.dev(s).wait_all(destinations);
+    if (!destinations.empty()) queue(s).wait_all(destinations);
   }
 }
 
@@ -294,6 +315,49 @@ inline void exchange_planned(detail::context_impl& ctx, const std::vector<detail
                                      ctx.local(t.dst_shard) ? where.destination(t) : nullptr, where.bytes(t)});
   detail_copy::exchange_resolved(ctx, resolved, how);
 }
+
+/// An exchange beside the shards' work (a stencil's halos while the interiors are computed).
+/// The constructor issues the transfers between shards of this process on the shards' copy
+/// queues (detail::device::copy_queue), ordered among themselves as exchange_planned says and
+/// each copy queue starting after the work queued so far on its shard: what is queued on the
+/// shards next runs beside the copies. join() makes every shard the copies involve wait for
+/// its copy queue (work queued after join() sees the bytes, and may overwrite the sources),
+/// then issues the transfers between ranks of an SPMD context (collective; those do not run
+/// beside anything: the host waits for the local shards first, transport/ranks.hpp). Counted
+/// as exchange_planned counts. Call join() once, before the step's host sync; a step that
+/// throws before it waits for every queue anyway (detail::run_and_wait).
+class beside_exchange {
+ public:
+  beside_exchange(detail::context_impl& ctx, const std::vector<detail::transfer>& transfers, const buffers& where)
+      : ctx_(ctx), involved_(ctx.size(), 0) {
+    where.check(transfers);
+    std::vector<byte_transfer> here;
+    for (const auto& t : transfers) {
+      const byte_transfer b{t.src_shard, ctx.local(t.src_shard) ? where.source(t) : nullptr, t.dst_shard,
+                            ctx.local(t.dst_shard) ? where.destination(t) : nullptr, where.bytes(t)};
+      if (ctx.rank_of(t.src_shard) != ctx.rank_of(t.dst_shard)) {
+        across_.push_back(b);
+      } else if (ctx.local(t.src_shard) && b.bytes != 0) {
+        here.push_back(b);
+        involved_[t.src_shard] = involved_[t.dst_shard] = 1;
+      }
+    }
+    detail_copy::exchange_within(ctx, here, route::automatic, true);
+  }
+  beside_exchange(const beside_exchange&) = delete;
+  beside_exchange& operator=(const beside_exchange&) = delete;
+
+  void join() {
+    for (std::size_t s = 0; s < involved_.size(); ++s)
+      if (involved_[s]) ctx_.dev(s).wait(ctx_.dev(s).copy_queue().record());
+    if (!across_.empty()) exchange_across_ranks(ctx_, across_);  // the same list on every rank
+  }
+
+ private:
+  detail::context_impl& ctx_;
+  std::vector<char> involved_;
+  std::vector<byte_transfer> across_;
+};
 
 /// Shard `src_shard` -> shard `dst_shard`, `bytes` bytes, queued (the caller waits). With
 /// ordering::queues the copy starts after the work already queued on both shards, and work

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -326,12 +327,26 @@ class device final : public detail::device {
                             ordinal_);
   }
 
+  /// A second stream of shard's own on this GPU (detail::device::copy_queue), non-blocking like
+  /// the shard's: the copies queued there run beside the kernels of the shard's stream, which
+  /// may be the application's (cuda_options::streams). Ordered against it by events only.
+  detail::device& copy_queue() override {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    if (!side_) side_ = std::make_unique<device>(shard_, ordinal_, pool_, nullptr, memory_);
+    return *side_;
+  }
+
   void synchronize() override {
     device_guard g(ordinal_);
+    // The copy stream first (its failure is reported once the shard's stream is also idle).
+    cudaError_t side = cudaSuccess;
+    if (device* s = copy_queue_if_made()) side = cudaStreamSynchronize(s->stream());
     SHARD_DETAIL_CUDA_THROW(cudaStreamSynchronize(stream_), shard_, ordinal_);
+    if (side != cudaSuccess) throw_cuda_error(side, "cudaStreamSynchronize (the shard's copy stream)", shard_, ordinal_);
   }
 
   bool idle() override {
+    if (device* s = copy_queue_if_made(); s != nullptr && !s->idle()) return false;
     device_guard g(ordinal_, std::nothrow);
     const cudaError_t status = cudaStreamQuery(stream_);
     if (status != cudaSuccess && status != cudaErrorNotReady) (void)cudaGetLastError();
@@ -352,12 +367,19 @@ class device final : public detail::device {
     return owned;
   }
 
+  device* copy_queue_if_made() const noexcept {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    return side_.get();
+  }
+
   int shard_;
   int ordinal_;
   std::shared_ptr<memory_pool> pool_;
   shard::allocator memory_;  // the application's, or empty (pool_)
   cudaStream_t stream_ = nullptr;
   bool owns_stream_ = true;
+  mutable std::mutex side_mutex_;
+  std::unique_ptr<device> side_;  // the copy stream's, made on first use
 };
 
 }  // namespace cuda_backend

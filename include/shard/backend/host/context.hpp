@@ -76,7 +76,7 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
     devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned,
                                                options.cuda_semantics,
                                                pool ? pool : std::make_shared<executor>(1, defer),
-                                               options.allocator));
+                                               options.allocator, pool != nullptr));
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

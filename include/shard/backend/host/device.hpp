@@ -114,6 +114,8 @@ class executor final : private detail::deferred_wakeups::sink {
   executor& operator=(const executor&) = delete;
 
   std::size_t threads() const noexcept { return threads_.size(); }
+  /// Whether it defers wakeups while a thread queues a step (the constructor's `defer`).
+  bool defers() const noexcept { return defer_; }
 
   /// The most tasks of one client a thread runs before it takes the next client.
   static constexpr std::size_t turn_tasks = 16;
@@ -215,11 +217,14 @@ class device final : public detail::device, private executor::client {
   /// `capacity`: bytes of memory, 0 = unlimited. `pinned`: when not null, host copies must
   /// use pinned memory registered there (the rule a GPU imposes; checked). `cuda_semantics`:
   /// the primitives take the freedoms their CUB counterparts document (gpu_order.hpp).
-  /// `threads`: the executor that runs the queue, shared with other devices; without one the
-  /// device gets a thread of its own.
+  /// `threads`: the executor that runs the queue; without one the device gets a thread of its
+  /// own. `pooled`: that executor is a pool the context's devices share (host_options::threads),
+  /// which the copy queue then shares too; otherwise the copy queue gets a thread of its own.
   device(int shard, std::size_t capacity, std::shared_ptr<pinned_registry> pinned = nullptr,
-         bool cuda_semantics = false, std::shared_ptr<executor> threads = nullptr, shard::allocator memory = {})
+         bool cuda_semantics = false, std::shared_ptr<executor> threads = nullptr, shard::allocator memory = {},
+         bool pooled = false)
       : shard_(shard),
+        pooled_(pooled),
         capacity_(capacity),
         memory_(std::move(memory)),
         pinned_(std::move(pinned)),
@@ -229,6 +234,7 @@ class device final : public detail::device, private executor::client {
     handle_->waiter = this;
   }
   ~device() override {
+    side_.reset();  // the copy queue first: its waits end (cancelled), its queue drains
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cancelled_ = true;  // a hung task (test hook) ends, as a process exit ends a kernel
@@ -365,6 +371,16 @@ class device final : public detail::device, private executor::client {
     copy_task(dst, src, bytes);
   }
 
+  /// A second queue of this emulated device (detail::device::copy_queue): a thread of its own,
+  /// or the context's pool. Copies only: it has no capacity of its own and no test hooks.
+  detail::device& copy_queue() override {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    if (!side_)
+      side_ = std::make_unique<device>(shard_, 0, pinned_, cuda_semantics_,
+                                       pooled_ ? executor_ : std::make_shared<executor>(1, executor_->defers()));
+    return *side_;
+  }
+
   std::shared_ptr<detail::event> record() override {
     auto e = std::make_shared<host_event>();
     push([e] { e->signal(); }, task_kind::control, "record");
@@ -390,24 +406,33 @@ class device final : public detail::device, private executor::client {
   void synchronize() override {
     detail::deferred_wakeups::flush();
     std::exception_ptr failure;
+    if (device* side = copy_queue_if_made()) {
+      try {
+        side->synchronize();
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    }
     {
       std::unique_lock<std::mutex> lock(mutex_);
       idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
       // The caller takes its own reference (sticky) or the only one (error_), under the
       // lock: the worker never touches an exception object after handing it over.
       if (sticky_) failure = sticky_;
-      else failure = std::exchange(error_, nullptr);
+      else if (error_) failure = std::exchange(error_, nullptr);
     }
     if (failure) std::rethrow_exception(failure);
   }
 
   bool idle() override {
+    if (device* side = copy_queue_if_made(); side != nullptr && !side->idle()) return false;
     std::lock_guard<std::mutex> lock(mutex_);
     return queue_.empty() && !busy_;
   }
 
   bool wait_until(std::chrono::steady_clock::time_point deadline) override {
     detail::deferred_wakeups::flush();
+    if (device* side = copy_queue_if_made(); side != nullptr && !side->wait_until(deadline)) return false;
     std::unique_lock<std::mutex> lock(mutex_);
     return idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && !busy_; });
   }
@@ -419,6 +444,9 @@ class device final : public detail::device, private executor::client {
       cancelled_ = true;
       again = unpark_locked();
     }
+    // The copy queue after this one: its events, signalled as it drops its work, then end no
+    // wait here that could still run a kernel on bytes that never came.
+    if (device* side = copy_queue_if_made()) side->abandon();
     if (again) executor_->ready(this);
   }
 
@@ -440,6 +468,11 @@ class device final : public detail::device, private executor::client {
   }
 
  private:
+  /// The copy queue, or null when none was made.
+  device* copy_queue_if_made() const noexcept {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    return side_.get();
+  }
   /// Gives memory of allocate() back (now, or from the queue once the work before it ran).
   void release(void* p, std::size_t bytes) noexcept {
     if (memory_) memory_.deallocate(p, bytes, place());
@@ -602,6 +635,7 @@ class device final : public detail::device, private executor::client {
   }
 
   const int shard_;
+  const bool pooled_;
   const std::size_t capacity_;
   const shard::allocator memory_;  // the application's, or empty (operator new)
   const std::shared_ptr<pinned_registry> pinned_;
@@ -621,6 +655,8 @@ class device final : public detail::device, private executor::client {
   std::uint64_t hook_at_ = 0;
   std::uint64_t launched_since_armed_ = 0;
   std::shared_ptr<executor> executor_;  // destroyed first, once the destructor saw the queue leave it
+  mutable std::mutex side_mutex_;
+  std::unique_ptr<device> side_;  // the copy queue, made on first use (reset first in the destructor)
 };
 
 inline void wake_handle::wake() noexcept {
