@@ -207,11 +207,13 @@ TEST_CASE("stencil: the interiors run beside the halo copies, and the copies bes
   const auto edge = shard::boundary<std::int64_t>::constant(-77);
   const auto expected = sequential(data, static_cast<int>(r), edge);
   for (const std::size_t threads : {std::size_t{0}, std::size_t{2}}) {
-    for (const bool before : {true, false}) {
+    for (const int variant : {0, 1, 2}) {
+      const bool before = variant != 1, peer = variant != 2;  // 2: the staged route, stalled before
       CAPTURE(threads);
-      CAPTURE(before);
+      CAPTURE(variant);
       shard::host_options options;
       options.threads = threads;  // a thread per queue, or a pool of two for all six queues
+      options.peer_access = peer;
       auto ctx = shard::context::host(3, options);
       ctx.set_wait_timeout(std::chrono::seconds(2));
       const shard::vector<std::int64_t> in(ctx, data);
