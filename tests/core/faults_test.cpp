@@ -120,6 +120,39 @@ TEST_CASE("a shard that never finishes gives shard::timeout; the context is then
   CHECK(total_in_use(ctx) == 0);
 }
 
+TEST_CASE("after a timeout no queue runs work that waited on work another queue dropped" *
+          doctest::test_suite("faults")) {
+  // Shard 0 hangs before an event that the main and copy queues of seven other shards wait
+  // for, each then running a task that stands for a copy or a kernel reading shard 0's output.
+  // Giving up abandons the shards one after another; shard 0's event is signalled as its queue
+  // drops its work. A queue abandoned later must not take that for its input having arrived:
+  // the abandonment stops every queue of the context at once.
+  for (const std::size_t threads : {std::size_t{0}, std::size_t{2}}) {
+    CAPTURE(threads);
+    shard::host_options options;
+    options.threads = threads;
+    auto ctx = shard::context::host(8, options);
+    ctx.set_wait_timeout(std::chrono::milliseconds(200));
+    auto ran = std::make_shared<std::atomic<int>>(0);
+    shard::testing::hang_primitive(ctx, 0, 1);
+    shard::testing::detail_testing::emulated(ctx, 0, "hang").launch([] {});
+    const auto e0 = ctx.impl().dev(0).record();
+    for (std::size_t s = 1; s < 8; ++s) {
+      auto& main = ctx.impl().dev(s);
+      auto& side = main.copy_queue();
+      for (auto* q : {&main, &side}) {
+        q->wait(e0);
+        static_cast<shard::host_backend::device&>(*q).launch([ran] { ++*ran; });
+      }
+    }
+    CHECK_THROWS_AS(ctx.synchronize(), shard::timeout);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (std::size_t s = 0; s < 8; ++s) CHECK(ctx.impl().dev(s).wait_until(deadline));
+    CHECK(e0->reached());
+    CHECK(ran->load() == 0);
+  }
+}
+
 TEST_CASE("the wait deadline comes from SHARD_WAIT_TIMEOUT and is checked" * doctest::test_suite("faults")) {
   {
     scoped_env env("SHARD_WAIT_TIMEOUT", "0.25");

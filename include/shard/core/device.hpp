@@ -226,7 +226,8 @@ class device {
   }
   /// The context gave up on this device (a wait passed its deadline): its queued work may
   /// never finish. Destructors then neither wait for the queue nor fail; the host emulation
-  /// also drops the queued work. Never throws.
+  /// also drops the queued work, of every queue of the context at once (one dropping its work
+  /// signals its events, which must not start another queue's work). Never throws.
   virtual void abandon() noexcept = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <shard/topology.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <thread>
@@ -71,12 +72,13 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
   const std::size_t workers = threads != 0 ? std::min(threads, shards) : shards;
   const bool defer = workers >= std::max<std::size_t>(1, std::thread::hardware_concurrency());
   auto pool = threads != 0 ? std::make_shared<executor>(workers, defer) : nullptr;
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);  // device::abandon
   std::vector<std::unique_ptr<detail::device>> devices;
   for (std::size_t s = 0; s < shards; ++s)
     devices.push_back(std::make_unique<device>(static_cast<int>(s), options.memory_per_shard, pinned,
                                                options.cuda_semantics,
                                                pool ? pool : std::make_shared<executor>(1, defer),
-                                               options.allocator, pool != nullptr));
+                                               options.allocator, pool != nullptr, abandoned));
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

@@ -9,6 +9,7 @@
 #include <shard/core/device.hpp>
 #include <shard/error.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -220,9 +221,12 @@ class device final : public detail::device, private executor::client {
   /// `threads`: the executor that runs the queue; without one the device gets a thread of its
   /// own. `pooled`: that executor is a pool the context's devices share (host_options::threads),
   /// which the copy queue then shares too; otherwise the copy queue gets a thread of its own.
+  /// `abandoned`: a flag every device of one context shares (made here when null): the first
+  /// abandon() of any of them sets it, and from then on none of them runs compute or copy
+  /// work, so no queue can run a kernel on bytes another queue dropped.
   device(int shard, std::size_t capacity, std::shared_ptr<pinned_registry> pinned = nullptr,
          bool cuda_semantics = false, std::shared_ptr<executor> threads = nullptr, shard::allocator memory = {},
-         bool pooled = false)
+         bool pooled = false, std::shared_ptr<std::atomic<bool>> abandoned = nullptr)
       : shard_(shard),
         pooled_(pooled),
         capacity_(capacity),
@@ -230,6 +234,7 @@ class device final : public detail::device, private executor::client {
         pinned_(std::move(pinned)),
         cuda_semantics_(cuda_semantics),
         handle_(std::make_shared<wake_handle>()),
+        abandoned_(abandoned ? std::move(abandoned) : std::make_shared<std::atomic<bool>>(false)),
         executor_(threads ? std::move(threads) : std::make_shared<executor>(1)) {
     handle_->waiter = this;
   }
@@ -377,7 +382,8 @@ class device final : public detail::device, private executor::client {
     std::lock_guard<std::mutex> lock(side_mutex_);
     if (!side_)
       side_ = std::make_unique<device>(shard_, 0, pinned_, cuda_semantics_,
-                                       pooled_ ? executor_ : std::make_shared<executor>(1, executor_->defers()));
+                                       pooled_ ? executor_ : std::make_shared<executor>(1, executor_->defers()),
+                                       shard::allocator{}, false, abandoned_);
     return *side_;
   }
 
@@ -438,14 +444,17 @@ class device final : public detail::device, private executor::client {
   }
 
   void abandon() noexcept override {
+    // Every queue of the context stops running work at once, before any wait here ends: a
+    // queue abandoned later (or not at all, being idle now) would otherwise run a copy or a
+    // kernel on bytes that never came, once this queue's events are signalled as it drops
+    // its work.
+    abandoned_->store(true);
     bool again = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       cancelled_ = true;
       again = unpark_locked();
     }
-    // The copy queue after this one: its events, signalled as it drops its work, then end no
-    // wait here that could still run a kernel on bytes that never came.
     if (device* side = copy_queue_if_made()) side->abandon();
     if (again) executor_->ready(this);
   }
@@ -584,6 +593,7 @@ class device final : public detail::device, private executor::client {
       }
       task& head = queue_.front();
       // Once abandoned or stopping, waits and hangs end at once (the queue is being dropped).
+      if (abandoned_->load()) cancelled_ = true;  // another queue of the context was abandoned
       if (!cancelled_) {
         while (!head.waits.empty()) {
           bool registered = false;
@@ -641,6 +651,7 @@ class device final : public detail::device, private executor::client {
   const std::shared_ptr<pinned_registry> pinned_;
   const bool cuda_semantics_;
   const std::shared_ptr<wake_handle> handle_;
+  const std::shared_ptr<std::atomic<bool>> abandoned_;  // shared by the context's devices (abandon)
   mutable std::mutex mutex_;
   std::condition_variable idle_cv_;
   std::deque<task> queue_;
