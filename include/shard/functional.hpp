@@ -102,4 +102,12 @@ using callable_t = typename std_equivalent<F>::type;
 
 }  // namespace detail
 
+/// The first argument that asks reduce, transform_reduce (with plus over float or double) for
+/// a reproducible sum: the correctly rounded sum of the values, bit for bit the same for any
+/// number of shards, distribution, rank layout, backend and run (docs/reproducible.md).
+struct reproducible_t {
+  explicit reproducible_t() = default;
+};
+inline constexpr reproducible_t reproducible{};
+
 SHARD_NAMESPACE_END

@@ -106,6 +106,19 @@ struct present_fn {
   SHARD_DETAIL_HOST_DEVICE maybe<U> operator()(std::size_t i) const { return maybe<U>{static_cast<U>(f(i)), true}; }
 };
 
+/// f(i) converted to U (the values an exact sum of U adds).
+template <class U, class F>
+struct convert_fn {
+  F f;
+  SHARD_DETAIL_HOST_DEVICE U operator()(std::size_t i) const { return static_cast<U>(f(i)); }
+};
+
+/// True when `Op` is shard::plus<X> for some X (std::plus is taken as shard's: callable_t).
+template <class Op>
+inline constexpr bool is_plus = false;
+template <class X>
+inline constexpr bool is_plus<plus<X>> = true;
+
 /// True when `Op` is addition over an arithmetic U, whose identity U{} lets the backends
 /// reduce a raw pointer at full speed instead of through maybe<U>.
 template <class Op, class U>

@@ -8,15 +8,19 @@
 /// shard to the host; one host sync.
 #include <shard/config.hpp>
 #include <shard/core/buffer.hpp>
+#include <shard/core/exact_sum.hpp>
 #include <shard/core/functors.hpp>
 #include <shard/core/run.hpp>
+#include <shard/error.hpp>
 #include <shard/primitive/launch.hpp>
 #include <shard/primitive/reduce.hpp>
 #include <shard/skeleton/metadata.hpp>
 #include <shard/transport/copy.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -95,6 +99,40 @@ U reduce_elements(context_impl& ctx, const std::vector<const T*>& data, const st
   } else {
     return reduce_segments(ctx, sizes, init, rop, [&](std::size_t s) { return read_fn<T, identity_fn>{data[s], {}}; });
   }
+}
+
+/// The correctly rounded sum init + f_s(0) + ... over every shard s, f_s = make_f(s) returning
+/// U (float or double): every shard deposits its values into exact bins (core/exact_sum.hpp,
+/// primitive sum_exactly), the bins are gathered on the host (all_gather, one wait) and added
+/// there into one exact integer, rounded once. The result depends on the values alone: not on
+/// the layout, the ranks, the backend or the run. Moves exact_bins<U>::count 64-bit integers
+/// per non-empty segment to the host (2 KiB for float, 32 KiB for double). Throws
+/// invalid_argument for a segment of more than 2^36 elements.
+template <class U, class MakeF>
+U sum_exactly(context_impl& ctx, const std::vector<std::size_t>& sizes, U init, MakeF make_f, const char* who) {
+  static_assert(exact_summable<U>);
+  using B = exact_bins<U>;
+  std::uint64_t values = 1;  // init
+  for (std::size_t s = 0; s < sizes.size(); ++s) {
+    if (sizes[s] > exact_segment_max)
+      throw invalid_argument(std::string(who) + ": shard " + std::to_string(s) + " holds " + std::to_string(sizes[s]) +
+                             " elements, above the 2^36 a reproducible sum takes per shard");
+    values += sizes[s];
+  }
+  const auto bins = all_gather<std::int64_t>(
+                        ctx, B::count,
+                        [&](std::size_t s, std::int64_t* slot) {
+                          if (sizes[s] == 0) return false;
+                          launch(ctx, s, [&](auto& dev) { primitive::sum_exactly(dev, sizes[s], make_f(s), slot); });
+                          return true;
+                        },
+                        seen_by::host)
+                        .host;
+  exact_total total;
+  total.add_value(init);
+  for (std::size_t s = 0; s < sizes.size(); ++s)
+    if (sizes[s] != 0) total.add_bins<U>(bins.data() + s * B::count);
+  return total.round<U>(values);
 }
 
 }  // namespace detail

@@ -12,9 +12,13 @@
 #include <shard/config.hpp>
 #include <shard/backend/host/device.hpp>
 #include <shard/backend/host/gpu_order.hpp>
+#include <shard/core/exact_sum.hpp>
 #include <shard/core/functors.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
 
 SHARD_NAMESPACE_BEGIN
 namespace host_backend {
@@ -64,6 +68,33 @@ void transform_reduce_index(device& d, std::size_t n, U* out, U init, Rop rop, F
     U acc = init;
     for (std::size_t i = 0; i < n; ++i) acc = rop(acc, f(i));
     *out = acc;
+  });
+}
+
+/// The bins (core/exact_sum.hpp) of f(0), ..., f(n-1) into out[0, exact_bins<U>::count),
+/// U = f's result, n <= exact_segment_max. Integer sums: any order gives the same bins; four
+/// interleaved sets of bins keep consecutive deposits into one bin from waiting on each other.
+template <class F>
+void sum_exactly(device& d, std::size_t n, F f, std::int64_t* out) {
+  using U = std::decay_t<decltype(f(std::size_t{0}))>;
+  using B = detail::exact_bins<U>;
+  d.launch([=] {
+    constexpr std::size_t sets = 4;
+    std::vector<std::int64_t> bins(sets * B::count, 0);
+    std::int64_t* b = bins.data();
+    const auto deposit = [](std::int64_t* into, U x) {
+      const auto dep = B::split(x);
+      for (int k = 0; k < dep.count; ++k) into[dep.bin[k]] += dep.value[k];
+    };
+    std::size_t i = 0;
+    for (; i + sets <= n; i += sets)
+      for (std::size_t j = 0; j < sets; ++j) deposit(b + j * B::count, f(i + j));
+    for (; i < n; ++i) deposit(b, f(i));
+    for (std::size_t k = 0; k < B::count; ++k) {
+      std::int64_t sum = 0;
+      for (std::size_t j = 0; j < sets; ++j) sum += b[j * B::count + k];
+      out[k] = sum;
+    }
   });
 }
 
