@@ -1,8 +1,13 @@
 // reduce over 1..8 shards against the single-device baseline: std::reduce on the host, raw
-// cub::DeviceReduce::Sum on one GPU. Bytes per second count one read of every element.
+// cub::DeviceReduce::Sum on one GPU; and the reproducible sum (shard::reproducible) against
+// the default one, on the same floats of many magnitudes. Bytes per second count one read of
+// every element.
 #include "bench_support.hpp"
 
+#include <cmath>
+#include <cstdint>
 #include <numeric>
+#include <vector>
 
 #if SHARD_HAS_CUDA
 #  include <cub/device/device_reduce.cuh>
@@ -27,6 +32,31 @@ void shard_reduce(benchmark::State& state, shard::backend kind) {
   bench::report(state, ctx, 1.0 * n * sizeof(float));
 }
 BENCHMARK_CAPTURE(shard_reduce, host, shard::backend::host)->SHARD_BENCH_SHARDS->UseRealTime();
+
+/// Floats of both signs over 2^-20..2^20: the bins of a reproducible sum are spread.
+std::vector<float> varied(std::size_t n) {
+  std::vector<float> out(n);
+  std::uint32_t x = 12345;
+  for (auto& v : out) {
+    x = x * 1664525u + 1013904223u;
+    v = std::ldexp(static_cast<float>(static_cast<std::int32_t>(x >> 8) - (1 << 23)), static_cast<int>(x % 41) - 43);
+  }
+  return out;
+}
+
+/// The default sum (reproducible = false) or the reproducible one, on varied().
+void shard_sum(benchmark::State& state, shard::backend kind, bool reproducible) {
+  if (bench::skipped_without_gpu(state, kind)) return;
+  const std::size_t n = bench::elements();
+  auto ctx = bench::make_context(kind, static_cast<std::size_t>(state.range(0)));
+  const shard::vector<float> in(ctx, varied(n));
+  ctx.reset_stats();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(reproducible ? shard::reduce(shard::reproducible, in) : shard::reduce(in));
+  bench::report(state, ctx, 1.0 * n * sizeof(float));
+}
+BENCHMARK_CAPTURE(shard_sum, host_default, shard::backend::host, false)->SHARD_BENCH_SHARDS->UseRealTime();
+BENCHMARK_CAPTURE(shard_sum, host_reproducible, shard::backend::host, true)->SHARD_BENCH_SHARDS->UseRealTime();
 
 #if SHARD_HAS_CUDA
 void cub_reduce(benchmark::State& state) {
@@ -62,6 +92,8 @@ void cub_reduce(benchmark::State& state) {
 }
 BENCHMARK(cub_reduce)->UseRealTime();
 BENCHMARK_CAPTURE(shard_reduce, cuda, shard::backend::cuda)->SHARD_BENCH_SHARDS->UseRealTime();
+BENCHMARK_CAPTURE(shard_sum, cuda_default, shard::backend::cuda, false)->SHARD_BENCH_SHARDS->UseRealTime();
+BENCHMARK_CAPTURE(shard_sum, cuda_reproducible, shard::backend::cuda, true)->SHARD_BENCH_SHARDS->UseRealTime();
 #endif
 }  // namespace
 

@@ -3,6 +3,7 @@
 // executors; and the correctly rounded sum, against exact references.
 #include "../support/test_support.hpp"
 
+#include <shard/scan.hpp>
 #include <shard/thread_ranks.hpp>
 
 #include <atomic>
@@ -186,4 +187,100 @@ TEST_CASE("reduce(reproducible) on ranks: every rank layout gives one process's 
     });
     CHECK(right.load() == ranks);
   }
+}
+
+TEST_CASE("inclusive_scan and exclusive_scan(reproducible): the same bits on every layout; correctly rounded prefixes" *
+          doctest::test_suite("reproducible")) {
+  // Values m * 2^e (|m| < 2^50, e in [-30, 30]): a span of 2^110, within the grid's, so every
+  // prefix is the exact prefix sum rounded once.
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{777}}) {
+    CAPTURE(n);
+    i128 ignored = 0;
+    const auto data = wide_doubles(n, 31 + n, &ignored);
+    std::vector<double> inclusive(n), exclusive(n);
+    const double init = 0.375;
+    i128 acc = 0, acc_ex = static_cast<i128>(init * std::ldexp(1.0, 30));
+    std::mt19937_64 gen(31 + n);  // the same draws as wide_doubles
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto m = static_cast<std::int64_t>(gen() >> 14) - (std::int64_t{1} << 49);
+      const int e = static_cast<int>(gen() % 61) - 30;
+      const i128 v = static_cast<i128>(m) << (e + 30);
+      exclusive[i] = rounded(acc_ex);
+      acc += v;
+      acc_ex += v;
+      inclusive[i] = rounded(acc);
+    }
+    std::vector<float> floats(n);
+    for (std::size_t i = 0; i < n; ++i) floats[i] = static_cast<float>(data[i]);
+    std::vector<float> float_bits;
+    for (std::size_t g = 1; g <= 8; ++g)
+      for (auto& ctx : test::contexts(g))
+        for (const auto& dist : test::distributions(n, g)) {
+          CAPTURE(g);
+          const shard::vector<double> v(ctx, data, dist);
+          shard::vector<double> out(ctx, n, shard::distribution::even());  // the input is exchanged into it
+          shard::inclusive_scan(shard::reproducible, v, out);
+          const auto in_host = out.to_host();
+          for (std::size_t i = 0; i < n; ++i) CHECK(same_bits(in_host[i], inclusive[i]));
+          shard::exclusive_scan(shard::reproducible, v, out, init);
+          const auto ex_host = out.to_host();
+          for (std::size_t i = 0; i < n; ++i) CHECK(same_bits(ex_host[i], exclusive[i]));
+          shard::vector<float> f(ctx, floats, dist);
+          shard::inclusive_scan(shard::reproducible, f, f, std::plus<>{});  // in place
+          const auto fh = f.to_host();
+          if (float_bits.empty()) float_bits = fh;
+          CHECK(std::memcmp(fh.data(), float_bits.data(), n * sizeof(float)) == 0);
+        }
+  }
+}
+
+TEST_CASE("reproducible scans: cancellation, specials per prefix, negative zeros, ranks" *
+          doctest::test_suite("reproducible")) {
+  auto ctx = shard::context::host(3, test::gpu_like());
+  const double inf = std::numeric_limits<double>::infinity();
+  const auto scan = [&](std::vector<double> values) {
+    const shard::vector<double> v(ctx, values, shard::distribution::explicit_sizes({1, 0, values.size() - 1}));
+    shard::vector<double> out(ctx, values.size());
+    shard::inclusive_scan(shard::reproducible, v, out);
+    return out.to_host();
+  };
+  CHECK(scan({1e10, 1.0, -1e10, 2.0}) == std::vector<double>{1e10, 1e10 + 1, 1.0, 3.0});
+  CHECK(scan({0.1, 0.2, 0.3}) == std::vector<double>{0.1, 0.30000000000000004, 0.6});
+  const auto s = scan({1.0, inf, 2.0, -inf, 3.0});
+  CHECK(s[0] == 1.0);
+  CHECK(s[1] == inf);
+  CHECK(s[2] == inf);
+  CHECK(std::isnan(s[3]));
+  CHECK(std::isnan(s[4]));
+  const auto z = scan({-0.0, -0.0, 0.0, -0.0});
+  CHECK(std::signbit(z[0]));
+  CHECK(std::signbit(z[1]));
+  CHECK_FALSE(std::signbit(z[2]));
+  CHECK_FALSE(std::signbit(z[3]));
+  CHECK(scan({std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::denorm_min()})[1] ==
+        2 * std::numeric_limits<double>::denorm_min());
+  // Integers: the ordinary scan.
+  const shard::vector<int> k(ctx, std::vector<int>{1, 2, 3});
+  shard::vector<int> ko(ctx, 3);
+  shard::exclusive_scan(shard::reproducible, k, ko, 10);
+  CHECK(ko.to_host() == std::vector<int>{10, 11, 13});
+  // Across ranks: one process's bits.
+  i128 ignored = 0;
+  const auto data = wide_doubles(500, 77, &ignored);
+  auto one = shard::context::host(1);
+  const shard::vector<double> whole(one, data);
+  shard::vector<double> whole_out(one, data.size());
+  shard::inclusive_scan(shard::reproducible, whole, whole_out);
+  const auto expected = whole_out.to_host();
+  shard::thread_ranks world(3);
+  std::atomic<int> right{0};
+  world.run([&](int r) {
+    auto rc = shard::context::spmd(world.communicator(r), shard::context::host(r == 2 ? 2 : 1));
+    const shard::vector<double> v(rc, data);
+    shard::vector<double> out(rc, data.size());
+    shard::inclusive_scan(shard::reproducible, v, out);
+    const auto got = out.to_host();
+    if (std::memcmp(got.data(), expected.data(), got.size() * sizeof(double)) == 0) ++right;
+  });
+  CHECK(right.load() == 3);
 }

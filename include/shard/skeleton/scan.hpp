@@ -16,6 +16,7 @@
 /// GPU is not bit-reproducible for floating-point sums (CUB's documentation).
 #include <shard/config.hpp>
 #include <shard/core/buffer.hpp>
+#include <shard/core/fixed_sum.hpp>
 #include <shard/core/functors.hpp>
 #include <shard/core/run.hpp>
 #include <shard/core/segmented_buffer.hpp>
@@ -24,8 +25,10 @@
 #include <shard/primitive/reduce.hpp>
 #include <shard/primitive/scan.hpp>
 #include <shard/skeleton/metadata.hpp>
+#include <shard/skeleton/reduce.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -34,10 +37,13 @@ SHARD_NAMESPACE_BEGIN
 namespace detail {
 
 /// out[s] = scan of in[s] (sizes[s] elements each) continued across shards in shard order;
-/// exclusive when `init` holds a value. in[s] may equal out[s]. Blocks until done.
-template <class T, class Op>
+/// exclusive when `init` holds a value. in[s] may equal out[s]. Blocks until done. Within the
+/// same wait, `prepare()` queues first (work the inputs depend on) and `finish()` last (work
+/// on the outputs); neither runs when every segment is empty.
+template <class T, class Op, class Prepare = void (*)(), class Finish = void (*)()>
 void scan(context_impl& ctx, const std::vector<const T*>& in, const std::vector<T*>& out,
-          const std::vector<std::size_t>& sizes, Op op, std::optional<T> init) {
+          const std::vector<std::size_t>& sizes, Op op, std::optional<T> init, Prepare&& prepare = [] {},
+          Finish&& finish = [] {}) {
   const std::size_t g = ctx.size();
   // Addition over an arithmetic type has the identity T{}: partials are plain values, reduced
   // through the backend's fast path; any other operator works on maybe<T>.
@@ -69,7 +75,7 @@ void scan(context_impl& ctx, const std::vector<const T*>& in, const std::vector<
           });
           return true;
         },
-        seen_by::shards);
+        seen_by::shards, prepare);
     carries = segmented_buffer<T>(ctx, std::vector<std::size_t>(g, 1));
     bool earlier = false;  // a non-empty shard before this one
     for (std::size_t s = 0; s < g; ++s) {
@@ -86,7 +92,43 @@ void scan(context_impl& ctx, const std::vector<const T*>& in, const std::vector<
           primitive::inclusive_scan(dev, in[s], out[s], sizes[s], op, has_carry ? static_cast<const T*>(carry) : nullptr);
       });
     }
+    finish();
   });
+}
+
+/// The reproducible scan of U (float or double) with plus (core/fixed_sum.hpp): the largest
+/// magnitude over every shard (a reduction, one host sync); then, in one more wait, every
+/// value rounded to the grid it gives (32-byte fixed_sums, n per shard), the scan of those
+/// integers (the scan above, with fixed_plus), and every prefix rounded to U into out. The
+/// results depend on the values alone. Two host syncs; 32 bytes of scratch per element.
+template <class U>
+void scan_reproducibly(context_impl& ctx, const std::vector<const U*>& in, const std::vector<U*>& out,
+                       const std::vector<std::size_t>& sizes, std::optional<U> init) {
+  const auto ranges =
+      segment_partials<fixed_range>(ctx, sizes, fixed_range_op{}, [&](std::size_t s) { return range_fn<U>{in[s]}; });
+  fixed_range all = init ? range_of(*init) : fixed_range{fixed_range_none, 0};
+  std::uint64_t values = init ? 1 : 0;
+  for (std::size_t s = 0; s < sizes.size(); ++s) {
+    values += sizes[s];
+    if (ranges[s].valid) all = fixed_range_op{}(all, ranges[s].value);
+  }
+  const int g = fixed_grid(all.top, values);
+  segmented_buffer<fixed_sum> fixed(ctx, sizes);
+  const auto f = fixed.pointers();
+  std::optional<fixed_sum> start;
+  if (init) start = to_fixed(*init, g);
+  scan<fixed_sum>(
+      ctx, std::vector<const fixed_sum*>(f.begin(), f.end()), f, sizes, fixed_plus{}, start,
+      [&] {
+        for (std::size_t s = 0; s < sizes.size(); ++s)
+          if (sizes[s] != 0)
+            launch(ctx, s, [&](auto& dev) { primitive::for_each_index(dev, sizes[s], to_fixed_fn<U>{in[s], f[s], g}); });
+      },
+      [&] {
+        for (std::size_t s = 0; s < sizes.size(); ++s)
+          if (sizes[s] != 0)
+            launch(ctx, s, [&](auto& dev) { primitive::for_each_index(dev, sizes[s], from_fixed_fn<U>{f[s], out[s], g}); });
+      });
 }
 
 }  // namespace detail
