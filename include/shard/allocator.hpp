@@ -6,11 +6,20 @@
 #include <shard/config.hpp>
 #include <shard/error.hpp>
 
+#if SHARD_HAS_CUDA
+#  include <cuda/stream_ref>
+#  include <cuda_runtime_api.h>
+#endif
+
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <new>
 #include <string>
+#include <utility>
+#include <vector>
 
 SHARD_NAMESPACE_BEGIN
 
@@ -40,7 +49,105 @@ struct allocator {
 
   /// Whether the application's allocator is used (both callables set).
   explicit operator bool() const noexcept { return allocate && deallocate; }
+
+  /// The allocator of a memory resource in CCCL's `cuda::mr` shape, for every device of the
+  /// context (a resource that allocates on the current device, or on the stream's): one
+  /// resource object, shared by the devices (held by a shared_ptr; it must be thread-safe, as
+  /// the shards allocate at once). An async resource (`allocate_async(bytes, alignment,
+  /// cuda::stream_ref)` and `deallocate_async(p, bytes, alignment, stream)`, in a CUDA
+  /// translation unit) gets the shard's stream: stream-ordered. A synchronous one
+  /// (`allocate(bytes, alignment)`, `deallocate(p, bytes, alignment)`) is called as it is, after
+  /// synchronising the shard's stream before a free (memory of a GPU shard may still be read by
+  /// queued work; an emulated device has no stream). Alignment: 256 bytes, as cudaMalloc's.
+  template <class Resource>
+  static allocator from_resource(Resource resource);
+  /// As from_resource, with one resource per shard (`by_shard[s]` serves shard s, in the
+  /// context's global shard numbering): per-device pools, as CCCL's device resources are.
+  /// Allocating for a shard beyond the list throws invalid_argument naming it.
+  template <class Resource>
+  static allocator from_resources(std::vector<Resource> by_shard);
 };
+
+namespace detail {
+
+/// What from_resource needs of a resource: CCCL's async resource shape (CUDA translation
+/// units), or its synchronous shape.
+#if SHARD_HAS_CUDA
+template <class R>
+concept async_memory_resource = requires(R& r, void* p, std::size_t n, std::size_t a, ::cuda::stream_ref s) {
+  { r.allocate_async(n, a, s) } -> std::same_as<void*>;
+  r.deallocate_async(p, n, a, s);
+};
+#else
+template <class R>
+concept async_memory_resource = false;
+#endif
+template <class R>
+concept sync_memory_resource = requires(R& r, void* p, std::size_t n, std::size_t a) {
+  { r.allocate(n, a) } -> std::same_as<void*>;
+  r.deallocate(p, n, a);
+};
+
+/// The allocator of resources chosen per place by `pick(where) -> Resource&`.
+template <class Resource, class Pick>
+allocator allocator_of_resources(Pick pick) {
+  static_assert(async_memory_resource<Resource> || sync_memory_resource<Resource>,
+                "shard::allocator::from_resource: the resource needs allocate(bytes, alignment) and "
+                "deallocate(p, bytes, alignment) (CCCL's cuda::mr::resource), or allocate_async and "
+                "deallocate_async with a cuda::stream_ref (cuda::mr::async_resource, in a CUDA translation unit)");
+  constexpr std::size_t alignment = 256;  // device_alignment, below
+  allocator a;
+  a.allocate = [pick](std::size_t bytes, const allocation_place& where) -> void* {
+    Resource& r = pick(where);
+#if SHARD_HAS_CUDA
+    if constexpr (async_memory_resource<Resource>) {
+      if (where.stream != nullptr)
+        return r.allocate_async(bytes, alignment, ::cuda::stream_ref(static_cast<cudaStream_t>(where.stream)));
+    }
+#endif
+    if constexpr (sync_memory_resource<Resource>) {
+      return r.allocate(bytes, alignment);
+    } else {
+      throw invalid_argument("allocator::from_resource: an async resource (allocate_async) on shard " +
+                             std::to_string(where.shard) + ", which has no stream (an emulated device)");
+    }
+  };
+  a.deallocate = [pick](void* p, std::size_t bytes, const allocation_place& where) {
+    Resource& r = pick(where);
+#if SHARD_HAS_CUDA
+    if constexpr (async_memory_resource<Resource>) {
+      if (where.stream != nullptr) {
+        r.deallocate_async(p, bytes, alignment, ::cuda::stream_ref(static_cast<cudaStream_t>(where.stream)));
+        return;
+      }
+    }
+    // A synchronous free of memory that queued work may still read: the stream first.
+    if (where.stream != nullptr) (void)cudaStreamSynchronize(static_cast<cudaStream_t>(where.stream));
+#endif
+    if constexpr (sync_memory_resource<Resource>) r.deallocate(p, bytes, alignment);
+  };
+  return a;
+}
+
+}  // namespace detail
+
+template <class Resource>
+allocator allocator::from_resource(Resource resource) {
+  auto shared = std::make_shared<Resource>(std::move(resource));
+  return detail::allocator_of_resources<Resource>([shared](const allocation_place&) -> Resource& { return *shared; });
+}
+
+template <class Resource>
+allocator allocator::from_resources(std::vector<Resource> by_shard) {
+  if (by_shard.empty()) throw invalid_argument("allocator::from_resources: the list of resources is empty");
+  auto shared = std::make_shared<std::vector<Resource>>(std::move(by_shard));
+  return detail::allocator_of_resources<Resource>([shared](const allocation_place& where) -> Resource& {
+    if (where.shard >= shared->size())
+      throw invalid_argument("allocator::from_resources: no resource for shard " + std::to_string(where.shard) +
+                             " (" + std::to_string(shared->size()) + " resources)");
+    return (*shared)[where.shard];
+  });
+}
 
 namespace detail {
 

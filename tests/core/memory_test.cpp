@@ -9,6 +9,7 @@
 #include <shard/thread_ranks.hpp>
 
 #if SHARD_HAS_CUDA
+#  include <cuda/stream_ref>
 #  include <cuda_runtime_api.h>
 #endif
 
@@ -182,6 +183,71 @@ TEST_CASE("vector::wrap: the application's buffers as a vector, written in place
   }
 }
 
+TEST_CASE("vector::wrap: sort_by_key, reduce_by_key, merge and the stencil on wrapped vectors" *
+          doctest::test_suite("interop")) {
+  for (std::size_t g : {std::size_t{1}, std::size_t{3}, std::size_t{4}}) {
+    for (auto& ctx : test::contexts(g)) {
+      CAPTURE(g);
+      CAPTURE(test::name(ctx.kind()));
+      std::vector<std::size_t> sizes(g);
+      for (std::size_t s = 0; s < g; ++s) sizes[s] = s == 1 ? 0 : 40 + 13 * s;
+      const std::size_t n = std::accumulate(sizes.begin(), sizes.end(), std::size_t{0});
+      app_buffers key_mem(ctx, sizes), value_mem(ctx, sizes), out_mem(ctx, sizes);
+      auto keys = shard::vector<int>::wrap(ctx, key_mem.parts());
+      auto values = shard::vector<int>::wrap(ctx, value_mem.parts());
+      auto out = shard::vector<int>::wrap(ctx, out_mem.parts());
+      std::vector<int> k(n), v(n);
+      for (std::size_t i = 0; i < n; ++i) k[i] = static_cast<int>((i * 37) % 11), v[i] = static_cast<int>(i);
+      shard::copy(std::span<const int>(k), keys);
+      shard::copy(std::span<const int>(v), values);
+
+      shard::sort_by_key(keys, values);  // stable: equal keys keep their order
+      std::vector<std::size_t> order(n);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return k[a] < k[b]; });
+      std::vector<int> sorted_k(n), sorted_v(n);
+      for (std::size_t i = 0; i < n; ++i) sorted_k[i] = k[order[i]], sorted_v[i] = v[order[i]];
+      CHECK(read_back(ctx, key_mem) == sorted_k);
+      CHECK(read_back(ctx, value_mem) == sorted_v);
+
+      std::map<int, int> sums;
+      for (std::size_t i = 0; i < n; ++i) sums[k[i]] += v[i];
+      shard::vector<int> unique_keys(ctx, 0), totals(ctx, 0);
+      const std::size_t runs = shard::reduce_by_key(keys, values, unique_keys, totals);
+      REQUIRE(runs == sums.size());
+      const auto uk = unique_keys.to_host();
+      const auto ut = totals.to_host();
+      std::size_t r = 0;
+      for (const auto& [key, sum] : sums) {
+        CHECK(uk[r] == key);
+        CHECK(ut[r] == sum);
+        ++r;
+      }
+
+      // merge of two halves of the sorted keys into the wrapped output (n elements).
+      const std::size_t half = n / 2;
+      std::vector<int> a(sorted_k.begin(), sorted_k.begin() + static_cast<std::ptrdiff_t>(half));
+      std::vector<int> b(sorted_k.begin() + static_cast<std::ptrdiff_t>(half), sorted_k.end());
+      std::reverse(b.begin(), b.end());
+      std::sort(b.begin(), b.end());
+      const shard::vector<int> va(ctx, a), vb(ctx, b);
+      shard::merge(va, vb, out);
+      std::vector<int> merged(n);
+      std::merge(a.begin(), a.end(), b.begin(), b.end(), merged.begin());
+      CHECK(read_back(ctx, out_mem) == merged);
+
+      // A stencil from the wrapped values into the wrapped output: out[i] = in[i-1] + in[i+1].
+      const shard::stencil<int> step(values, 1, shard::boundary<int>::constant(0));
+      step.apply(values, out, [] SHARD_HOST_DEVICE(const shard::window<int>& w) { return w[-1] + w[1]; });
+      std::vector<int> expected(n);
+      for (std::size_t i = 0; i < n; ++i)
+        expected[i] = (i == 0 ? 0 : sorted_v[i - 1]) + (i + 1 == n ? 0 : sorted_v[i + 1]);
+      CHECK(read_back(ctx, out_mem) == expected);
+      CHECK(out.segment_sizes() == sizes);
+    }
+  }
+}
+
 TEST_CASE("vector::wrap: what would reallocate the wrapped memory throws invalid_argument and changes nothing" *
           doctest::test_suite("interop")) {
   for (auto& ctx : test::contexts(3)) {
@@ -291,6 +357,72 @@ TEST_CASE("an application's allocator sees every allocation of a context and its
     CHECK(counter.frees == counter.allocations);
     CHECK(counter.mismatched == 0);
   }
+}
+
+namespace {
+/// A memory resource in CCCL's synchronous cuda::mr shape (allocate/deallocate with an
+/// alignment), host memory, counting what it gives and takes back.
+struct counting_resource {
+  struct state {
+    std::mutex m;
+    std::map<void*, std::size_t> live;
+    std::size_t allocations = 0, wrong_alignment = 0, mismatched = 0;
+  };
+  std::shared_ptr<state> st = std::make_shared<state>();
+  void* allocate(std::size_t bytes, std::size_t alignment) {
+    void* p = ::operator new(bytes, std::align_val_t(alignment));
+    std::lock_guard<std::mutex> lock(st->m);
+    st->live[p] = bytes;
+    ++st->allocations;
+    if (alignment != 256) ++st->wrong_alignment;
+    return p;
+  }
+  void deallocate(void* p, std::size_t bytes, std::size_t alignment) {
+    {
+      std::lock_guard<std::mutex> lock(st->m);
+      const auto it = st->live.find(p);
+      if (it == st->live.end() || it->second != bytes) ++st->mismatched;
+      else st->live.erase(it);
+    }
+    ::operator delete(p, std::align_val_t(alignment));
+  }
+  friend bool operator==(const counting_resource& a, const counting_resource& b) { return a.st == b.st; }
+};
+}  // namespace
+
+TEST_CASE("allocator::from_resource and from_resources: a cuda::mr-shaped resource serves every allocation" *
+          doctest::test_suite("interop")) {
+  counting_resource one;
+  std::vector<counting_resource> per_shard(3);
+  for (const bool each : {false, true}) {
+    CAPTURE(each);
+    auto options = test::gpu_like();
+    options.allocator = each ? shard::allocator::from_resources(per_shard) : shard::allocator::from_resource(one);
+    {
+      auto ctx = shard::context::host(3, options);
+      shard::vector<int> v(ctx, 30000, 0);
+      shard::iota(v, 0);
+      shard::transform(v, v, [] SHARD_HOST_DEVICE(int x) { return (x * 7919) % 30011; });
+      shard::sort(v);
+      const auto host = v.to_host();
+      CHECK(std::is_sorted(host.begin(), host.end()));
+    }
+    for (auto* r : each ? std::vector<counting_resource*>{&per_shard[0], &per_shard[1], &per_shard[2]}
+                        : std::vector<counting_resource*>{&one}) {
+      std::lock_guard<std::mutex> lock(r->st->m);
+      CHECK(r->st->allocations > 0);
+      CHECK(r->st->live.empty());
+      CHECK(r->st->wrong_alignment == 0);
+      CHECK(r->st->mismatched == 0);
+    }
+  }
+  // Fewer resources than shards: the shard without one is named.
+  shard::host_options short_list;
+  short_list.allocator = shard::allocator::from_resources(std::vector<counting_resource>(2));
+  auto ctx = shard::context::host(3, short_list);
+  CHECK_THROWS_WITH_AS(shard::vector<int>(ctx, 30), doctest::Contains("no resource for shard 2"),
+                       shard::invalid_argument);
+  CHECK_THROWS_AS(shard::allocator::from_resources(std::vector<counting_resource>{}), shard::invalid_argument);
 }
 
 TEST_CASE("an application's allocator on ranks: each rank's context allocates through its own" *
@@ -416,5 +548,91 @@ TEST_CASE("a CUDA context on the application's streams and stream-ordered alloca
   }
   CHECK_THROWS_WITH_AS(shard::context::cuda({0}, shard::cuda_options{{nullptr}, {}}),
                        doctest::Contains("default stream"), shard::invalid_argument);
+}
+
+namespace {
+/// The application's kernel: a slow write of `value` into every element (each thread spins a
+/// while first), so that a shard call not ordered after it would read the old values.
+__global__ void slow_fill(int* p, std::size_t n, int value) {
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  const long long start = clock64();
+  while (clock64() - start < 2000000) {
+  }
+  if (i < n) p[i] = value;
+}
+
+/// An async memory resource in CCCL's cuda::mr shape over cudaMallocAsync.
+struct async_counting_resource {
+  std::shared_ptr<std::atomic<long>> live = std::make_shared<std::atomic<long>>(0);
+  std::shared_ptr<std::atomic<long>> streamed = std::make_shared<std::atomic<long>>(0);
+  void* allocate(std::size_t bytes, std::size_t) {
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) throw std::bad_alloc();
+    ++*live;
+    return p;
+  }
+  void deallocate(void* p, std::size_t, std::size_t) {
+    (void)cudaFree(p);
+    --*live;
+  }
+  void* allocate_async(std::size_t bytes, std::size_t, cuda::stream_ref stream) {
+    void* p = nullptr;
+    if (cudaMallocAsync(&p, bytes, stream.get()) != cudaSuccess) throw std::bad_alloc();
+    ++*live;
+    ++*streamed;
+    return p;
+  }
+  void deallocate_async(void* p, std::size_t, std::size_t, cuda::stream_ref stream) {
+    (void)cudaFreeAsync(p, stream.get());
+    --*live;
+  }
+  friend bool operator==(const async_counting_resource& a, const async_counting_resource& b) {
+    return a.live == b.live;
+  }
+};
+}  // namespace
+
+TEST_CASE("the application's streams: a shard call is ordered after the application's kernels without a host sync" *
+          doctest::test_suite("interop")) {
+  if (!test::backend_enabled("cuda") || test::gpu_count() == 0) return;
+  const int gpus = test::gpu_count();
+  const auto ordinals = shard::context::round_robin_ordinals(2, static_cast<std::size_t>(gpus));
+  shard::cuda_options options;
+  for (int d : ordinals) {
+    cudaStream_t s = nullptr;
+    REQUIRE(cudaSetDevice(d) == cudaSuccess);
+    REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess);
+    options.streams.push_back(s);
+  }
+  async_counting_resource resource;
+  options.allocator = shard::allocator::from_resource(resource);
+  {
+    auto ctx = shard::context::cuda(ordinals, options);
+    const std::size_t n = 1 << 16;
+    shard::vector<int> v(ctx, n, 0);
+    for (int round = 1; round <= 3; ++round) {
+      // The application's kernels on the shards' streams, then at once (no host sync of the
+      // application's) shard's reduce and sort: they must see the kernels' values.
+      for (std::size_t s = 0; s < v.num_segments(); ++s) {
+        const auto seg = v.segment(s);
+        if (seg.size == 0) continue;
+        REQUIRE(cudaSetDevice(seg.device) == cudaSuccess);
+        slow_fill<<<static_cast<unsigned>((seg.size + 255) / 256), 256, 0, options.streams[s]>>>(
+            seg.data, seg.size, round * static_cast<int>(s + 1));
+        REQUIRE(cudaGetLastError() == cudaSuccess);
+      }
+      long long expected = 0;
+      for (std::size_t s = 0; s < v.num_segments(); ++s)
+        expected += static_cast<long long>(v.segment(s).size) * round * static_cast<long long>(s + 1);
+      CHECK(shard::transform_reduce(v, 0LL, shard::plus<>{}, [] SHARD_HOST_DEVICE(int x) { return (long long)x; }) ==
+            expected);
+    }
+  }
+  CHECK(resource.streamed->load() > 0);  // allocate_async on the shards' streams
+  CHECK(resource.live->load() == 0);
+  for (auto s : options.streams) {
+    CHECK(cudaStreamSynchronize(s) == cudaSuccess);
+    (void)cudaStreamDestroy(s);
+  }
 }
 #endif
