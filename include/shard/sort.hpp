@@ -48,7 +48,7 @@ void stable_sort(vector<T>& v, Comp comp) {
   const auto runs = detail::segment_runs<T, void>(std::vector<const T*>(p.begin(), p.end()), {}, sizes);
   detail::merge_runs<T, void>(ctx, runs, sizes, p, std::vector<void*>(sizes.size(), nullptr), c, [&] {
     detail::enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t s) { detail::primitive::sort(dev, p[s], sizes[s], c); });
-  }, "sort");
+  }, "sort", sizes);
 }
 
 /// stable_sort with shard::less<>.
@@ -92,7 +92,7 @@ void sort_by_key(vector<K>& keys, vector<V>& values, Comp comp) {
     detail::enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t s) {
       detail::primitive::sort_pairs(dev, k[s], v[s], sizes[s], c);
     });
-  }, "sort_by_key");
+  }, "sort_by_key", sizes);
   if (moved) shard::copy(*moved, values);
 }
 

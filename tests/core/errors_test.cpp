@@ -2,6 +2,9 @@
 // fails in the middle of an algorithm. Host backend (the hooks emulate what a GPU does).
 #include "../support/test_support.hpp"
 
+#include <shard/merge.hpp>
+#include <shard/sort.hpp>
+
 #include <shard/testing.hpp>
 
 namespace {
@@ -29,6 +32,75 @@ TEST_CASE("running out of memory on one shard leaks nothing and names the shard"
   }
   CHECK(total_in_use(ctx) == 0);
   CHECK(ctx.stats().peak_bytes[3] == 0);  // shard 3 was never reached
+}
+
+TEST_CASE("memory before work: a sort whose scratch will not fit fails before it changes or moves anything" *
+          doctest::test_suite("errors")) {
+  // Shard 1 holds 1500 ints (6000 bytes) of its 10000: the sort needs the received elements
+  // (6000) and the merge's scratch (6000) at once, 12000 bytes, with 4000 free. Shards 0 and 2
+  // need 4000 of their 8000 free.
+  auto ctx = shard::context::host(3, {.memory_per_shard = 10000});
+  std::vector<int> host(2500);
+  for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<int>((i * 7919) % 2503);
+  shard::vector<int> v(ctx, host, shard::distribution::explicit_sizes({500, 1500, 500}));
+  ctx.reset_stats();
+  try {
+    shard::sort(v);
+    FAIL("the sort should not have fit");
+  } catch (const shard::out_of_memory& e) {
+    CHECK(e.shard() == 1);
+    CHECK(e.device() == 1);
+    CHECK(e.requested() == 12000);
+    CHECK(e.free_bytes() == 4000);
+    const std::string what = e.what();
+    CHECK(what.find("shard::sort") != std::string::npos);
+    CHECK(what.find("received elements") != std::string::npos);
+  }
+  CHECK(ctx.stats().total_launches() == 0);  // nothing ran: not even the local sorts
+  CHECK(ctx.stats().bytes_between_shards() == 0);
+  CHECK(v.to_host() == host);
+  // sort_by_key: keys and values (12000 bytes on shard 1 of 16000) need 24000 more there.
+  {
+    auto pairs = shard::context::host(3, {.memory_per_shard = 16000});
+    shard::vector<int> keys(pairs, host, shard::distribution::explicit_sizes({500, 1500, 500}));
+    shard::vector<int> values(pairs, 2500, 1, keys.distribution());
+    try {
+      shard::sort_by_key(keys, values);
+      FAIL("the sort_by_key should not have fit");
+    } catch (const shard::out_of_memory& e) {
+      CHECK(e.shard() == 1);
+      CHECK(e.requested() == 24000);
+      CHECK(e.free_bytes() == 4000);
+      CHECK(std::string(e.what()).find("shard::sort_by_key") != std::string::npos);
+    }
+    CHECK(keys.to_host() == host);
+  }
+  // merge: the output's received elements and scratch on shard 1.
+  {
+    auto merging = shard::context::host(3, {.memory_per_shard = 12000});
+    const shard::vector<int> a(merging, 1000, 1), b(merging, 1000, 2);
+    shard::vector<int> out(merging, 2000, 0, shard::distribution::explicit_sizes({0, 2000, 0}));
+    merging.reset_stats();
+    CHECK_THROWS_WITH_AS(shard::merge(a, b, out), doctest::Contains("shard::merge"), shard::out_of_memory);
+    CHECK(merging.stats().total_launches() == 0);
+  }
+  // With room enough the same sort runs.
+  auto roomy = shard::context::host(3, {.memory_per_shard = 20000});
+  shard::vector<int> w(roomy, host, shard::distribution::explicit_sizes({500, 1500, 500}));
+  shard::sort(w);
+  std::sort(host.begin(), host.end());
+  CHECK(w.to_host() == host);
+  CHECK(total_in_use(roomy) == 2500 * sizeof(int));  // the scratch held during the sort is back
+}
+
+TEST_CASE("memory before work: the emulated sort holds a GPU sort's scratch of the device's capacity" *
+          doctest::test_suite("errors")) {
+  // One shard: 1000 ints (4000 bytes) fit in 6000, but the radix sort's second buffer (4000
+  // more) does not: the check refuses it, as a GPU's memory would run out.
+  auto ctx = shard::context::host(1, {.memory_per_shard = 6000});
+  shard::vector<int> v(ctx, 1000, 5);
+  CHECK_THROWS_AS(shard::sort(v), shard::out_of_memory);
+  CHECK(total_in_use(ctx) == 4000);
 }
 
 TEST_CASE("a resize that runs out of memory leaves the vector unchanged" * doctest::test_suite("errors")) {

@@ -204,6 +204,31 @@ TEST_CASE("SPMD: running out of memory on one rank throws on every rank" * docte
   CHECK(caught == 2);
 }
 
+TEST_CASE("SPMD: a sort whose scratch will not fit on one rank fails on every rank before anything moves" *
+          doctest::test_suite("spmd")) {
+  shard::thread_ranks world(2);
+  std::atomic<int> short_here{0}, told{0}, intact{0};
+  world.run([&](int r) {
+    shard::host_options small;
+    small.memory_per_shard = r == 1 ? 10000 : 0;
+    const auto ctx = shard::context::spmd(world.communicator(r), shard::context::host(1, small));
+    std::vector<int> host(3000);
+    for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<int>((i * 7919) % 3001);
+    shard::vector<int> v(ctx, host);  // 1500 ints (6000 bytes) per rank
+    try {
+      shard::sort(v);
+    } catch (const shard::out_of_memory& e) {
+      if (e.shard() == 1 && e.requested() == 12000 && e.free_bytes() == 4000) ++short_here;
+    } catch (const shard::error& e) {
+      if (std::string(e.what()).find("rank 1 failed") != std::string::npos) ++told;
+    }
+    if (v.to_host() == host) ++intact;
+  });
+  CHECK(short_here == 1);
+  CHECK(told == 1);
+  CHECK(intact == 2);
+}
+
 TEST_CASE("SPMD: a rank that stops answering ends in shard::timeout on the others, bounded" *
           doctest::test_suite("spmd")) {
   shard::thread_ranks world(3);

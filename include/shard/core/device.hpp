@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
@@ -132,6 +133,14 @@ class device {
   virtual int ordinal() const noexcept = 0;
   /// The device's name, memory, multiprocessors and bus id.
   virtual device_properties properties() const = 0;
+
+  /// free_memory()'s answer when the device cannot tell.
+  static constexpr std::uint64_t unknown_memory = UINT64_MAX;
+  /// Bytes this shard could still allocate now: a GPU's free memory plus what shard's pool
+  /// holds unused; the emulated device's capacity left (memory_per_shard). unknown_memory
+  /// when it cannot tell (no capacity set; an application's allocator, whose pool may hold
+  /// memory the runtime counts as used). Shards on one device share it.
+  virtual std::uint64_t free_memory() const { return unknown_memory; }
 
   /// Device memory of `bytes` bytes (nullptr for 0). Throws out_of_memory.
   virtual void* allocate(std::size_t bytes) = 0;

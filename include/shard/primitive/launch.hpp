@@ -16,13 +16,10 @@ SHARD_NAMESPACE_BEGIN
 namespace detail {
 
 /// Calls `f(dev)` with the shard's concrete device (host_backend::device or
-/// cuda_backend::device), so `f` can call the backend's overload of a primitive. Counts one
-/// launch on that shard. In an SPMD context a shard of another rank launches nothing here
-/// (its rank launches it): the skeletons call launch for every shard alike.
+/// cuda_backend::device), so `f` can call the backend's overload of a primitive or a query
+/// (primitive::sort_scratch_bytes). Counts nothing; the shard must be local.
 template <class F>
-void launch(context_impl& ctx, std::size_t shard, F&& f) {
-  if (!ctx.local(shard)) return;
-  ctx.count_launch(shard);
+void with_device(context_impl& ctx, std::size_t shard, F&& f) {
   device& d = ctx.dev(shard);
   switch (d.kind()) {
     case backend::host:
@@ -37,6 +34,16 @@ void launch(context_impl& ctx, std::size_t shard, F&& f) {
 #endif
   }
   throw error("a CUDA shard reached code compiled without CUDA", static_cast<int>(shard), d.ordinal(), "launch");
+}
+
+/// with_device for a primitive: counts one launch on that shard. In an SPMD context a shard of
+/// another rank launches nothing here (its rank launches it): the skeletons call launch for
+/// every shard alike.
+template <class F>
+void launch(context_impl& ctx, std::size_t shard, F&& f) {
+  if (!ctx.local(shard)) return;
+  ctx.count_launch(shard);
+  with_device(ctx, shard, f);
 }
 
 }  // namespace detail

@@ -10,6 +10,12 @@
 ///   values;
 /// - bounds(dev, sorted, n, needles, m, out, comp, upper): out[j] = lower_bound (upper_bound
 ///   when `upper`) of needles[j] in sorted[0, n), a position in [0, n).
+/// - sort_scratch_bytes(dev, (const K*)0, (const V*)0, n, comp, bytes): the device memory
+///   sort / sort_pairs (V = void: keys alone) of n elements takes beyond its buffers (CUB's
+///   temporary storage, a radix sort's second buffer; the host emulation holds as much of its
+///   capacity while it sorts);
+/// - merge_scratch_bytes(...same...): the most merge_runs / merge_runs_pairs of n elements
+///   takes beyond its input and output.
 /// Arithmetic keys ordered by shard::less / shard::greater go through a radix sort on both
 /// backends; other comparators through a comparison sort.
 #include <shard/config.hpp>
@@ -26,5 +32,7 @@ SHARD_DETAIL_PRIMITIVE(sort_pairs)
 SHARD_DETAIL_PRIMITIVE(merge_runs)
 SHARD_DETAIL_PRIMITIVE(merge_runs_pairs)
 SHARD_DETAIL_PRIMITIVE(bounds)
+SHARD_DETAIL_PRIMITIVE(sort_scratch_bytes)
+SHARD_DETAIL_PRIMITIVE(merge_scratch_bytes)
 }  // namespace detail
 SHARD_NAMESPACE_END

@@ -32,6 +32,7 @@
 #include <shard/primitive/for_each.hpp>
 #include <shard/primitive/launch.hpp>
 #include <shard/primitive/sort.hpp>
+#include <shard/skeleton/memory.hpp>
 #include <shard/skeleton/metadata.hpp>
 #include <shard/transport/copy.hpp>
 
@@ -904,17 +905,45 @@ std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::v
   return std::move(pb.split);
 }
 
+/// The memory merge_runs needs on every local shard beyond its inputs and outputs, checked
+/// before it starts (require_memory): the most of the local phase (the sort of
+/// `local_sort_sizes[s]` elements, when the caller sorts its runs first) and the merge phase
+/// (the received elements, and the merge's scratch).
+template <class K, class V, class Comp>
+void require_merge_memory(context_impl& ctx, const std::string& call, const std::vector<std::size_t>& local_sort_sizes,
+                          const std::vector<std::size_t>& out_sizes, Comp comp) {
+  constexpr std::size_t element = sizeof(K) + (std::is_void_v<V> ? 0 : sizeof(std::conditional_t<std::is_void_v<V>, char, V>));
+  std::vector<std::uint64_t> need(ctx.size(), 0);
+  for (auto s : ctx.local_shards()) {
+    std::size_t local = 0, merge = 0;
+    with_device(ctx, s, [&](auto& dev) {
+      if (!local_sort_sizes.empty())
+        primitive::sort_scratch_bytes(dev, static_cast<const K*>(nullptr), static_cast<const V*>(nullptr),
+                                      local_sort_sizes[s], comp, local);
+      if (out_sizes[s] != 0)
+        primitive::merge_scratch_bytes(dev, static_cast<const K*>(nullptr), static_cast<const V*>(nullptr),
+                                       out_sizes[s], comp, merge);
+    });
+    need[s] = std::max<std::uint64_t>(local, static_cast<std::uint64_t>(out_sizes[s]) * element + merge);
+  }
+  require_memory(ctx, call, "scratch: the received elements, the merge's buffer and temporary storage", need);
+}
+
 /// Merges `runs` (sorted, in stability order) into out_keys[d] / out_values[d], sizes
 /// out_sizes[d], on every shard d (file comment). `prepare()` is queued before anything reads
-/// the runs (the local sorts). Out buffers may be the runs' own memory (a sort in place).
-/// Blocks until done. The phases' wall times go to stats() as "<algorithm>.local" (prepare and
-/// the samples), "<algorithm>.splitters" and "<algorithm>.exchange_merge".
+/// the runs (the local sorts: `local_sort_sizes[s]` elements on shard s, or empty when prepare
+/// sorts nothing). Out buffers may be the runs' own memory (a sort in place). Before anything
+/// runs, the memory every shard will need is checked (require_merge_memory): out_of_memory
+/// then, with nothing changed. Blocks until done. The phases' wall times go to stats() as
+/// "<algorithm>.local" (prepare and the samples), "<algorithm>.splitters" and
+/// "<algorithm>.exchange_merge".
 template <class K, class V, class Comp, class Prepare>
 void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, const std::vector<std::size_t>& out_sizes,
                 const std::vector<K*>& out_keys, const std::vector<V*>& out_values, Comp comp, Prepare&& prepare,
-                const std::string& algorithm) {
+                const std::string& algorithm, const std::vector<std::size_t>& local_sort_sizes = {}) {
   constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t g = ctx.size(), r_count = runs.size();
+  require_merge_memory<K, V>(ctx, "shard::" + algorithm, local_sort_sizes, out_sizes, comp);
   if (r_count == 0) return;
   const auto out_offsets = offsets_of(out_sizes);
   std::vector<std::size_t> targets(out_offsets.begin() + 1, out_offsets.end());

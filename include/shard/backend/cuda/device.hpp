@@ -237,6 +237,22 @@ class device final : public detail::device {
     SHARD_DETAIL_CUDA_REPORT(cudaFreeHost(p));
   }
 
+  /// The GPU's free memory (cudaMemGetInfo) plus what shard's pool holds unused (reserved,
+  /// not in use: memory the pool hands out again without asking the driver). With the
+  /// application's allocator unknown_memory: its pool may hold memory the runtime counts as used.
+  std::uint64_t free_memory() const override {
+    if (memory_) return unknown_memory;
+    device_guard g(ordinal_);
+    std::size_t free_bytes = 0, total = 0;
+    SHARD_DETAIL_CUDA_THROW(cudaMemGetInfo(&free_bytes, &total), shard_, ordinal_);
+    cuuint64_t reserved = 0, used = 0;
+    SHARD_DETAIL_CUDA_THROW(cudaMemPoolGetAttribute(pool_->get(), cudaMemPoolAttrReservedMemCurrent, &reserved), shard_,
+                            ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaMemPoolGetAttribute(pool_->get(), cudaMemPoolAttrUsedMemCurrent, &used), shard_,
+                            ordinal_);
+    return static_cast<std::uint64_t>(free_bytes) + (reserved > used ? reserved - used : 0);
+  }
+
   void* allocate(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
     device_guard g(ordinal_);

@@ -273,6 +273,42 @@ class device final : public detail::device, private executor::client {
     return p;
   }
 
+  std::uint64_t free_memory() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return capacity_ == 0 ? unknown_memory : capacity_ - in_use_;
+  }
+
+  /// What a GPU's primitive takes of its device's memory beyond its buffers (a radix sort's
+  /// second buffer, CUB's temporary storage), which the emulated primitives keep on the host's
+  /// heap instead: `bytes` of the device's capacity held while the primitive is queued, as a
+  /// GPU's stream-ordered allocation and free around it (cudaMallocFromPoolAsync, the kernels,
+  /// cudaFreeAsync) hold them: work queued afterwards on the same queue reuses them, as
+  /// deallocate() makes memory reusable at once. So memory_per_shard runs out where a GPU's
+  /// memory would. Nothing is allocated; without a capacity it holds nothing. Throws
+  /// out_of_memory.
+  class scratch_hold {
+   public:
+    scratch_hold(device& d, std::size_t bytes, const char* what) : d_(d) {
+      std::lock_guard<std::mutex> lock(d.mutex_);
+      if (d.capacity_ == 0 || bytes == 0) return;
+      d.throw_if_faulted(what);
+      if (d.in_use_ + bytes > d.capacity_) throw out_of_memory(d.shard_, d.shard_, bytes, d.capacity_ - d.in_use_, what);
+      d.in_use_ += bytes;
+      bytes_ = bytes;
+    }
+    ~scratch_hold() {
+      if (bytes_ == 0) return;
+      std::lock_guard<std::mutex> lock(d_.mutex_);
+      d_.in_use_ -= bytes_;
+    }
+    scratch_hold(const scratch_hold&) = delete;
+    scratch_hold& operator=(const scratch_hold&) = delete;
+
+   private:
+    device& d_;
+    std::size_t bytes_ = 0;
+  };
+
   void* allocate(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
     {

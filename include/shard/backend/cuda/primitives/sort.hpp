@@ -20,6 +20,7 @@
 #include <cub/device/device_merge_sort.cuh>
 #include <cub/device/device_radix_sort.cuh>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -156,6 +157,49 @@ void merge_runs_pairs(device& d, const K* keys, const V* values, std::vector<std
   detail_sort::copy_async(d, keys_out, keys, n);
   detail_sort::copy_async(d, values_out, values, n);
   if (offsets.size() > 2) detail_sort::stable_sort<K, V>(d, keys_out, values_out, n, comp);
+}
+
+/// bytes = the device memory the stable sort of n elements takes beyond its buffers: the radix
+/// sort's second buffer and CUB's temporary storage (asked of CUB; nothing runs), or the merge
+/// sort's temporary storage (primitive/sort.hpp).
+template <class K, class V, class Comp>
+void sort_scratch_bytes(device& d, const K*, const V*, std::size_t n, Comp comp, std::size_t& bytes) {
+  bytes = 0;
+  if (n < 2) return;
+  constexpr int order = shard::detail::radix_order<Comp, K>;
+  const auto count = static_cast<std::int64_t>(n);
+  device_guard g(d.ordinal());
+  std::size_t temp = 0;
+  cudaError_t status = cudaSuccess;
+  if constexpr (order != 0) {
+    constexpr int end_bit = static_cast<int>(sizeof(K) * 8);
+    cub::DoubleBuffer<K> k(nullptr, nullptr);
+    if constexpr (std::is_void_v<V>) {
+      if constexpr (order > 0) status = cub::DeviceRadixSort::SortKeys(nullptr, temp, k, count, 0, end_bit, d.stream());
+      else status = cub::DeviceRadixSort::SortKeysDescending(nullptr, temp, k, count, 0, end_bit, d.stream());
+      bytes = n * sizeof(K);
+    } else {
+      cub::DoubleBuffer<V> v(nullptr, nullptr);
+      if constexpr (order > 0) status = cub::DeviceRadixSort::SortPairs(nullptr, temp, k, v, count, 0, end_bit, d.stream());
+      else status = cub::DeviceRadixSort::SortPairsDescending(nullptr, temp, k, v, count, 0, end_bit, d.stream());
+      bytes = n * (sizeof(K) + sizeof(V));
+    }
+  } else if constexpr (std::is_void_v<V>) {
+    status = cub::DeviceMergeSort::StableSortKeys(nullptr, temp, static_cast<K*>(nullptr), count, comp, d.stream());
+  } else {
+    status = cub::DeviceMergeSort::StableSortPairs(nullptr, temp, static_cast<K*>(nullptr), static_cast<V*>(nullptr),
+                                                   count, comp, d.stream());
+  }
+  if (status != cudaSuccess) throw_cuda_error(status, "CUB's temporary storage size (sort)", d.shard(), d.ordinal());
+  bytes += temp;
+}
+
+/// bytes = the most device memory merge_runs / merge_runs_pairs of n elements takes beyond its
+/// input and output: the merge tree's scratch (n keys), or the stable sort's.
+template <class K, class V, class Comp>
+void merge_scratch_bytes(device& d, const K* keys, const V* values, std::size_t n, Comp comp, std::size_t& bytes) {
+  sort_scratch_bytes(d, keys, values, n, comp, bytes);
+  if constexpr (std::is_void_v<V>) bytes = std::max(bytes, n * sizeof(K));
 }
 
 template <class K, class Comp>

@@ -115,15 +115,29 @@ void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offse
   }
 }
 
+/// Bytes of an element and its value (none for void values).
+template <class K, class V>
+inline constexpr std::size_t pair_bytes = sizeof(K) + (std::is_void_v<V> ? 0 : sizeof(std::conditional_t<std::is_void_v<V>, char, V>));
+
+/// What the CUDA backend's stable sort of n elements takes of its GPU beyond the elements (a
+/// radix sort's second buffer, or cub::DeviceMergeSort's temporary storage: about as much),
+/// held from the emulated device's capacity while the emulated sort runs.
+template <class K, class V>
+std::size_t sort_scratch(std::size_t n) {
+  return n < 2 ? 0 : n * pair_bytes<K, V>;
+}
+
 }  // namespace detail_sort
 
 template <class K, class Comp>
 void sort(device& d, K* keys, std::size_t n, Comp comp) {
+  const device::scratch_hold scratch(d, detail_sort::sort_scratch<K, void>(n), "sort (scratch)");
   d.launch([=] { detail_sort::stable_sort<K, void>(keys, nullptr, n, comp); });
 }
 
 template <class K, class V, class Comp>
 void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
+  const device::scratch_hold scratch(d, detail_sort::sort_scratch<K, V>(n), "sort_pairs (scratch)");
   d.launch([=] { detail_sort::stable_sort<K, V>(keys, values, n, comp); });
 }
 
@@ -132,13 +146,30 @@ void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out
   // The CUDA backend merges exactly these keys with cub::DeviceMerge (unstable); the rest it
   // re-sorts stably.
   const bool b_on_ties = d.cuda_semantics() && std::is_integral_v<K> && detail::radix_order<Comp, K> != 0;
+  const device::scratch_hold scratch(d, offsets.size() > 3 ? offsets.back() * sizeof(K) : 0, "merge_runs (scratch)");
   d.launch([=] { detail_sort::merge_runs<K, void>(in, nullptr, offsets, out, nullptr, comp, b_on_ties); });
 }
 
 template <class K, class V, class Comp>
 void merge_runs_pairs(device& d, const K* keys, const V* values, std::vector<std::size_t> offsets, K* keys_out,
                       V* values_out, Comp comp) {
+  const device::scratch_hold scratch(d, offsets.size() > 3 ? detail_sort::sort_scratch<K, V>(offsets.back()) : 0,
+                                     "merge_runs_pairs (scratch)");
   d.launch([=] { detail_sort::merge_runs<K, V>(keys, values, offsets, keys_out, values_out, comp); });
+}
+
+/// bytes = the device memory sort (values: null) or sort_pairs of n elements takes beyond its
+/// buffers (primitive/sort.hpp).
+template <class K, class V, class Comp>
+void sort_scratch_bytes(device&, const K*, const V*, std::size_t n, Comp, std::size_t& bytes) {
+  bytes = detail_sort::sort_scratch<K, V>(n);
+}
+
+/// bytes = the most device memory merge_runs / merge_runs_pairs of n elements (any number of
+/// runs) takes beyond its input and output.
+template <class K, class V, class Comp>
+void merge_scratch_bytes(device&, const K*, const V*, std::size_t n, Comp, std::size_t& bytes) {
+  bytes = detail_sort::sort_scratch<K, V>(n);
 }
 
 template <class K, class Comp>
