@@ -169,6 +169,28 @@ class context {
   shard::stats global_stats() const { return impl_->global_snapshot(); }
   /// Zeroes the counters (peak bytes restart from the bytes allocated now).
   void reset_stats() { impl_->reset(); }
+
+  /// Starts recording a trace of this context (as SHARD_TRACE=FILE does from its creation):
+  /// every public call and phase, every host wait, and per shard the primitives and copies
+  /// that ran there with its busy time in each call and phase (docs/design.md, "A look
+  /// inside"). Recording costs a few bytes per span; it keeps 4 Mi spans at most.
+  void start_trace() {
+    const auto turn = impl_->exclusive();
+    impl_->start_trace();
+  }
+  /// The trace recorded so far, as Chrome trace-event JSON (Perfetto, chrome://tracing); empty
+  /// when none is recorded.
+  std::string trace_json() const {
+    const auto turn = impl_->exclusive();
+    return impl_->trace_json();
+  }
+  /// Writes trace_json() to `path` (a context made with SHARD_TRACE=FILE writes FILE when it is
+  /// destroyed, with ".rank<r>" before the extension on the ranks of an SPMD context). Throws
+  /// shard::error when no trace is recorded or the file cannot be written.
+  void write_trace(const std::string& path) const {
+    const auto turn = impl_->exclusive();
+    impl_->write_trace(path);
+  }
   /// Waits until every shard is idle; throws the first failure of queued work.
   void synchronize() const {
     const auto turn = impl_->exclusive();

@@ -33,6 +33,15 @@ struct stats {
   /// storage and algorithm buffers. Backend scratch space (CUB temporary storage) is not
   /// included, so the figure is the same on both backends.
   std::vector<std::uint64_t> peak_bytes;
+  /// Bytes allocated on each shard when the snapshot was taken (as peak_bytes counts them).
+  std::vector<std::uint64_t> bytes_in_use;
+  /// Seconds each shard's queues spent running work (primitives and copies; time covered by
+  /// either of a shard's two queues once) since creation or the last reset_stats(): measured
+  /// as the work runs on the host backend, from events around every launch and copy on a GPU.
+  std::vector<double> busy_seconds;
+  /// Wall time of the public calls since creation or the last reset_stats() (calls made by
+  /// other calls counted once): the time utilisation() divides by.
+  double wall_seconds = 0;
   /// Wall time under one name, summed since creation or the last reset_stats().
   struct timing {
     std::string name;
@@ -90,6 +99,26 @@ struct stats {
       }
     return sum;
   }
+  /// Bytes `shard` sent to other shards (the host not included).
+  std::uint64_t bytes_sent(std::size_t shard) const {
+    std::uint64_t sum = 0;
+    for (std::size_t d = 0; d < shards; ++d)
+      if (d != shard) sum += bytes[shard * (shards + 1) + d];
+    return sum;
+  }
+  /// Bytes `shard` received from other shards (the host not included).
+  std::uint64_t bytes_received(std::size_t shard) const {
+    std::uint64_t sum = 0;
+    for (std::size_t s = 0; s < shards; ++s)
+      if (s != shard) sum += bytes[s * (shards + 1) + shard];
+    return sum;
+  }
+  /// The share of the calls' wall time that `shard` was busy (busy_seconds / wall_seconds; 0
+  /// before any call): a shard well below the others waited for them, a load imbalance.
+  double utilisation(std::size_t shard) const {
+    return wall_seconds > 0 ? busy_seconds.at(shard) / wall_seconds : 0.0;
+  }
+
   /// Launches summed over shards.
   std::uint64_t total_launches() const {
     std::uint64_t sum = 0;
@@ -106,13 +135,22 @@ struct stats {
   std::size_t index(int node) const { return node == host ? shards : static_cast<std::size_t>(node); }
 };
 
-/// Prints the counters: syncs, launches and peaks, then the transfer matrix.
+/// Prints the counters: syncs, the calls' wall time, a row per shard (launches, busy time and
+/// utilisation, bytes in use and peak, bytes sent and received), then the transfer matrix.
 inline std::ostream& operator<<(std::ostream& os, const stats& s) {
-  os << "host syncs: " << s.host_syncs << ", launches:";
-  for (auto l : s.launches) os << ' ' << l;
-  os << ", peak bytes:";
-  for (auto p : s.peak_bytes) os << ' ' << p;
-  os << "\nbytes moved (row = source, column = destination, h = host):\n" << std::setw(6) << "";
+  os << "host syncs: " << s.host_syncs << ", wall time of the calls: " << s.wall_seconds * 1e3 << " ms\n";
+  os << std::setw(6) << "shard" << std::setw(10) << "launches" << std::setw(12) << "busy ms" << std::setw(8) << "util"
+     << std::setw(14) << "in use" << std::setw(14) << "peak" << std::setw(14) << "sent" << std::setw(14) << "received"
+     << '\n';
+  for (std::size_t d = 0; d < s.shards; ++d) {
+    const auto at = [](const auto& v, std::size_t i) { return i < v.size() ? v[i] : 0; };
+    os << std::setw(6) << d << std::setw(10) << at(s.launches, d) << std::setw(12) << std::fixed << std::setprecision(3)
+       << at(s.busy_seconds, d) * 1e3 << std::setw(7) << std::setprecision(1)
+       << (d < s.busy_seconds.size() ? s.utilisation(d) * 100 : 0.0) << '%' << std::defaultfloat << std::setprecision(6)
+       << std::setw(14) << at(s.bytes_in_use, d) << std::setw(14) << at(s.peak_bytes, d) << std::setw(14)
+       << s.bytes_sent(d) << std::setw(14) << s.bytes_received(d) << '\n';
+  }
+  os << "bytes moved (row = source, column = destination, h = host):\n" << std::setw(6) << "";
   for (std::size_t d = 0; d <= s.shards; ++d) os << std::setw(13) << (d == s.shards ? std::string("h") : std::to_string(d));
   os << '\n';
   for (std::size_t r = 0; r <= s.shards; ++r) {

@@ -13,6 +13,7 @@
 #include <shard/core/device.hpp>
 #include <shard/core/ranks.hpp>
 #include <shard/core/staging.hpp>
+#include <shard/core/trace.hpp>
 #include <shard/error.hpp>
 #include <shard/stats.hpp>
 #include <shard/topology.hpp>
@@ -23,10 +24,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -51,6 +54,12 @@ inline std::chrono::nanoseconds wait_timeout_from_environment() {
   return std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9));
 }
 
+/// The trace file a new context writes (SHARD_TRACE), or empty.
+inline std::string trace_path_from_environment() {
+  const char* text = std::getenv("SHARD_TRACE");
+  return text == nullptr ? std::string() : std::string(text);
+}
+
 class context_impl {
  public:
   context_impl(backend kind, std::vector<std::unique_ptr<device>> devices, shard::topology topo)
@@ -59,6 +68,7 @@ class context_impl {
     for (std::size_t s = 0; s < view_.size(); ++s) local_shards_.push_back(s);
     wait_timeout_ = wait_timeout_from_environment();
     init_counters();
+    init_trace();
   }
 
   /// An SPMD context over `comm`: this rank's shards are those of `local` (a single-process
@@ -126,6 +136,7 @@ class context_impl {
         topology_.links.push_back(l);
       }
     init_counters();
+    init_trace();
   }
   ~context_impl() {
     // Every public call waits for its shards, so the queues are idle here; the wait below is
@@ -133,6 +144,12 @@ class context_impl {
     // Communicators and staging buffers go first (the queues use them), then the devices
     // (their destructors drain the queues), then the memory pools (held by the devices).
     if (usable_) synchronize_all_noexcept();
+    if (trace_ && !trace_path_.empty() && !trace_->empty()) {
+      try {
+        write_trace(file_for_rank(trace_path_));
+      } catch (...) {  // a destructor never throws: the trace is lost
+      }
+    }
     engine_.reset();
     if (!usable_ && !drain_abandoned()) {
       // A device still runs work that never ends, and may have copies into the pinned chunks
@@ -361,6 +378,18 @@ class context_impl {
     std::lock_guard<std::mutex> lock(mutex_);
     in_use_[shard] -= bytes;
   }
+  /// A span of a public call (phase = false; `outermost` when no other call made it) or of a
+  /// phase: its time goes to stats (calls, phases, the calls' wall time) and to the trace.
+  void count_span(bool phase, const std::string& name, std::chrono::steady_clock::time_point begin,
+                  std::chrono::steady_clock::time_point end, bool outermost) {
+    const double seconds = std::chrono::duration<double>(end - begin).count();
+    count_time(phase, name, seconds);
+    if (!phase && outermost) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      counters_.wall_seconds += seconds;
+    }
+    if (trace_) trace_->host_span(phase ? trace_recorder::track::phase : trace_recorder::track::call, name, begin, end);
+  }
   /// Adds one call of `seconds` to the named phase (phase = true) or algorithm call.
   void count_time(bool phase, const std::string& name, double seconds) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -375,7 +404,45 @@ class context_impl {
   }
   stats snapshot() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return counters_;
+    stats out = counters_;
+    out.bytes_in_use = in_use_;
+    return out;
+  }
+
+  // --- traces ----------------------------------------------------------------------
+  /// Starts recording a trace (if none is being recorded): context::start_trace.
+  void start_trace() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!trace_) trace_ = std::make_unique<trace_recorder>();
+  }
+  bool tracing() const noexcept { return trace_ != nullptr; }
+  /// The trace so far as JSON (empty when none is recorded).
+  std::string trace_json() const {
+    if (!trace_) return {};
+    std::ostringstream os;
+    trace_->write(os, topology_, local_shards_, rank());
+    return os.str();
+  }
+  /// Writes the trace so far to `path`. Throws shard::error when none is recorded or the file
+  /// cannot be written.
+  void write_trace(const std::string& path) const {
+    if (!trace_) throw error("context::write_trace: no trace is recorded (SHARD_TRACE, or context::start_trace)");
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw error("context::write_trace: cannot open \"" + path + "\" for writing");
+    trace_->write(out, topology_, local_shards_, rank());
+    out.flush();
+    if (!out) throw error("context::write_trace: writing \"" + path + "\" failed");
+  }
+  /// SHARD_TRACE's file for this process: the path itself, or in an SPMD context the path
+  /// with ".rank<r>" before its extension (one file per rank; their events carry the rank as
+  /// process id, so the files merge into one view).
+  std::string file_for_rank(const std::string& path) const {
+    if (!ranks_) return path;
+    const auto slash = path.find_last_of('/');
+    const auto dot = path.find_last_of('.');
+    const std::string tag = ".rank" + std::to_string(rank());
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + tag;
+    return path.substr(0, dot) + tag + path.substr(dot);
   }
   /// Every rank's counters summed (collective in an SPMD context; snapshot() otherwise). The
   /// host column sums every rank's host; calls and phases stay this rank's.
@@ -386,6 +453,8 @@ class context_impl {
     std::vector<std::uint64_t> flat(mine.bytes);
     flat.insert(flat.end(), mine.launches.begin(), mine.launches.end());
     flat.insert(flat.end(), mine.peak_bytes.begin(), mine.peak_bytes.end());
+    flat.insert(flat.end(), mine.bytes_in_use.begin(), mine.bytes_in_use.end());
+    for (double b : mine.busy_seconds) flat.push_back(static_cast<std::uint64_t>(b * 1e9));  // ns
     flat.push_back(mine.host_syncs);
     const std::size_t n = static_cast<std::size_t>(ranks_->ranks), len = flat.size();
     std::vector<std::uint64_t> all(n * len);
@@ -400,6 +469,8 @@ class context_impl {
     std::copy(flat.begin(), flat.begin() + b, mine.bytes.begin());
     std::copy(flat.begin() + b, flat.begin() + b + g, mine.launches.begin());
     std::copy(flat.begin() + b + g, flat.begin() + b + 2 * g, mine.peak_bytes.begin());
+    std::copy(flat.begin() + b + 2 * g, flat.begin() + b + 3 * g, mine.bytes_in_use.begin());
+    for (std::size_t s = 0; s < g; ++s) mine.busy_seconds[s] = static_cast<double>(flat[b + 3 * g + s]) / 1e9;
     mine.host_syncs = flat.back();
     return mine;
   }
@@ -410,6 +481,8 @@ class context_impl {
     counters_.host_syncs = 0;
     counters_.phases.clear();
     counters_.calls.clear();
+    std::fill(counters_.busy_seconds.begin(), counters_.busy_seconds.end(), 0.0);
+    counters_.wall_seconds = 0;
     counters_.peak_bytes = in_use_;  // the peak from now on starts at what is allocated now
   }
 
@@ -550,6 +623,7 @@ class context_impl {
     count_host_sync();
     if (!usable_) return std::make_exception_ptr(error("the context is unusable: " + unusable_reason_));
     const auto deadline = this->deadline();
+    const auto wait_begin = std::chrono::steady_clock::now();
     std::exception_ptr first;
     for (auto s : local_shards_) {
       auto& d = dev(s);
@@ -584,7 +658,30 @@ class context_impl {
         if (!first) first = std::current_exception();
       }
     }
+    if (trace_) trace_->host_span(trace_recorder::track::wait, "wait", wait_begin, std::chrono::steady_clock::now());
+    take_activity();
     return first;
+  }
+
+  /// The work each local shard ran since the last wait: its busy time, and the trace's spans.
+  void take_activity() noexcept {
+    try {
+      std::vector<activity> spans;
+      for (auto s : local_shards_) {
+        spans.clear();
+        try {
+          dev(s).take_activity(spans);
+        } catch (...) {  // a device that cannot tell (a failed GPU): its busy time misses this step
+          continue;
+        }
+        if (spans.empty()) continue;
+        if (trace_) trace_->shard_spans(s, spans);
+        const std::uint64_t ns = covered_ns(spans);
+        std::lock_guard<std::mutex> lock(mutex_);
+        counters_.busy_seconds[s] += static_cast<double>(ns) / 1e9;
+      }
+    } catch (...) {  // out of memory: the busy time misses this step
+    }
   }
 
   void init_counters() {
@@ -593,8 +690,14 @@ class context_impl {
     counters_.bytes.assign((g + 1) * (g + 1), 0);
     counters_.launches.assign(g, 0);
     counters_.peak_bytes.assign(g, 0);
+    counters_.bytes_in_use.assign(g, 0);
+    counters_.busy_seconds.assign(g, 0.0);
     in_use_.assign(g, 0);
     staging_.resize(g);
+  }
+  void init_trace() {
+    trace_path_ = trace_path_from_environment();
+    if (!trace_path_.empty()) trace_ = std::make_unique<trace_recorder>();
   }
   void abandon_busy() noexcept {
     for (auto s : local_shards_)
@@ -620,6 +723,8 @@ class context_impl {
   mutable std::mutex mutex_;
   stats counters_;
   std::vector<std::uint64_t> in_use_;
+  std::unique_ptr<trace_recorder> trace_;  // null unless a trace is recorded
+  std::string trace_path_;                 // SHARD_TRACE: written when the context is destroyed
 };
 
 }  // namespace detail

@@ -96,6 +96,40 @@ class deferred_wakeups {
   }
 };
 
+/// A span of a shard's queue running work: a primitive ("sort", "merge_runs", ... as
+/// primitive/dispatch.hpp names them) or a copy, on the host's steady clock.
+struct activity {
+  const char* name;  // a string literal
+  bool copy;         // a copy between buffers (else a primitive)
+  std::chrono::steady_clock::time_point begin, end;
+};
+
+/// The primitive the calling thread dispatched last (primitive/dispatch.hpp sets it as it
+/// dispatches): the name a device gives the work it queues for it.
+inline const char*& last_primitive() noexcept {
+  static thread_local const char* name = "primitive";
+  return name;
+}
+
+/// Nanoseconds covered by at least one of `spans` (sorted here by begin): a device's busy time
+/// when its two queues overlap.
+inline std::uint64_t covered_ns(std::vector<activity>& spans) {
+  std::sort(spans.begin(), spans.end(), [](const activity& a, const activity& b) { return a.begin < b.begin; });
+  std::uint64_t total = 0;
+  std::chrono::steady_clock::time_point from{}, to{};
+  bool open = false;
+  for (const auto& a : spans) {
+    if (open && a.begin <= to) {
+      if (a.end > to) to = a.end;
+      continue;
+    }
+    if (open) total += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
+    from = a.begin, to = a.end, open = true;
+  }
+  if (open) total += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
+  return total;
+}
+
 /// Polls `done()` until it returns true or `deadline` passes; returns whether it did. Spins
 /// (yielding) for the first 200 us, as a host wait on a GPU typically lasts tens of
 /// microseconds, then sleeps between polls, 20 us growing to `longest` (1 ms; MPI's waits
@@ -222,6 +256,16 @@ class device {
   virtual void wait_all(const std::vector<std::shared_ptr<event>>& events) {
     for (const auto& e : events) wait(e);
   }
+
+  /// Brackets the work one primitive launch queues (detail::launch): a device that learns
+  /// when its work ran only afterwards (a GPU) records timed events around it; the host
+  /// emulation times every task as it runs instead (no-ops). `name`: last_primitive().
+  virtual void activity_begin() {}
+  virtual void activity_end(const char* name) { (void)name; }
+  /// The spans of work (primitives, copies; of both queues) that ran since the last call, for
+  /// the stats' busy time and the trace. Called once the queues are idle (after synchronize);
+  /// appends them to `spans`.
+  virtual void take_activity(std::vector<activity>& spans) { (void)spans; }
 
   /// Blocks the host until the queue is empty; throws the first error of the queued work.
   virtual void synchronize() = 0;

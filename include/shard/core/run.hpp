@@ -54,11 +54,15 @@ class timed_range {
   enum kind { call, phase };
   timed_range(context_impl& ctx, kind k, std::string name)
       : ctx_(ctx), kind_(k), name_(std::move(name)), start_(std::chrono::steady_clock::now()) {
+    if (kind_ == call) outermost_ = depth()++ == 0;
     push();
   }
   timed_range(const timed_range&) = delete;
   timed_range& operator=(const timed_range&) = delete;
-  ~timed_range() { record(); }
+  ~timed_range() {
+    record();
+    if (kind_ == call) --depth();
+  }
   /// Ends the current span and starts `name` (phases).
   void next(std::string name) {
     record();
@@ -78,15 +82,21 @@ class timed_range {
     nvtxRangePop();
 #endif
     try {
-      ctx_.count_time(kind_ == phase, name_,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+      ctx_.count_span(kind_ == phase, name_, start_, std::chrono::steady_clock::now(), outermost_);
     } catch (...) {  // accounting never turns into an error
     }
+  }
+  /// Public calls this thread is inside (a call made by another is not outermost: the calls'
+  /// wall time counts it once).
+  static int& depth() noexcept {
+    static thread_local int d = 0;
+    return d;
   }
   context_impl& ctx_;
   kind kind_;
   std::string name_;
   std::chrono::steady_clock::time_point start_;
+  bool outermost_ = false;
 };
 
 /// The phases of one algorithm call, timed one after another.

@@ -8,6 +8,7 @@
 /// primitive is a static_assert that names it ("transform: not implemented for this
 /// backend"), not an overload-resolution dump or a silently chosen wrong overload.
 #include <shard/config.hpp>
+#include <shard/core/device.hpp>
 
 #include <utility>
 
@@ -34,6 +35,7 @@ SHARD_NAMESPACE_END
   namespace primitive {                                                                                 \
   template <class Device, class... Args>                                                                \
   void name(Device& d, Args&&... args) {                                                                \
+    last_primitive() = #name; /* what the device names the work (activity) */                          \
     if constexpr (primitive_lookup_##name::available<Device, Args...>)                                  \
       primitive_lookup_##name::call(d, static_cast<Args&&>(args)...);                                   \
     else                                                                                                \

@@ -43,7 +43,18 @@ template <class F>
 void launch(context_impl& ctx, std::size_t shard, F&& f) {
   if (!ctx.local(shard)) return;
   ctx.count_launch(shard);
-  with_device(ctx, shard, f);
+  device& d = ctx.dev(shard);
+  d.activity_begin();  // a GPU times the launch's work with events around it (stats, traces)
+  try {
+    with_device(ctx, shard, f);
+  } catch (...) {
+    try {
+      d.activity_end(last_primitive());
+    } catch (...) {  // the launch's own failure is the one to report
+    }
+    throw;
+  }
+  d.activity_end(last_primitive());
 }
 
 }  // namespace detail

@@ -10,6 +10,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -17,6 +18,8 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
+#include <utility>
 
 SHARD_NAMESPACE_BEGIN
 namespace cuda_backend {
@@ -189,6 +192,7 @@ class device final : public detail::device {
     SHARD_DETAIL_CUDA_THROW(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), shard_, ordinal_);
   }
   ~device() override {
+    release_activity_events();
     if (!owns_stream_) return;  // the application's stream stays the application's
     device_guard g(ordinal_, std::nothrow);
     // Never waits: the context has already waited for the stream (with its deadline) or
@@ -276,11 +280,13 @@ class device final : public detail::device {
   void copy_from_host(void* dst, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
     device_guard g(ordinal_);
+    const timed_copy span(*this);
     SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), shard_, ordinal_);
   }
   void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
     device_guard g(ordinal_);
+    const timed_copy span(*this);
     SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), shard_, ordinal_);
   }
   bool host_copies_need_pinned_memory() const noexcept override { return true; }
@@ -310,12 +316,14 @@ class device final : public detail::device {
   void copy_local(void* dst, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
     device_guard g(ordinal_);
+    const timed_copy span(*this);
     SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), shard_, ordinal_);
   }
   void copy_from_peer(void* dst, const detail::device& source, const void* src, std::size_t bytes) override {
     if (bytes == 0) return;
     if (source.ordinal() == ordinal_) return copy_local(dst, src, bytes);
     device_guard g(ordinal_);
+    const timed_copy span(*this);
     SHARD_DETAIL_CUDA_THROW(cudaMemcpyPeerAsync(dst, ordinal_, src, source.ordinal(), bytes, stream_), shard_,
                             ordinal_);
   }
@@ -323,8 +331,55 @@ class device final : public detail::device {
     if (bytes == 0) return;
     if (destination.ordinal() == ordinal_) return copy_local(dst, src, bytes);
     device_guard g(ordinal_);
+    const timed_copy span(*this);
     SHARD_DETAIL_CUDA_THROW(cudaMemcpyPeerAsync(dst, destination.ordinal(), src, ordinal_, bytes, stream_), shard_,
                             ordinal_);
+  }
+
+  // --- activity: timed events around each primitive and copy (stats' busy time, traces) ---
+  void activity_begin() override {
+    device_guard g(ordinal_);
+    open_ = record_activity_event();
+  }
+  void activity_end(const char* name) override {
+    if (open_ == nullptr) return;
+    device_guard g(ordinal_);
+    const cudaEvent_t begin = std::exchange(open_, nullptr);
+    cudaEvent_t end = nullptr;
+    try {
+      end = record_activity_event();
+    } catch (...) {
+      give_back(begin);  // never part of a span: reusable
+      throw;
+    }
+    std::lock_guard<std::mutex> lock(activity_mutex_);
+    pending_.push_back(pending_span{name, false, begin, end});
+  }
+  /// The spans recorded since the last call, on the host's clock: each event's time after a
+  /// reference event that the host saw reached at a known moment (renewed after a minute, so
+  /// that cudaEventElapsedTime's float milliseconds keep microseconds). The queues are idle.
+  void take_activity(std::vector<detail::activity>& spans) override {
+    if (device* side = copy_queue_if_made()) side->take_activity(spans);
+    std::lock_guard<std::mutex> lock(activity_mutex_);
+    if (pending_.empty()) return;
+    device_guard g(ordinal_);
+    const auto now = std::chrono::steady_clock::now();
+    if (reference_ == nullptr || now - reference_host_ > std::chrono::seconds(60)) renew_reference();
+    for (const auto& p : pending_) {
+      float from = 0, to = 0;
+      if (cudaEventElapsedTime(&from, reference_, p.begin) != cudaSuccess ||
+          cudaEventElapsedTime(&to, reference_, p.end) != cudaSuccess) {
+        (void)cudaGetLastError();  // a failed stream: its spans are not known
+        continue;
+      }
+      const auto at = [&](float ms) {
+        return reference_host_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     std::chrono::duration<double, std::milli>(ms));
+      };
+      spans.push_back(detail::activity{p.name, p.copy, at(from), at(to)});
+    }
+    for (const auto& p : pending_) free_events_.push_back(p.begin), free_events_.push_back(p.end);
+    pending_.clear();
   }
 
   std::shared_ptr<detail::event> record() override { return record_with(cudaEventDisableTiming); }
@@ -388,6 +443,82 @@ class device final : public detail::device {
     return side_.get();
   }
 
+  /// A timed event of the pool, recorded on the stream now. The caller has the GPU current.
+  cudaEvent_t record_activity_event() {
+    cudaEvent_t e = nullptr;
+    std::unique_lock<std::mutex> lock(activity_mutex_);
+    if (!free_events_.empty()) {
+      e = free_events_.back();
+      free_events_.pop_back();
+      lock.unlock();
+    } else {
+      lock.unlock();
+      SHARD_DETAIL_CUDA_THROW(cudaEventCreateWithFlags(&e, cudaEventDefault), shard_, ordinal_);
+    }
+    const cudaError_t status = cudaEventRecord(e, stream_);
+    if (status != cudaSuccess) {
+      give_back(e);
+      throw_cuda_error(status, "cudaEventRecord (activity)", shard_, ordinal_);
+    }
+    return e;
+  }
+  /// An activity event that was not (or no longer) part of a span, back to the pool.
+  void give_back(cudaEvent_t e) noexcept {
+    std::lock_guard<std::mutex> lock(activity_mutex_);
+    try {
+      free_events_.push_back(e);
+    } catch (...) {
+      SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(e));
+    }
+  }
+  /// A copy's span: events before and after the copy queued in its scope.
+  class timed_copy {
+   public:
+    explicit timed_copy(device& d) : d_(d), begin_(d.record_activity_event()) {}
+    ~timed_copy() {
+      cudaEvent_t end = nullptr;
+      try {
+        end = d_.record_activity_event();
+        std::lock_guard<std::mutex> lock(d_.activity_mutex_);
+        d_.pending_.push_back(pending_span{"copy", true, begin_, end});
+      } catch (...) {  // the span is not known; the copy itself reported its own failure
+        d_.give_back(begin_);
+        if (end != nullptr) d_.give_back(end);
+      }
+    }
+    timed_copy(const timed_copy&) = delete;
+    timed_copy& operator=(const timed_copy&) = delete;
+
+   private:
+    device& d_;
+    cudaEvent_t begin_;
+  };
+  /// Records the reference event on the idle stream and waits for it: its host time is now.
+  void renew_reference() {
+    if (reference_ == nullptr) SHARD_DETAIL_CUDA_THROW(cudaEventCreateWithFlags(&reference_, cudaEventDefault), shard_, ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaEventRecord(reference_, stream_), shard_, ordinal_);
+    SHARD_DETAIL_CUDA_THROW(cudaEventSynchronize(reference_), shard_, ordinal_);
+    reference_host_ = std::chrono::steady_clock::now();
+  }
+  void release_activity_events() noexcept {
+    device_guard g(ordinal_, std::nothrow);
+    std::lock_guard<std::mutex> lock(activity_mutex_);
+    for (const auto& p : pending_) {
+      SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(p.begin));
+      SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(p.end));
+    }
+    if (open_ != nullptr) SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(open_));
+    if (reference_ != nullptr) SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(reference_));
+    for (cudaEvent_t e : free_events_) SHARD_DETAIL_CUDA_REPORT(cudaEventDestroy(e));
+    free_events_.clear();
+    pending_.clear();
+  }
+  struct pending_span {
+    const char* name;
+    bool copy;
+    cudaEvent_t begin, end;
+  };
+
   int shard_;
   int ordinal_;
   std::shared_ptr<memory_pool> pool_;
@@ -396,6 +527,13 @@ class device final : public detail::device {
   bool owns_stream_ = true;
   mutable std::mutex side_mutex_;
   std::unique_ptr<device> side_;  // the copy stream's, made on first use
+  // Activity spans: the events of the spans queued and not yet taken, and a pool of events.
+  std::mutex activity_mutex_;
+  std::vector<pending_span> pending_;
+  std::vector<cudaEvent_t> free_events_;
+  cudaEvent_t open_ = nullptr;       // activity_begin's event
+  cudaEvent_t reference_ = nullptr;  // reached at reference_host_
+  std::chrono::steady_clock::time_point reference_host_{};
 };
 
 }  // namespace cuda_backend

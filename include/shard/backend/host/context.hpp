@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -54,6 +55,13 @@ struct host_options {
   /// allocation and its free go through it, within memory_per_shard as before. Empty: operator
   /// new.
   shard::allocator allocator{};
+  /// Each emulated device's speed relative to the host (one per shard, each in (0, 1]; empty:
+  /// all 1): a device of speed k is 1/k times slower, as a mix of GPU models is: its primitives
+  /// take 1/k of the CPU time they used (the rest a sleep of its thread, which leaves the core
+  /// to the other devices; in a pool, host_options::threads, it holds one of the pool's
+  /// threads). Copies are not slowed (links, not the device, set their speed). To test
+  /// balanced layouts (distribution::balanced) without a mix of GPUs.
+  std::vector<double> speed{};
 };
 
 namespace host_backend {
@@ -62,6 +70,13 @@ namespace host_backend {
 inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, const host_options& options) {
   if (shards == 0) throw invalid_argument("context::host: the number of shards must be at least 1");
   detail::check_allocator(options.allocator, "context::host (host_options::allocator)");
+  if (!options.speed.empty() && options.speed.size() != shards)
+    throw invalid_argument("context::host: host_options::speed has " + std::to_string(options.speed.size()) +
+                           " factors for " + std::to_string(shards) + " shards (one per shard, or none)");
+  for (std::size_t s = 0; s < options.speed.size(); ++s)
+    if (!(options.speed[s] > 0 && options.speed[s] <= 1))
+      throw invalid_argument("context::host: host_options::speed[" + std::to_string(s) + "] is " +
+                             std::to_string(options.speed[s]) + ", not in (0, 1] (a device at most as fast as the host)");
   auto pinned = options.require_pinned_host_memory ? std::make_shared<pinned_registry>() : nullptr;
   std::size_t threads = options.threads;
   if (threads == 0 && shards > host_options::threads_per_device_max)
@@ -79,6 +94,8 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
                                                options.cuda_semantics,
                                                pool ? pool : std::make_shared<executor>(1, defer),
                                                options.allocator, pool != nullptr, abandoned));
+  for (std::size_t s = 0; s < options.speed.size(); ++s)
+    static_cast<device&>(*devices[s]).set_speed(options.speed[s]);
   shard::topology topo;
   topo.backend = "host";
   for (auto& d : devices) topo.shards.push_back(d->properties());

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -466,6 +467,13 @@ class device final : public detail::device, private executor::client {
     if (failure) std::rethrow_exception(failure);
   }
 
+  void take_activity(std::vector<detail::activity>& spans) override {
+    if (device* side = copy_queue_if_made()) side->take_activity(spans);
+    std::lock_guard<std::mutex> lock(mutex_);
+    spans.insert(spans.end(), spans_.begin(), spans_.end());
+    spans_.clear();
+  }
+
   bool idle() override {
     if (device* side = copy_queue_if_made(); side != nullptr && !side->idle()) return false;
     std::lock_guard<std::mutex> lock(mutex_);
@@ -506,6 +514,11 @@ class device final : public detail::device, private executor::client {
   /// the k-th never finishes (until the device is abandoned or destroyed).
   void hang_primitive(std::uint64_t k) { arm(hook::hang, k); }
 
+  /// Makes the device `k` times as fast as the host runs it (0 < k <= 1; host_options::speed):
+  /// every primitive takes 1/k of the CPU time it used. Set before any work is queued.
+  void set_speed(double k) noexcept { speed_ = k; }
+  double speed() const noexcept { return speed_; }
+
   /// Bytes currently allocated on this emulated device.
   std::size_t bytes_in_use() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -531,6 +544,7 @@ class device final : public detail::device, private executor::client {
         : fn(std::move(f)), kind(k), waits(std::move(w)) {}
     std::function<void()> fn;
     task_kind kind = task_kind::control;
+    const char* name = nullptr;  // what the activity is called (primitives, copies)
     std::vector<std::shared_ptr<const host_event>> waits;  // before fn runs: the queue parks until reached
     bool hang = false;  // test hook: the queue parks until cancelled
   };
@@ -610,10 +624,19 @@ class device final : public detail::device, private executor::client {
             break;
         }
       }
+      if (t.kind == task_kind::primitive) t.name = detail::last_primitive();
+      else if (t.kind == task_kind::copy) t.name = "copy";
       queue_.push_back(std::move(t));
       again = schedule_locked();
     }
     if (again) executor_->ready(this);
+  }
+
+  /// The CPU time the calling thread has used (a slow device's work is stretched by it).
+  static std::chrono::nanoseconds thread_cpu_time() noexcept {
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return std::chrono::nanoseconds(0);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
   }
 
   /// On an executor thread: runs the next task, or parks the queue on a wait that is not
@@ -657,9 +680,20 @@ class device final : public detail::device, private executor::client {
       if ((error_ || sticky_ || cancelled_) && t.kind != task_kind::control) t.fn = nullptr;
     }
     std::exception_ptr failure;
+    const bool timed = t.fn && t.kind != task_kind::control;
+    const auto begin = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (t.fn) {
       try {
-        t.fn();
+        if (t.kind == task_kind::primitive && speed_ < 1.0) {
+          // An emulated device k times slower (host_options::speed): its kernels take 1/k of
+          // the CPU time they used, the rest as a sleep that leaves the core to others.
+          const auto cpu = thread_cpu_time();
+          t.fn();
+          const auto used = thread_cpu_time() - cpu;
+          std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(used * (1.0 / speed_ - 1.0)));
+        } else {
+          t.fn();
+        }
       } catch (const device_fault&) {
         failure = std::current_exception();
         std::lock_guard<std::mutex> lock(mutex_);
@@ -669,8 +703,17 @@ class device final : public detail::device, private executor::client {
         failure = std::current_exception();
       }
     }
+    const auto end = timed ? std::chrono::steady_clock::now() : begin;
+    const char* name = t.name;
+    const bool copy = t.kind == task_kind::copy;
     t = task{};  // the task's captures die on this thread, before the hand-over
     std::lock_guard<std::mutex> lock(mutex_);
+    if (timed) {
+      try {
+        spans_.push_back(detail::activity{name != nullptr ? name : "primitive", copy, begin, end});
+      } catch (...) {  // no memory for the record: the busy time misses this span, nothing else
+      }
+    }
     if (failure && !error_) error_ = std::move(failure);
     failure = nullptr;  // dropped under the lock: the caller may own the object next
     busy_ = false;
@@ -698,6 +741,8 @@ class device final : public detail::device, private executor::client {
   std::exception_ptr error_;
   std::exception_ptr sticky_;
   std::size_t in_use_ = 0;
+  std::vector<detail::activity> spans_;  // work that ran since take_activity
+  double speed_ = 1.0;                    // host_options::speed: 1 = the host's own speed
   hook hook_ = hook::none;
   std::uint64_t hook_at_ = 0;
   std::uint64_t launched_since_armed_ = 0;
