@@ -178,6 +178,11 @@ class context {
     const auto turn = impl_->exclusive();
     impl_->start_trace();
   }
+  /// Stops recording the trace and drops it (also SHARD_TRACE's: no file is written).
+  void stop_trace() {
+    const auto turn = impl_->exclusive();
+    impl_->stop_trace();
+  }
   /// The trace recorded so far, as Chrome trace-event JSON (Perfetto, chrome://tracing); empty
   /// when none is recorded.
   std::string trace_json() const {

@@ -2,6 +2,8 @@
 /// @file shard.hpp
 /// Umbrella header: the whole public API.
 #include <shard/config.hpp>
+#include <shard/balance.hpp>
+#include <shard/calibration.hpp>
 #include <shard/context.hpp>
 #include <shard/copy.hpp>
 #include <shard/copy_if.hpp>

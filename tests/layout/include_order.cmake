@@ -18,7 +18,7 @@ if(NOT ROOT)
 endif()
 
 get_filename_component(ROOT "${ROOT}" ABSOLUTE)
-set(vocabulary config error functional topology stats distribution backend communicator allocator)
+set(vocabulary config error functional topology stats distribution backend communicator allocator calibration)
 
 # Sets ${out} to the layer number of `path` (relative to ROOT, e.g. shard/core/device.hpp) and
 # ${out}_name to its name; -1 for a file in no known layer.

@@ -208,7 +208,7 @@ TEST_CASE("the families register themselves, in order, and every test key is lis
     CHECK(keys.insert(t.key).second);
     CHECK(std::find(commands.begin(), commands.end(), t.command) != commands.end());
   }
-  CHECK(keys.size() == 31);
+  CHECK(keys.size() == 33);
 }
 
 TEST_CASE("sizes, counts, sweeps and figures") {

@@ -2,6 +2,7 @@
 // shard-bench algorithms: shard's algorithms over 1..G shards and a size sweep: time,
 // throughput, scaling efficiency against one shard, and what each call moved (from stats).
 #include "common.hpp"
+#include "inside.hpp"
 #include "svg.hpp"
 
 #include <functional>
@@ -395,8 +396,10 @@ inline const family_registration algorithms_family{family{
      {"sort_int64", "algorithms", "shard::sort, int64 keys"},
      {"sort_by_key", "algorithms", "shard::sort_by_key, int32 keys and values"},
      {"merge_int32", "algorithms", "shard::merge, int32 keys, two sorted halves"},
-     {"copy_if", "algorithms", "shard::copy_if, int32, half kept"}},
+     {"copy_if", "algorithms", "shard::copy_if, int32, half kept"},
+     {"sort_timeline", "algorithms", "one sort's timeline per shard (primitives and copies, from the library's trace)"}},
     [](const target& tgt, const options& o, run_output& out) {
+      if (selected(o, "sort_timeline")) out.tests["sort_timeline"] = run_sort_timeline(tgt, o, out);
       const auto points = run_algorithms(tgt, o);
       print_algorithms(out.os, points);
       for (const auto& c : algorithm_cases())

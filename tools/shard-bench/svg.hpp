@@ -64,6 +64,50 @@ inline std::string header(int w, int h) {
   return os.str();
 }
 
+/// One bar of a timeline: on row `row`, from `begin` to `end` (microseconds from the start).
+struct span {
+  int row;
+  double begin, end;
+  std::string name;
+  bool copy;
+};
+
+/// A timeline: one row per label (a shard), its spans as bars (primitives blue, copies orange,
+/// each named by a tooltip), the time axis in milliseconds.
+inline std::string timeline(const std::string& title, const std::vector<std::string>& rows, const std::vector<span>& spans) {
+  const int left = 110, right = 30, top = 60, row_h = 28, w = 900;
+  const int h = top + static_cast<int>(rows.size()) * row_h + 50;
+  const int pw = w - left - right;
+  double t1 = 0;
+  for (const auto& s : spans) t1 = std::max(t1, s.end);
+  if (t1 <= 0) t1 = 1;
+  const auto px = [&](double t) { return left + t / t1 * pw; };
+  std::ostringstream os;
+  os << header(w, h) << "<text x=\"" << left << "\" y=\"26\" font-size=\"15\" font-weight=\"bold\">" << escape(title)
+     << "</text>\n<text x=\"" << left << "\" y=\"44\" fill=\"#555\">primitives blue, copies orange; time in ms</text>\n";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const int y = top + static_cast<int>(r) * row_h;
+    os << "<text x=\"" << left - 8 << "\" y=\"" << y + row_h / 2 + 4 << "\" text-anchor=\"end\">" << escape(rows[r])
+       << "</text>\n<line x1=\"" << left << "\" y1=\"" << y + row_h << "\" x2=\"" << left + pw << "\" y2=\"" << y + row_h
+       << "\" stroke=\"#ddd\"/>\n";
+  }
+  for (const auto& s : spans) {
+    const int y = top + s.row * row_h + 4;
+    const double x = px(s.begin), width = std::max(0.5, px(s.end) - x);
+    os << "<rect x=\"" << number(x) << "\" y=\"" << y << "\" width=\"" << number(width) << "\" height=\"" << row_h - 8
+       << "\" fill=\"" << (s.copy ? "#ff7f0e" : "#1f77b4") << "\"><title>" << escape(s.name) << ": "
+       << number((s.end - s.begin) / 1e3) << " ms</title></rect>\n";
+  }
+  const int axis = top + static_cast<int>(rows.size()) * row_h + 18;
+  for (int k = 0; k <= 5; ++k) {
+    const double t = t1 * k / 5;
+    os << "<text x=\"" << number(px(t)) << "\" y=\"" << axis << "\" text-anchor=\"middle\">" << number(t / 1e3)
+       << "</text>\n";
+  }
+  os << "</svg>\n";
+  return os.str();
+}
+
 /// A matrix as coloured cells with their values; rows = source, columns = destination unless
 /// labels say otherwise (row_labels / col_labels; empty: the shard indices).
 inline std::string heatmap(const std::string& title, const std::string& unit, const std::vector<std::vector<double>>& m,

@@ -1,7 +1,8 @@
 #pragma once
-// shard-bench topo: the shards' devices and the route between every pair (the family
-// "topo", registered below).
+// shard-bench topo: the shards' devices and the route between every pair, and their measured
+// speeds with the balanced layout (the family "topo", registered below).
 #include "common.hpp"
+#include "inside.hpp"
 
 #include <ostream>
 
@@ -49,11 +50,14 @@ inline json topology_json(const shard::topology& t, const target& tgt) {
 inline const family_registration topology_family{family{
     "topo",
     0,
-    {{"topology", "topo", "the shards' devices, bus ids, and the route between every pair"}},
+    {{"topology", "topo", "the shards' devices, bus ids, and the route between every pair"},
+     {"balance", "topo", "each shard's speed (shard's calibration: a transform and a sort) and the balanced layout it gives"}},
     [](const target& tgt, const options& o, run_output& out) {
-      if (!selected(o, "topology")) return;
-      out.os << "== topology\n" << tgt.ctx.topology() << '\n';
-      out.tests["topology"] = topology_json(tgt.ctx.topology(), tgt);
+      if (selected(o, "topology")) {
+        out.os << "== topology\n" << tgt.ctx.topology() << '\n';
+        out.tests["topology"] = topology_json(tgt.ctx.topology(), tgt);
+      }
+      if (selected(o, "balance")) out.tests["balance"] = run_balance(tgt, o, out);
     }}};
 
 }  // namespace bench

@@ -9,6 +9,7 @@
 /// local(s). The devices belong to the local single-process context it was made from, which it
 /// keeps alive; its calls take turns with that context's calls (one call lock).
 #include <shard/config.hpp>
+#include <shard/calibration.hpp>
 #include <shard/core/collective_engine.hpp>
 #include <shard/core/device.hpp>
 #include <shard/core/ranks.hpp>
@@ -409,6 +410,11 @@ class context_impl {
     return out;
   }
 
+  // --- calibration (balance.hpp) -----------------------------------------------------
+  /// The last calibration's figures, or null before any.
+  const calibration* cached_calibration() const noexcept { return calibration_ ? calibration_.get() : nullptr; }
+  void set_calibration(calibration c) { calibration_ = std::make_unique<calibration>(std::move(c)); }
+
   // --- traces ----------------------------------------------------------------------
   /// Starts recording a trace (if none is being recorded): context::start_trace.
   void start_trace() {
@@ -416,6 +422,11 @@ class context_impl {
     if (!trace_) trace_ = std::make_unique<trace_recorder>();
   }
   bool tracing() const noexcept { return trace_ != nullptr; }
+  /// Stops recording and drops what was recorded (SHARD_TRACE's file is then not written).
+  void stop_trace() noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    trace_.reset();
+  }
   /// The trace so far as JSON (empty when none is recorded).
   std::string trace_json() const {
     if (!trace_) return {};
@@ -723,6 +734,7 @@ class context_impl {
   mutable std::mutex mutex_;
   stats counters_;
   std::vector<std::uint64_t> in_use_;
+  std::unique_ptr<calibration> calibration_;  // balance.hpp's cache
   std::unique_ptr<trace_recorder> trace_;  // null unless a trace is recorded
   std::string trace_path_;                 // SHARD_TRACE: written when the context is destroyed
 };

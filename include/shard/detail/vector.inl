@@ -198,14 +198,14 @@ vector<T>::vector(const context& ctx, std::size_t n, shard::distribution d) : ve
 
 template <class T>
 vector<T>::vector(const context& ctx, std::size_t n, const T& value, shard::distribution d)
-    : vector(uninitialized_tag{}, ctx, d.sizes(n, ctx.size()), d) {
+    : vector(uninitialized_tag{}, ctx, d.sizes(n, ctx.size(), sizeof(T)), d) {
   auto& impl = ctx_.impl();
   detail::run_and_wait(impl, [&] { detail::enqueue_fill(impl, storage_.pointers(), sizes_, value); });
 }
 
 template <class T>
 vector<T>::vector(const context& ctx, std::span<const T> host, shard::distribution d)
-    : vector(uninitialized_tag{}, ctx, d.sizes(host.size(), ctx.size()), d) {
+    : vector(uninitialized_tag{}, ctx, d.sizes(host.size(), ctx.size(), sizeof(T)), d) {
   transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(host.data())),
                            transport::host_direction::from_host);
 }
@@ -237,7 +237,7 @@ vector<T>::vector(const vector& other) : vector(uninitialized_tag{}, other.ctx_,
 
 template <class T>
 vector<T>::vector(const vector& other, const shard::distribution& d)
-    : vector(uninitialized_tag{}, other.ctx_, d.sizes(other.size_, other.ctx_.size()), d) {
+    : vector(uninitialized_tag{}, other.ctx_, d.sizes(other.size_, other.ctx_.size(), sizeof(T)), d) {
   auto& impl = ctx_.impl();
   const auto plan = detail::plan_redistribution(other.sizes_, sizes_, size_);
   detail::run_and_wait(impl, [&] { transport::exchange(impl, plan, detail::pointers(other), storage_.pointers()); });
@@ -386,7 +386,7 @@ void vector<T>::set(std::size_t i, const T& value) {
 
 template <class T>
 std::vector<std::size_t> vector<T>::sizes_for(std::size_t n) const {
-  if (policy_.type() != shard::distribution::kind::explicit_sizes) return policy_.sizes(n, ctx_.size());
+  if (policy_.type() != shard::distribution::kind::explicit_sizes) return policy_.sizes(n, ctx_.size(), sizeof(T));
   std::vector<std::size_t> sizes = sizes_;
   if (n >= size_) {
     // Grow the last non-empty segment (the last segment when all are empty).
@@ -437,7 +437,7 @@ void vector<T>::resize(std::size_t n) {
 template <class T>
 void vector<T>::redistribute(const shard::distribution& d) {
   if (wrapped()) {
-    if (d.sizes(size_, ctx_.size()) == sizes_) return;  // its layout already
+    if (d.sizes(size_, ctx_.size(), sizeof(T)) == sizes_) return;  // its layout already
     require_owned("vector::redistribute", "its segments cannot change size");
   }
   *this = vector(*this, d);

@@ -9,6 +9,7 @@
 #include <shard/core/device.hpp>
 #include <shard/error.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +27,10 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#  include <sys/prctl.h>
+#endif
 
 SHARD_NAMESPACE_BEGIN
 namespace host_backend {
@@ -122,6 +127,18 @@ class executor final : private detail::deferred_wakeups::sink {
   /// The most tasks of one client a thread runs before it takes the next client.
   static constexpr std::size_t turn_tasks = 16;
 
+  /// Wakes `h`'s device at `t` (a slow emulated device's kernel ends then): a thread of the
+  /// pool waits for the earliest such time while it has nothing else to run. The device is
+  /// parked meanwhile and holds no thread.
+  void wake_at(std::chrono::steady_clock::time_point t, std::shared_ptr<wake_handle> h) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      timers_.emplace_back(t, std::move(h));
+      std::push_heap(timers_.begin(), timers_.end(), later);
+    }
+    cv_.notify_one();
+  }
+
   /// Puts `c` at the end of the ready list (it must not be there already).
   void ready(client* c) noexcept {
     {
@@ -138,10 +155,21 @@ class executor final : private detail::deferred_wakeups::sink {
  private:
   void wake() noexcept override { cv_.notify_all(); }
   void run() noexcept {
+#if defined(__linux__)
+    // A slow emulated device (host_options::speed) parks for the rest of each kernel's time
+    // until a timer this thread waits for: without this, Linux ends such a wait up to 50 us
+    // late, which dwarfs a short kernel's stretch.
+    (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      cv_.wait(lock, [&] { return stopping_ || head_ != nullptr; });
-      if (head_ == nullptr) return;  // stopping, and every client has left the list
+      fire_due_timers(lock);
+      if (head_ == nullptr) {
+        if (stopping_) return;  // stopping, and every client has left the list
+        if (timers_.empty()) cv_.wait(lock, [&] { return stopping_ || head_ != nullptr || !timers_.empty(); });
+        else cv_.wait_until(lock, timers_.front().first);
+        continue;
+      }
       client* c = head_;
       head_ = c->next_;
       if (head_ == nullptr) tail_ = nullptr;
@@ -159,6 +187,29 @@ class executor final : private detail::deferred_wakeups::sink {
       }
     }
   }
+  /// Wakes the devices whose time has come (outside the lock: waking one readies it here).
+  void fire_due_timers(std::unique_lock<std::mutex>& lock) noexcept {
+    if (timers_.empty() || timers_.front().first > std::chrono::steady_clock::now()) return;
+    std::vector<std::shared_ptr<wake_handle>> due;
+    const auto now = std::chrono::steady_clock::now();
+    while (!timers_.empty() && timers_.front().first <= now) {
+      std::pop_heap(timers_.begin(), timers_.end(), later);
+      try {
+        due.push_back(std::move(timers_.back().second));
+      } catch (...) {  // no memory: wake it at once, under the lock is not allowed, so keep it
+        std::push_heap(timers_.begin(), timers_.end(), later);
+        break;
+      }
+      timers_.pop_back();
+    }
+    lock.unlock();
+    for (auto& h : due) h->wake();
+    due.clear();
+    lock.lock();
+  }
+  using timer = std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<wake_handle>>;
+  static bool later(const timer& a, const timer& b) noexcept { return a.first > b.first; }
+
   void stop() noexcept {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -172,6 +223,7 @@ class executor final : private detail::deferred_wakeups::sink {
   std::condition_variable cv_;
   client* head_ = nullptr;
   client* tail_ = nullptr;
+  std::vector<timer> timers_;  // a min-heap by time (wake_at)
   bool stopping_ = false;
   const bool defer_;
   std::vector<std::thread> threads_;
@@ -545,6 +597,10 @@ class device final : public detail::device, private executor::client {
     std::function<void()> fn;
     task_kind kind = task_kind::control;
     const char* name = nullptr;  // what the activity is called (primitives, copies)
+    // A slow device's kernel (host_options::speed) that ran on the host and lasts until `until`:
+    // the queue parks until then (a timer), then records the activity from `began`.
+    bool stretch = false;
+    std::chrono::steady_clock::time_point began{}, until{};
     std::vector<std::shared_ptr<const host_event>> waits;  // before fn runs: the queue parks until reached
     bool hang = false;  // test hook: the queue parks until cancelled
   };
@@ -672,6 +728,27 @@ class device final : public detail::device, private executor::client {
           return scheduled_ = false;
         }
       }
+      if (head.stretch) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!cancelled_ && now < head.until) {
+          try {
+            executor_->wake_at(head.until, handle_);
+          } catch (...) {
+            return true;  // no memory for the timer: stay on the list and look again
+          }
+          parked_ = true;  // the timer (or a cancellation) wakes it
+          return scheduled_ = false;
+        }
+        try {
+          spans_.push_back(detail::activity{head.name, false, head.began, cancelled_ ? now : head.until});
+        } catch (...) {  // no memory for the record: the busy time misses it
+        }
+        queue_.pop_front();
+        if (!queue_.empty()) return true;
+        scheduled_ = false;
+        idle_cv_.notify_all();
+        return false;
+      }
       t = std::move(head);
       queue_.pop_front();
       busy_ = true;
@@ -682,15 +759,16 @@ class device final : public detail::device, private executor::client {
     std::exception_ptr failure;
     const bool timed = t.fn && t.kind != task_kind::control;
     const auto begin = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    std::chrono::nanoseconds stretch{0};
     if (t.fn) {
       try {
         if (t.kind == task_kind::primitive && speed_ < 1.0) {
           // An emulated device k times slower (host_options::speed): its kernels take 1/k of
-          // the CPU time they used, the rest as a sleep that leaves the core to others.
+          // the CPU time they used; the rest the queue spends parked (a timer), holding no
+          // thread, as a slow GPU holds no host core.
           const auto cpu = thread_cpu_time();
           t.fn();
-          const auto used = thread_cpu_time() - cpu;
-          std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(used * (1.0 / speed_ - 1.0)));
+          stretch = std::chrono::duration_cast<std::chrono::nanoseconds>((thread_cpu_time() - cpu) * (1.0 / speed_ - 1.0));
         } else {
           t.fn();
         }
@@ -708,7 +786,22 @@ class device final : public detail::device, private executor::client {
     const bool copy = t.kind == task_kind::copy;
     t = task{};  // the task's captures die on this thread, before the hand-over
     std::lock_guard<std::mutex> lock(mutex_);
-    if (timed) {
+    bool stretched = false;
+    if (timed && stretch.count() > 0 && !failure) {
+      // The kernel lasts until end + stretch: the queue's next step waits for that.
+      try {
+        task rest;
+        rest.kind = task_kind::control;
+        rest.name = name != nullptr ? name : "primitive";
+        rest.stretch = true;
+        rest.began = begin;
+        rest.until = end + stretch;
+        queue_.push_front(std::move(rest));
+        stretched = true;
+      } catch (...) {  // no memory: the kernel ends now (faster than asked)
+      }
+    }
+    if (timed && !stretched) {
       try {
         spans_.push_back(detail::activity{name != nullptr ? name : "primitive", copy, begin, end});
       } catch (...) {  // no memory for the record: the busy time misses this span, nothing else
