@@ -5,6 +5,7 @@
 #include <shard/core/functors.hpp>
 #include <shard/core/run.hpp>
 #include <shard/detail/checks.hpp>
+#include <shard/detail/merged.hpp>
 #include <shard/functional.hpp>
 #include <shard/primitive/for_each.hpp>
 #include <shard/primitive/launch.hpp>
@@ -39,8 +40,10 @@ void merge(const vector<T>& a, const vector<T>& b, vector<T>& out, Comp comp) {
   auto runs = detail::segment_runs<T, void>(pa, {}, a.segment_sizes());
   const auto runs_b = detail::segment_runs<T, void>(pb, {}, b.segment_sizes());
   runs.insert(runs.end(), runs_b.begin(), runs_b.end());
-  detail::merge_runs<T, void>(out.get_context().impl(), runs, out.segment_sizes(), detail::pointers(out),
-                              std::vector<void*>(out.num_segments(), nullptr), detail::callable(comp), [] {}, "merge");
+  auto merged = detail::merge_runs<T, void>(out.get_context().impl(), runs, out.segment_sizes(), detail::pointers(out),
+                                            std::vector<void*>(out.num_segments(), nullptr), detail::callable(comp), [] {},
+                                            "merge");
+  detail::commit_merged(merged.keys, merged.where, out);
 }
 
 /// merge with shard::less<>.

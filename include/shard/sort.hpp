@@ -5,6 +5,7 @@
 #include <shard/copy.hpp>
 #include <shard/core/run.hpp>
 #include <shard/detail/checks.hpp>
+#include <shard/detail/merged.hpp>
 #include <shard/functional.hpp>
 #include <shard/primitive/sort.hpp>
 #include <shard/skeleton/elementwise.hpp>
@@ -12,6 +13,7 @@
 #include <shard/vector.hpp>
 
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 SHARD_NAMESPACE_BEGIN
@@ -46,9 +48,10 @@ void stable_sort(vector<T>& v, Comp comp) {
   const auto p = detail::pointers(v);
   const auto c = detail::callable(comp);
   const auto runs = detail::segment_runs<T, void>(std::vector<const T*>(p.begin(), p.end()), {}, sizes);
-  detail::merge_runs<T, void>(ctx, runs, sizes, p, std::vector<void*>(sizes.size(), nullptr), c, [&] {
+  auto merged = detail::merge_runs<T, void>(ctx, runs, sizes, p, std::vector<void*>(sizes.size(), nullptr), c, [&] {
     detail::enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t s) { detail::primitive::sort(dev, p[s], sizes[s], c); });
   }, "sort", sizes);
+  detail::commit_merged(merged.keys, merged.where, v);
 }
 
 /// stable_sort with shard::less<>.
@@ -88,11 +91,13 @@ void sort_by_key(vector<K>& keys, vector<V>& values, Comp comp) {
   const auto c = detail::callable(comp);
   const auto runs = detail::segment_runs<K, V>(std::vector<const K*>(k.begin(), k.end()),
                                                std::vector<const V*>(v.begin(), v.end()), sizes);
-  detail::merge_runs<K, V>(ctx, runs, sizes, k, v, c, [&] {
+  auto merged = detail::merge_runs<K, V>(ctx, runs, sizes, k, v, c, [&] {
     detail::enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t s) {
       detail::primitive::sort_pairs(dev, k[s], v[s], sizes[s], c);
     });
   }, "sort_by_key", sizes);
+  detail::commit_merged(merged.keys, merged.where, keys);
+  detail::commit_merged(merged.values, merged.where, vals);
   if (moved) shard::copy(*moved, values);
 }
 

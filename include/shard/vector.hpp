@@ -187,6 +187,11 @@ struct vector_access {
   static vector<T> uninitialized(const context& ctx, std::vector<std::size_t> sizes, shard::distribution policy) {
     return vector<T>(typename vector<T>::uninitialized_tag{}, ctx, std::move(sizes), std::move(policy));
   }
+  /// The vector's memory (algorithms that commit results computed in buffers of their own).
+  template <class T>
+  static segmented_buffer<T>& storage(vector<T>& v) noexcept {
+    return v.storage_;
+  }
   /// A vector that takes over `storage` (memory of ctx's shards, written by the caller), with
   /// `policy` as its rule for resize().
   template <class T>

@@ -1,10 +1,11 @@
 #pragma once
 /// @file core/merge_tree.hpp
 /// The plan of a balanced merge tree over R adjacent sorted runs (the backends' merge_runs):
-/// level by level, pairs of adjacent runs are merged (a lone last run is copied), between a
-/// scratch buffer and the output, arranged so that the last level writes the output. The
-/// plan is backend-neutral, so the host tests check the same levels, pairs and buffer
-/// parity that the CUDA backend executes with its two-way merges.
+/// level by level, pairs of adjacent runs are merged (a lone last run is copied), back and
+/// forth between the runs' own buffer and a spare buffer of the same size, so that no third
+/// buffer is needed; the merged sequence ends in whichever the last level wrote. The plan is
+/// backend-neutral, so the host tests check the same levels, pairs and buffer parity that the
+/// CUDA backend executes with its two-way merges.
 #include <shard/config.hpp>
 
 #include <cstddef>
@@ -19,23 +20,21 @@ struct merge_step {
   std::size_t lo, mid, hi;
 };
 
-/// One level: its steps cover [0, n) in order; it writes the output (into_out) or the
-/// scratch buffer. Level 0 reads the input, every later level the previous level's buffer.
+/// One level: its steps cover [0, n) in order; it reads one buffer and writes the other:
+/// the spare (into_spare) or the runs' own. Level 0 reads the runs and writes the spare.
 struct merge_level {
   std::vector<merge_step> steps;
-  bool into_out;
+  bool into_spare;
 };
 
 /// The levels that merge the runs offsets[r] .. offsets[r + 1] (offsets[0] == 0,
-/// offsets.back() == n): ceil(log2 R) levels, none for R <= 1. The last level writes the
-/// output, so a scratch buffer of n elements is needed only when there are two levels or more.
+/// offsets.back() == n): ceil(log2 R) levels, none for R <= 1, alternating from the runs'
+/// buffer into the spare and back (result_in_spare says where the merge ends).
 inline std::vector<merge_level> merge_tree(std::vector<std::size_t> offsets) {
-  std::size_t levels = 0;
-  for (std::size_t runs = offsets.size() > 0 ? offsets.size() - 1 : 0; runs > 1; runs = (runs + 1) / 2) ++levels;
   std::vector<merge_level> plan;
-  bool into_out = levels % 2 == 1;
+  bool into_spare = true;
   while (offsets.size() > 2) {
-    merge_level level{{}, into_out};
+    merge_level level{{}, into_spare};
     std::vector<std::size_t> next{0};
     for (std::size_t r = 0; r + 1 < offsets.size(); r += 2) {
       const std::size_t lo = offsets[r], mid = offsets[r + 1];
@@ -45,10 +44,13 @@ inline std::vector<merge_level> merge_tree(std::vector<std::size_t> offsets) {
     }
     plan.push_back(std::move(level));
     offsets = std::move(next);
-    into_out = !into_out;
+    into_spare = !into_spare;
   }
   return plan;
 }
+
+/// Whether the plan's merged sequence ends in the spare buffer (an odd number of levels).
+inline bool result_in_spare(const std::vector<merge_level>& plan) noexcept { return plan.size() % 2 == 1; }
 
 }  // namespace detail
 SHARD_NAMESPACE_END

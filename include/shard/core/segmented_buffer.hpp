@@ -51,6 +51,10 @@ class segmented_buffer {
   const std::vector<std::size_t>& sizes() const noexcept { return sizes_; }
   T* data(std::size_t shard) const noexcept { return segments_.empty() ? nullptr : segments_[shard].data(); }
 
+  /// Exchanges segment `shard` with `other`'s (both shard's own memory, of equal sizes there):
+  /// how an algorithm that computed a result in buffers of its own commits it.
+  void swap_segment(std::size_t shard, segmented_buffer& other) noexcept { segments_[shard].swap(other.segments_[shard]); }
+
   /// Segment pointers in shard order (nullptr for an empty segment).
   std::vector<T*> pointers() const {
     std::vector<T*> out(sizes_.size(), nullptr);

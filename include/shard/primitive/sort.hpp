@@ -3,11 +3,13 @@
 /// Primitive family "sort", all stable (equivalent keys keep their order), all queued:
 /// - sort(dev, keys, n, comp): keys[0, n) sorted in place;
 /// - sort_pairs(dev, keys, values, n, comp): the same, values moved with their keys;
-/// - merge_runs(dev, in, offsets, out, comp): `in` holds R = offsets.size() - 1 adjacent
-///   sorted runs [offsets[r], offsets[r+1]); out[0, offsets[R]) is their stable merge (on
-///   equivalent keys, the earlier run first); in and out do not overlap;
-/// - merge_runs_pairs(dev, keys, values, offsets, keys_out, values_out, comp): the same with
-///   values;
+/// - merge_runs(dev, keys, spare, offsets, comp, in_spare): `keys` holds R = offsets.size() - 1
+///   adjacent sorted runs [offsets[r], offsets[r+1]); their stable merge (on equivalent keys,
+///   the earlier run first) ends in `keys` or, when the call sets in_spare (at once, as it
+///   queues the work), in `spare`, a buffer of as many elements that the merge may use; both
+///   are overwritten;
+/// - merge_runs_pairs(dev, keys, values, spare_keys, spare_values, offsets, comp, in_spare):
+///   the same with values;
 /// - bounds(dev, sorted, n, needles, m, out, comp, upper): out[j] = lower_bound (upper_bound
 ///   when `upper`) of needles[j] in sorted[0, n), a position in [0, n).
 /// - sort_scratch_bytes(dev, (const K*)0, (const V*)0, n, comp, bytes): the device memory
@@ -15,7 +17,7 @@
 ///   temporary storage, a radix sort's second buffer; the host emulation holds as much of its
 ///   capacity while it sorts);
 /// - merge_scratch_bytes(...same...): the most merge_runs / merge_runs_pairs of n elements
-///   takes beyond its input and output.
+///   takes beyond its two buffers.
 /// Arithmetic keys ordered by shard::less / shard::greater go through a radix sort on both
 /// backends; other comparators through a comparison sort.
 #include <shard/config.hpp>

@@ -908,7 +908,7 @@ std::vector<std::vector<std::size_t>> split_runs(context_impl& ctx, const std::v
 /// The memory merge_runs needs on every local shard beyond its inputs and outputs, checked
 /// before it starts (require_memory): the most of the local phase (the sort of
 /// `local_sort_sizes[s]` elements, when the caller sorts its runs first) and the merge phase
-/// (the received elements, and the merge's scratch).
+/// (the received elements and a spare buffer as large, and the merge's temporary storage).
 template <class K, class V, class Comp>
 void require_merge_memory(context_impl& ctx, const std::string& call, const std::vector<std::size_t>& local_sort_sizes,
                           const std::vector<std::size_t>& out_sizes, Comp comp) {
@@ -924,27 +924,46 @@ void require_merge_memory(context_impl& ctx, const std::string& call, const std:
         primitive::merge_scratch_bytes(dev, static_cast<const K*>(nullptr), static_cast<const V*>(nullptr),
                                        out_sizes[s], comp, merge);
     });
-    need[s] = std::max<std::uint64_t>(local, static_cast<std::uint64_t>(out_sizes[s]) * element + merge);
+    need[s] = std::max<std::uint64_t>(local, 2 * static_cast<std::uint64_t>(out_sizes[s]) * element + merge);
   }
   require_memory(ctx, call, "scratch: the received elements, the merge's buffer and temporary storage", need);
 }
 
-/// Merges `runs` (sorted, in stability order) into out_keys[d] / out_values[d], sizes
-/// out_sizes[d], on every shard d (file comment). `prepare()` is queued before anything reads
-/// the runs (the local sorts: `local_sort_sizes[s]` elements on shard s, or empty when prepare
-/// sorts nothing). Out buffers may be the runs' own memory (a sort in place). Before anything
-/// runs, the memory every shard will need is checked (require_merge_memory): out_of_memory
-/// then, with nothing changed. Blocks until done. The phases' wall times go to stats() as
-/// "<algorithm>.local" (prepare and the samples), "<algorithm>.splitters" and
+/// Where merge_runs left each shard's merged segment: in buffers of its own, which the caller
+/// then takes into the output vector (commit), so that a merge that fails on any shard leaves
+/// every output (and every input, for a sort in place) as it was.
+template <class K, class V>
+struct merged_runs {
+  using VV = std::conditional_t<std::is_void_v<V>, char, V>;
+  /// [0]: the received runs, [1]: the spare buffer the merge went back and forth with.
+  segmented_buffer<K> keys[2];
+  segmented_buffer<VV> values[2];
+  /// Per shard: 0, its output is one run of its own already in the output's memory (nothing
+  /// to take); 1 or 2, its output is in keys[where - 1] (and values[where - 1]).
+  std::vector<char> where;
+};
+
+/// Merges `runs` (sorted, in stability order) into segments of sizes out_sizes[d], one per
+/// shard d (file comment), in buffers of its own (merged_runs: the caller commits them into
+/// its output, once the merge succeeded on every shard). `out_keys` / `out_values`: the
+/// output's memory, where a shard whose output is one run of its own already lies needs no
+/// merge (a sort in place). `prepare()` is queued before anything reads the runs (the local
+/// sorts: `local_sort_sizes[s]` elements on shard s, or empty when prepare sorts nothing).
+/// Before anything runs, the memory every shard will need is checked (require_merge_memory):
+/// out_of_memory then, with nothing changed. Blocks until done. The phases' wall times go to
+/// stats() as "<algorithm>.local" (prepare and the samples), "<algorithm>.splitters" and
 /// "<algorithm>.exchange_merge".
 template <class K, class V, class Comp, class Prepare>
-void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, const std::vector<std::size_t>& out_sizes,
-                const std::vector<K*>& out_keys, const std::vector<V*>& out_values, Comp comp, Prepare&& prepare,
-                const std::string& algorithm, const std::vector<std::size_t>& local_sort_sizes = {}) {
+merged_runs<K, V> merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs,
+                             const std::vector<std::size_t>& out_sizes, const std::vector<K*>& out_keys,
+                             const std::vector<V*>& out_values, Comp comp, Prepare&& prepare, const std::string& algorithm,
+                             const std::vector<std::size_t>& local_sort_sizes = {}) {
   constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t g = ctx.size(), r_count = runs.size();
   require_merge_memory<K, V>(ctx, "shard::" + algorithm, local_sort_sizes, out_sizes, comp);
-  if (r_count == 0) return;
+  merged_runs<K, V> result;
+  result.where.assign(g, 0);
+  if (r_count == 0) return result;
   const auto out_offsets = offsets_of(out_sizes);
   std::vector<std::size_t> targets(out_offsets.begin() + 1, out_offsets.end());
   phase_timer timer(ctx, algorithm + ".local");
@@ -953,15 +972,28 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
   // part[d][j]: run j's elements [from, to) that go to shard d.
   auto from = [&](std::size_t d, std::size_t j) { return d == 0 ? std::size_t{0} : split[d - 1][j]; };
   auto to = [&](std::size_t d, std::size_t j) { return d + 1 == g ? runs[j].size : split[d][j]; };
+  // A shard whose whole output is one run of its own, already in place (one shard, or input
+  // already in order), neither receives nor merges.
+  std::vector<std::size_t> merge_sizes(g, 0);
+  for (std::size_t d = 0; d < g; ++d) {
+    std::size_t sources = 0, only = 0;
+    for (std::size_t j = 0; j < r_count; ++j)
+      if (to(d, j) != from(d, j)) ++sources, only = j;
+    const auto& run = runs[only];
+    bool same = sources == 1 && run.shard == d && run.keys + from(d, only) == out_keys[d];
+    if constexpr (pairs) same = same && run.values + from(d, only) == out_values[d];
+    merge_sizes[d] = same ? 0 : out_sizes[d];
+  }
   std::vector<std::vector<std::size_t>> recv_offsets(g);  // per shard: offsets of the non-empty received runs
   std::vector<transfer> key_moves, value_moves;
-  std::vector<char> in_place(g, 0);
-  segmented_buffer<K> recv_keys;
-  using VV = std::conditional_t<pairs, V, char>;
-  segmented_buffer<VV> recv_values;
+  std::vector<char> in_spare(g, 0);
+  auto& recv_keys = result.keys[0];
+  auto& recv_values = result.values[0];
   run_and_wait(ctx, [&] {
-    recv_keys = segmented_buffer<K>(ctx, out_sizes);
-    if constexpr (pairs) recv_values = segmented_buffer<VV>(ctx, out_sizes);
+    for (int b = 0; b < 2; ++b) {
+      result.keys[b] = segmented_buffer<K>(ctx, merge_sizes);
+      if constexpr (pairs) result.values[b] = segmented_buffer<V>(ctx, merge_sizes);
+    }
     std::vector<std::vector<std::size_t>> at(g, std::vector<std::size_t>(r_count, 0));
     for (std::size_t d = 0; d < g; ++d) {
       std::size_t here = 0;
@@ -974,23 +1006,12 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
         recv_offsets[d].push_back(here);
       }
     }
-    // A shard whose whole output is one run of its own, already in place (one shard, or
-    // input already in order), neither receives nor merges.
-    for (std::size_t d = 0; d < g; ++d) {
-      std::size_t sources = 0, only = 0;
-      for (std::size_t j = 0; j < r_count; ++j)
-        if (to(d, j) != from(d, j)) ++sources, only = j;
-      const auto& run = runs[only];
-      bool same = sources == 1 && run.shard == d && run.keys + from(d, only) == out_keys[d];
-      if constexpr (pairs) same = same && run.values + from(d, only) == out_values[d];
-      in_place[d] = same;
-    }
     // Rotated order: at step k, shard s sends to shard (s + k) mod G.
     for (std::size_t step = 0; step < g; ++step)
       for (std::size_t j = 0; j < r_count; ++j) {
         const std::size_t d = (runs[j].shard + step) % g;
         const std::size_t len = to(d, j) - from(d, j);
-        if (len == 0 || in_place[d]) continue;
+        if (len == 0 || merge_sizes[d] == 0) continue;
         // Source buffer j: run j's keys; r_count + j: its values. Destination 0: the received
         // keys; 1: the received values.
         key_moves.push_back(transfer{runs[j].shard, from(d, j), d, at[d][j], len, j, 0});
@@ -1008,16 +1029,21 @@ void merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs, co
     }
     transport::exchange_planned(ctx, key_moves, where);
     for (std::size_t d = 0; d < g; ++d) {
-      if (out_sizes[d] == 0 || in_place[d]) continue;
+      if (merge_sizes[d] == 0) continue;
+      bool spare = false;
       launch(ctx, d, [&](auto& dev) {
         if constexpr (pairs)
-          primitive::merge_runs_pairs(dev, static_cast<const K*>(recv_keys.data(d)), static_cast<const V*>(recv_values.data(d)),
-                                      recv_offsets[d], out_keys[d], out_values[d], comp);
+          primitive::merge_runs_pairs(dev, recv_keys.data(d), recv_values.data(d), result.keys[1].data(d),
+                                      result.values[1].data(d), recv_offsets[d], comp, spare);
         else
-          primitive::merge_runs(dev, static_cast<const K*>(recv_keys.data(d)), recv_offsets[d], out_keys[d], comp);
+          primitive::merge_runs(dev, recv_keys.data(d), result.keys[1].data(d), recv_offsets[d], comp, spare);
       });
+      in_spare[d] = spare;
     }
   });
+  for (std::size_t d = 0; d < g; ++d)
+    if (merge_sizes[d] != 0) result.where[d] = in_spare[d] ? 2 : 1;
+  return result;
 }
 
 }  // namespace detail

@@ -5,9 +5,10 @@
 /// cub::DeviceMergeSort's stable sorts. cub::DeviceMerge is documented as unstable (equivalent
 /// keys of the two inputs in any order). That is unobservable for integer keys alone under
 /// less/greater (equivalent keys are identical), so those merge through a tree of
-/// cub::DeviceMerge::MergeKeys (ceil(log2 R) passes); every other merge_runs copies the
-/// adjacent runs and sorts them stably: the same result as a stable merge, at the cost of a
-/// sort (docs/sort.md).
+/// cub::DeviceMerge::MergeKeys (ceil(log2 R) passes, back and forth between the runs' buffer
+/// and the spare); every other merge_runs sorts the adjacent runs stably, in place or with the
+/// spare as the radix sort's second buffer: the same result as a stable merge, at the cost of
+/// a sort (docs/sort.md).
 #include <shard/config.hpp>
 #include <shard/backend/cuda/device.hpp>
 #include <shard/backend/cuda/error.hpp>
@@ -31,33 +32,49 @@ namespace cuda_backend {
 
 namespace detail_sort {
 
-/// keys (and values) sorted stably in place.
+/// keys (and values) sorted stably. With `alt_keys` (and `alt_values`), buffers of n elements
+/// the sort may use: a radix sort ping-pongs between them and the keys' buffers and leaves the
+/// result where it ends, returning true when that is the alt buffers; without them it takes
+/// such buffers of its own, copies the result back when needed, and returns false. A merge
+/// sort works in place (false).
 template <class K, class V, class Comp>
-void stable_sort(device& d, K* keys, V* values, std::size_t n, Comp comp) {
-  if (n < 2) return;
+bool stable_sort(device& d, K* keys, V* values, std::size_t n, Comp comp, K* alt_keys = nullptr, V* alt_values = nullptr) {
+  if (n < 2) return false;
   constexpr int order = shard::detail::radix_order<Comp, K>;
   const auto count = static_cast<std::int64_t>(n);
   if constexpr (order != 0) {
     constexpr int end_bit = static_cast<int>(sizeof(K) * 8);
     device_guard g(d.ordinal());
-    K* key_alt = static_cast<K*>(d.allocate(n * sizeof(K)));
+    const bool own = alt_keys == nullptr;
+    K* key_alt = own ? static_cast<K*>(d.allocate(n * sizeof(K))) : alt_keys;
     V* value_alt = nullptr;
     if constexpr (!std::is_void_v<V>) {
-      try {
-        value_alt = static_cast<V*>(d.allocate(n * sizeof(V)));
-      } catch (...) {
-        d.deallocate(key_alt, n * sizeof(K));  // the keys' half, already taken
-        throw;
+      if (own) {
+        try {
+          value_alt = static_cast<V*>(d.allocate(n * sizeof(V)));
+        } catch (...) {
+          d.deallocate(key_alt, n * sizeof(K));  // the keys' half, already taken
+          throw;
+        }
+      } else {
+        value_alt = alt_values;
       }
     }
+    const auto give_back = [&] {
+      if (!own) return;
+      d.deallocate(key_alt, n * sizeof(K));  // stream-ordered: after the work queued above
+      if constexpr (!std::is_void_v<V>) d.deallocate(value_alt, n * sizeof(V));
+    };
     cub::DoubleBuffer<K> k(keys, key_alt);
+    bool in_alt = false;
     try {
       if constexpr (std::is_void_v<V>) {
         with_temp_storage(d, "cub::DeviceRadixSort::SortKeys", [&](void* temp, std::size_t& bytes) {
           if constexpr (order > 0) return cub::DeviceRadixSort::SortKeys(temp, bytes, k, count, 0, end_bit, d.stream());
           else return cub::DeviceRadixSort::SortKeysDescending(temp, bytes, k, count, 0, end_bit, d.stream());
         });
-        if (k.Current() != keys)
+        in_alt = k.Current() != keys;
+        if (in_alt && own)
           SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(keys, k.Current(), n * sizeof(K), cudaMemcpyDeviceToDevice, d.stream()),
                                   d.shard(), d.ordinal());
       } else {
@@ -66,29 +83,32 @@ void stable_sort(device& d, K* keys, V* values, std::size_t n, Comp comp) {
           if constexpr (order > 0) return cub::DeviceRadixSort::SortPairs(temp, bytes, k, v, count, 0, end_bit, d.stream());
           else return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, k, v, count, 0, end_bit, d.stream());
         });
-        if (k.Current() != keys)
+        // CUB flips the keys' and the values' selectors together.
+        in_alt = k.Current() != keys;
+        if (in_alt && own) {
           SHARD_DETAIL_CUDA_THROW(cudaMemcpyAsync(keys, k.Current(), n * sizeof(K), cudaMemcpyDeviceToDevice, d.stream()),
                                   d.shard(), d.ordinal());
-        if (v.Current() != values)
           SHARD_DETAIL_CUDA_THROW(
               cudaMemcpyAsync(values, v.Current(), n * sizeof(V), cudaMemcpyDeviceToDevice, d.stream()), d.shard(),
               d.ordinal());
+        }
       }
     } catch (...) {
-      d.deallocate(key_alt, n * sizeof(K));
-      if constexpr (!std::is_void_v<V>) d.deallocate(value_alt, n * sizeof(V));
+      give_back();
       throw;
     }
-    d.deallocate(key_alt, n * sizeof(K));  // stream-ordered: after the copies above
-    if constexpr (!std::is_void_v<V>) d.deallocate(value_alt, n * sizeof(V));
+    give_back();
+    return in_alt && !own;
   } else if constexpr (std::is_void_v<V>) {
     with_temp_storage(d, "cub::DeviceMergeSort::StableSortKeys", [&](void* temp, std::size_t& bytes) {
       return cub::DeviceMergeSort::StableSortKeys(temp, bytes, keys, count, comp, d.stream());
     });
+    return false;
   } else {
     with_temp_storage(d, "cub::DeviceMergeSort::StableSortPairs", [&](void* temp, std::size_t& bytes) {
       return cub::DeviceMergeSort::StableSortPairs(temp, bytes, keys, values, count, comp, d.stream());
     });
+    return false;
   }
 }
 
@@ -113,50 +133,43 @@ void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
 }
 
 template <class K, class Comp>
-void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
+void merge_runs(device& d, K* keys, K* spare, std::vector<std::size_t> offsets, Comp comp, bool& in_spare) {
+  in_spare = false;
+  if (offsets.size() <= 2) return;  // one run (or none): already in order
   const std::size_t n = offsets.back();
   if constexpr (std::is_integral_v<K> && shard::detail::radix_order<Comp, K> != 0) {
+    // The levels of detail::merge_tree (tested on the host): pairwise merges of adjacent runs,
+    // back and forth between the runs' buffer and the spare.
     const auto plan = shard::detail::merge_tree(offsets);
-    if (!plan.empty()) {
-      // The levels of detail::merge_tree (tested on the host): pairwise merges of adjacent
-      // runs between a scratch buffer and `out`, the last level writing `out`.
-      device_guard g(d.ordinal());
-      K* scratch = plan.size() > 1 ? static_cast<K*>(d.allocate(n * sizeof(K))) : nullptr;
-      try {
-        const K* src = in;
-        for (const auto& level : plan) {
-          K* dst = level.into_out ? out : scratch;
-          for (const auto& m : level.steps) {
-            if (m.hi == m.mid) {
-              detail_sort::copy_async(d, dst + m.lo, src + m.lo, m.mid - m.lo);
-            } else {
-              with_temp_storage(d, "cub::DeviceMerge::MergeKeys", [&](void* temp, std::size_t& bytes) {
-                return cub::DeviceMerge::MergeKeys(temp, bytes, src + m.lo, static_cast<std::int64_t>(m.mid - m.lo), src + m.mid,
-                                                   static_cast<std::int64_t>(m.hi - m.mid), dst + m.lo, comp, d.stream());
-              });
-            }
-          }
-          src = dst;
+    device_guard g(d.ordinal());
+    for (const auto& level : plan) {
+      const K* src = level.into_spare ? keys : spare;
+      K* dst = level.into_spare ? spare : keys;
+      for (const auto& m : level.steps) {
+        if (m.hi == m.mid) {
+          detail_sort::copy_async(d, dst + m.lo, src + m.lo, m.mid - m.lo);
+        } else {
+          with_temp_storage(d, "cub::DeviceMerge::MergeKeys", [&](void* temp, std::size_t& bytes) {
+            return cub::DeviceMerge::MergeKeys(temp, bytes, src + m.lo, static_cast<std::int64_t>(m.mid - m.lo), src + m.mid,
+                                               static_cast<std::int64_t>(m.hi - m.mid), dst + m.lo, comp, d.stream());
+          });
         }
-      } catch (...) {
-        if (scratch) d.deallocate(scratch, n * sizeof(K));
-        throw;
       }
-      if (scratch) d.deallocate(scratch, n * sizeof(K));  // stream-ordered: after the merges
-      return;
     }
+    in_spare = shard::detail::result_in_spare(plan);
+  } else {
+    // cub::DeviceMerge is unstable: a stable sort of the runs instead (the spare as a radix
+    // sort's second buffer).
+    in_spare = detail_sort::stable_sort<K, void>(d, keys, nullptr, n, comp, spare, nullptr);
   }
-  detail_sort::copy_async(d, out, in, n);
-  if (offsets.size() > 2) detail_sort::stable_sort<K, void>(d, out, nullptr, n, comp);
 }
 
 template <class K, class V, class Comp>
-void merge_runs_pairs(device& d, const K* keys, const V* values, std::vector<std::size_t> offsets, K* keys_out,
-                      V* values_out, Comp comp) {
-  const std::size_t n = offsets.back();
-  detail_sort::copy_async(d, keys_out, keys, n);
-  detail_sort::copy_async(d, values_out, values, n);
-  if (offsets.size() > 2) detail_sort::stable_sort<K, V>(d, keys_out, values_out, n, comp);
+void merge_runs_pairs(device& d, K* keys, V* values, K* spare_keys, V* spare_values, std::vector<std::size_t> offsets,
+                      Comp comp, bool& in_spare) {
+  in_spare = false;
+  if (offsets.size() <= 2) return;
+  in_spare = detail_sort::stable_sort<K, V>(d, keys, values, offsets.back(), comp, spare_keys, spare_values);
 }
 
 /// bytes = the device memory the stable sort of n elements takes beyond its buffers: the radix
@@ -195,11 +208,19 @@ void sort_scratch_bytes(device& d, const K*, const V*, std::size_t n, Comp comp,
 }
 
 /// bytes = the most device memory merge_runs / merge_runs_pairs of n elements takes beyond its
-/// input and output: the merge tree's scratch (n keys), or the stable sort's.
+/// two buffers: the stable sort's temporary storage where it sorts (its radix sort's second
+/// buffer is the spare), none for the merges of integer keys (cub::DeviceMerge's is a few
+/// bytes per tile, left out).
 template <class K, class V, class Comp>
 void merge_scratch_bytes(device& d, const K* keys, const V* values, std::size_t n, Comp comp, std::size_t& bytes) {
-  sort_scratch_bytes(d, keys, values, n, comp, bytes);
-  if constexpr (std::is_void_v<V>) bytes = std::max(bytes, n * sizeof(K));
+  bytes = 0;
+  if constexpr (std::is_void_v<V> && std::is_integral_v<K> && shard::detail::radix_order<Comp, K> != 0) {
+    return;
+  } else {
+    sort_scratch_bytes(d, keys, values, n, comp, bytes);
+    constexpr std::size_t element = sizeof(K) + (std::is_void_v<V> ? 0 : sizeof(std::conditional_t<std::is_void_v<V>, char, V>));
+    if (shard::detail::radix_order<Comp, K> != 0) bytes -= std::min(bytes, n * element);  // the spare is its second buffer
+  }
 }
 
 template <class K, class Comp>

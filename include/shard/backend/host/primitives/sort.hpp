@@ -2,7 +2,8 @@
 /// @file backend/host/primitives/sort.hpp
 /// The host backend's "sort" family (primitive/sort.hpp): radix sort
 /// (backend/host/radix_sort.hpp) for arithmetic keys under less/greater, std::stable_sort
-/// otherwise; merges in a balanced tree of pairs of adjacent runs (detail::merge_tree); under
+/// otherwise; merges in a balanced tree of pairs of adjacent runs (detail::merge_tree), back
+/// and forth between the runs' buffer and a spare one; under
 /// host_options::cuda_semantics the integer-key merge takes ties in the other order, as
 /// cub::DeviceMerge may.
 #include <shard/config.hpp>
@@ -76,31 +77,23 @@ void merge2(const K* a, const V* av, std::size_t na, const K* b, const V* bv, st
   }
 }
 
-/// Merges adjacent runs pairwise, level by level, between a scratch buffer and `out` as
-/// detail::merge_tree plans it (the first level reads `in`, the last writes `out`), so every
-/// element is copied ceil(log2 R) times and equal keys keep run order.
+/// Merges the adjacent runs of keys[0, offsets.back()) (and their values) pairwise, level by
+/// level, back and forth between keys/values and spare_keys/spare_values as detail::merge_tree
+/// plans it: every element is copied ceil(log2 R) times, equal keys keep run order, and the
+/// merged sequence ends in the spare buffers when detail::result_in_spare(plan).
 template <class K, class V, class Comp>
-void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offsets, K* out, V* vout, Comp comp,
+void merge_runs(K* keys, V* values, K* spare_keys, V* spare_values, const std::vector<std::size_t>& offsets, Comp comp,
                 bool b_on_ties = false) {
   constexpr bool pairs = !std::is_void_v<V>;
-  const std::size_t n = offsets.back();
-  const auto plan = detail::merge_tree(offsets);
-  if (plan.empty()) {
-    std::copy(in, in + n, out);
-    if constexpr (pairs) std::copy(vin, vin + n, vout);
-    return;
-  }
-  using VV = std::conditional_t<pairs, V, char>;
-  // Plain arrays, not std::vector: std::vector<bool> has no data().
-  const std::unique_ptr<K[]> key_scratch(plan.size() > 1 ? new K[n] : nullptr);
-  const std::unique_ptr<VV[]> value_scratch(pairs && plan.size() > 1 ? new VV[n] : nullptr);
-  const K* src = in;
-  const VV* vsrc = nullptr;
-  if constexpr (pairs) vsrc = vin;
-  for (const auto& level : plan) {
-    K* dst = level.into_out ? out : key_scratch.get();
-    VV* vdst = nullptr;
-    if constexpr (pairs) vdst = level.into_out ? vout : value_scratch.get();
+  for (const auto& level : detail::merge_tree(offsets)) {
+    const K* src = level.into_spare ? keys : spare_keys;
+    K* dst = level.into_spare ? spare_keys : keys;
+    const V* vsrc = nullptr;
+    V* vdst = nullptr;
+    if constexpr (pairs) {
+      vsrc = level.into_spare ? values : spare_values;
+      vdst = level.into_spare ? spare_values : values;
+    }
     for (const auto& m : level.steps) {
       if constexpr (pairs) {
         merge2<K, V>(src + m.lo, vsrc + m.lo, m.mid - m.lo, src + m.mid, vsrc + m.mid, m.hi - m.mid, dst + m.lo,
@@ -110,8 +103,6 @@ void merge_runs(const K* in, const V* vin, const std::vector<std::size_t>& offse
                      b_on_ties);
       }
     }
-    src = dst;
-    if constexpr (pairs) vsrc = vdst;
   }
 }
 
@@ -142,20 +133,23 @@ void sort_pairs(device& d, K* keys, V* values, std::size_t n, Comp comp) {
 }
 
 template <class K, class Comp>
-void merge_runs(device& d, const K* in, std::vector<std::size_t> offsets, K* out, Comp comp) {
+void merge_runs(device& d, K* keys, K* spare, std::vector<std::size_t> offsets, Comp comp, bool& in_spare) {
   // The CUDA backend merges exactly these keys with cub::DeviceMerge (unstable); the rest it
   // re-sorts stably.
   const bool b_on_ties = d.cuda_semantics() && std::is_integral_v<K> && detail::radix_order<Comp, K> != 0;
-  const device::scratch_hold scratch(d, offsets.size() > 3 ? offsets.back() * sizeof(K) : 0, "merge_runs (scratch)");
-  d.launch([=] { detail_sort::merge_runs<K, void>(in, nullptr, offsets, out, nullptr, comp, b_on_ties); });
+  const auto plan = detail::merge_tree(offsets);
+  in_spare = detail::result_in_spare(plan);
+  if (plan.empty()) return;
+  d.launch([=] { detail_sort::merge_runs<K, void>(keys, nullptr, spare, nullptr, offsets, comp, b_on_ties); });
 }
 
 template <class K, class V, class Comp>
-void merge_runs_pairs(device& d, const K* keys, const V* values, std::vector<std::size_t> offsets, K* keys_out,
-                      V* values_out, Comp comp) {
-  const device::scratch_hold scratch(d, offsets.size() > 3 ? detail_sort::sort_scratch<K, V>(offsets.back()) : 0,
-                                     "merge_runs_pairs (scratch)");
-  d.launch([=] { detail_sort::merge_runs<K, V>(keys, values, offsets, keys_out, values_out, comp); });
+void merge_runs_pairs(device& d, K* keys, V* values, K* spare_keys, V* spare_values, std::vector<std::size_t> offsets,
+                      Comp comp, bool& in_spare) {
+  const auto plan = detail::merge_tree(offsets);
+  in_spare = detail::result_in_spare(plan);
+  if (plan.empty()) return;
+  d.launch([=] { detail_sort::merge_runs<K, V>(keys, values, spare_keys, spare_values, offsets, comp); });
 }
 
 /// bytes = the device memory sort (values: null) or sort_pairs of n elements takes beyond its
@@ -166,10 +160,10 @@ void sort_scratch_bytes(device&, const K*, const V*, std::size_t n, Comp, std::s
 }
 
 /// bytes = the most device memory merge_runs / merge_runs_pairs of n elements (any number of
-/// runs) takes beyond its input and output.
+/// runs) takes beyond its two buffers: none (the merges go back and forth between them).
 template <class K, class V, class Comp>
-void merge_scratch_bytes(device&, const K*, const V*, std::size_t n, Comp, std::size_t& bytes) {
-  bytes = detail_sort::sort_scratch<K, V>(n);
+void merge_scratch_bytes(device&, const K*, const V*, std::size_t, Comp, std::size_t& bytes) {
+  bytes = 0;
 }
 
 template <class K, class Comp>
