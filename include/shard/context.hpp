@@ -212,6 +212,61 @@ class context {
   /// throws shard::error; create a new one. Destroying it neither waits nor throws.
   bool usable() const noexcept { return impl_->usable(); }
 
+  /// The shards that have had a sticky fault (shard::device_fault: a GPU's illegal address or
+  /// trap, testing::inject_device_fault on the host backend), ascending. Collective in an SPMD
+  /// context (every rank learns every rank's). No device work.
+  std::vector<std::size_t> faulted_shards() const {
+    const auto turn = impl_->exclusive();
+    const auto faulted = impl_->faulted_shards();
+    std::vector<std::size_t> out;
+    for (std::size_t s = 0; s < faulted.size(); ++s)
+      if (faulted[s]) out.push_back(s);
+    return out;
+  }
+
+  /// A context over this one's shards that have not faulted (faulted_shards), in the same
+  /// order (its shard i is the i-th survivor), of the same backend and options (the
+  /// application's streams and allocator, the emulated devices' speeds and capacities): new
+  /// queues, pools and counters on the same devices. salvage (<shard/failover.hpp>) moves
+  /// vectors onto it. Collective in an SPMD context, over the same communicator: a rank whose
+  /// shards all faulted stays a rank with no shard (it holds no elements and still makes every
+  /// collective call). Throws shard::error when no shard survived. docs/failover.md has the
+  /// recipe.
+  context survivors() const {
+    const auto turn = impl_->exclusive();
+    impl_->require_usable();
+    const auto faulted = impl_->faulted_shards();
+    std::vector<std::size_t> kept;
+    for (std::size_t s = 0; s < faulted.size(); ++s)
+      if (!faulted[s]) kept.push_back(s);
+    if (kept.empty()) throw error("context::survivors: every shard has faulted: no device is left to carry on");
+    std::shared_ptr<detail::context_impl> fresh;
+    if (!impl_->spmd()) {
+      fresh = impl_->rebuild()(kept);
+    } else {
+      // This rank's survivors, as shards of its local context.
+      const std::size_t base = impl_->first_shard(impl_->rank());
+      std::vector<std::size_t> mine;
+      for (auto s : impl_->local_shards())
+        if (!faulted[s]) mine.push_back(s - base);
+      std::shared_ptr<detail::context_impl> local;
+      if (mine.empty()) {
+        shard::topology none;
+        none.backend = impl_->topology().backend;
+        local = std::make_shared<detail::context_impl>(impl_->kind(), std::vector<std::unique_ptr<detail::device>>{},
+                                                       std::move(none));
+        local->set_host_helper(std::make_unique<host_backend::device>(-1, 0));
+      } else {
+        local = impl_->rebuild()(mine);
+      }
+      local->set_wait_timeout(impl_->wait_timeout());
+      fresh = std::make_shared<detail::context_impl>(local, impl_->shared_comm());
+    }
+    fresh->set_wait_timeout(impl_->wait_timeout());
+    fresh->set_origin(impl_, std::move(kept));
+    return context(std::move(fresh));
+  }
+
   /// Same devices (copies of one handle).
   friend bool operator==(const context& a, const context& b) noexcept { return a.impl_ == b.impl_; }
 

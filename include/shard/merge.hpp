@@ -40,9 +40,8 @@ void merge(const vector<T>& a, const vector<T>& b, vector<T>& out, Comp comp) {
   auto runs = detail::segment_runs<T, void>(pa, {}, a.segment_sizes());
   const auto runs_b = detail::segment_runs<T, void>(pb, {}, b.segment_sizes());
   runs.insert(runs.end(), runs_b.begin(), runs_b.end());
-  auto merged = detail::merge_runs<T, void>(out.get_context().impl(), runs, out.segment_sizes(), detail::pointers(out),
-                                            std::vector<void*>(out.num_segments(), nullptr), detail::callable(comp), [] {},
-                                            "merge");
+  auto merged = detail::merge_runs<T, void>(out.get_context().impl(), runs, out.segment_sizes(), false,
+                                            detail::callable(comp), [] {}, "merge");
   detail::commit_merged(merged.keys, merged.where, out);
 }
 

@@ -11,6 +11,7 @@
 #include <shard/distribution.hpp>
 #include <shard/error.hpp>
 #include <shard/extrema.hpp>
+#include <shard/failover.hpp>
 #include <shard/fill.hpp>
 #include <shard/for_each.hpp>
 #include <shard/functional.hpp>

@@ -48,7 +48,7 @@ void stable_sort(vector<T>& v, Comp comp) {
   const auto p = detail::pointers(v);
   const auto c = detail::callable(comp);
   const auto runs = detail::segment_runs<T, void>(std::vector<const T*>(p.begin(), p.end()), {}, sizes);
-  auto merged = detail::merge_runs<T, void>(ctx, runs, sizes, p, std::vector<void*>(sizes.size(), nullptr), c, [&] {
+  auto merged = detail::merge_runs<T, void>(ctx, runs, sizes, true, c, [&] {
     detail::enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t s) { detail::primitive::sort(dev, p[s], sizes[s], c); });
   }, "sort", sizes);
   detail::commit_merged(merged.keys, merged.where, v);
@@ -91,7 +91,7 @@ void sort_by_key(vector<K>& keys, vector<V>& values, Comp comp) {
   const auto c = detail::callable(comp);
   const auto runs = detail::segment_runs<K, V>(std::vector<const K*>(k.begin(), k.end()),
                                                std::vector<const V*>(v.begin(), v.end()), sizes);
-  auto merged = detail::merge_runs<K, V>(ctx, runs, sizes, k, v, c, [&] {
+  auto merged = detail::merge_runs<K, V>(ctx, runs, sizes, true, c, [&] {
     detail::enqueue_segments(ctx, sizes, [&](auto& dev, std::size_t s) {
       detail::primitive::sort_pairs(dev, k[s], v[s], sizes[s], c);
     });

@@ -79,6 +79,16 @@ class vector {
   /// buffer, overlapping buffers, or (CUDA) memory that is not the shard's GPU's.
   static vector wrap(const context& ctx, const std::vector<std::span<T>>& buffers);
 
+  /// A copy of `other`, a vector of any context, on `ctx`, laid out by `d`: onto other
+  /// devices, another backend, more or fewer shards ("scale gradually", or failover:
+  /// docs/failover.md). On the same context it is vector(other, d). Otherwise the elements
+  /// travel through the host: in a single-process context once through host memory
+  /// (other.to_host(), then to ctx's shards); between two SPMD contexts over the same
+  /// processes, each rank's own elements to that rank's shards of ctx (the local_parts
+  /// layout), then an exchange into `d`. Collective in SPMD contexts. Throws invalid_argument
+  /// for a single-process context and an SPMD one together, or SPMD contexts of different
+  /// rank counts.
+  vector(const context& ctx, const vector& other, shard::distribution d = shard::distribution::even());
   /// Deep copy, same context and distribution (local device copies only).
   vector(const vector& other);
   /// A copy laid out by `d`: moves exactly the elements that change shard; the others are

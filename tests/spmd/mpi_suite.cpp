@@ -10,6 +10,7 @@
 //                       every rank where a rank's are wrong or the shards are not GPUs; with
 //                       a GPU per rank, the suite on them, then destroyed by the application
 // Exit code 0 when every check held on every rank.
+#include <shard/failover.hpp>
 #include <shard/mpi.hpp>
 #include <shard/testing.hpp>
 #if SHARD_HAS_NCCL
@@ -18,6 +19,7 @@
 
 #include "suite.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +90,43 @@ int subcommunicators() {
   }
   MPI_Comm_free(&half);
   return summarise("subcommunicators", r.checks, r.failures);
+}
+
+/// Failover across processes: rank 1's only shard faults in a sort; the ranks carry on over
+/// the survivors (rank 1 with no shard), salvage, read the lost range again, finish the sort
+/// and run the whole suite.
+int failover() {
+  spmd_test::report r;
+  r.rank = rank_of_world();
+  shard::context ctx = shard::mpi::context(MPI_COMM_WORLD, shard::context::host(1));
+  ctx.set_wait_timeout(std::chrono::seconds(60));
+  std::vector<int> source(50021);
+  for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<int>((i * 7919) % 50021);
+  auto sorted = source;
+  std::sort(sorted.begin(), sorted.end());
+  shard::vector<int> v(ctx, source);
+  if (r.rank == 1) shard::testing::inject_device_fault(ctx, ctx.local_shards()[0], 2);
+  bool threw = false;
+  try {
+    shard::sort(v);
+  } catch (const shard::error&) {
+    threw = true;
+  }
+  r.check(threw == (world_size() > 1), "the sort failed on every rank");
+  if (world_size() > 1) {
+    r.check(ctx.faulted_shards() == std::vector<std::size_t>{1}, "every rank knows the faulted shard");
+    const shard::context survivors = ctx.survivors();
+    r.check(survivors.local_shards().size() == (r.rank == 1 ? 0u : 1u), "rank 1 has no shard left");
+    auto [w, lost] = shard::salvage(v, survivors);
+    for (const auto& range : lost)
+      shard::copy(std::span<const int>(source.data() + range.first, range.size()), w, range.first);
+    shard::sort(w);
+    r.check(w.to_host() == sorted, "the sort finished on the survivors");
+    const auto suite = spmd_test::run_suite(survivors);
+    r.checks += suite.checks;
+    r.failures.insert(r.failures.end(), suite.failures.begin(), suite.failures.end());
+  }
+  return summarise("failover", r.checks, r.failures);
 }
 
 template <class Exception, class F>
@@ -235,6 +274,7 @@ int main(int argc, char** argv) {
     else if (mode == "automatic") rc = automatic();
     else if (mode == "subcommunicators") rc = subcommunicators();
     else if (mode == "errors") rc = errors();
+    else if (mode == "failover") rc = failover();
     else if (mode == "stuck") stuck();
     else if (mode == "dead") dead();
 #if SHARD_HAS_NCCL

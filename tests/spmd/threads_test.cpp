@@ -5,8 +5,11 @@
 #include "../support/test_support.hpp"
 #include "suite.hpp"
 
+#include <shard/failover.hpp>
+#include <shard/testing.hpp>
 #include <shard/thread_ranks.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -227,6 +230,56 @@ TEST_CASE("SPMD: a sort whose scratch will not fit on one rank fails on every ra
   CHECK(short_here == 1);
   CHECK(told == 1);
   CHECK(intact == 2);
+}
+
+TEST_CASE("SPMD failover: a shard of one rank faults mid-sort; every rank carries on over the survivors, "
+          "a rank left with no shard included" * doctest::test_suite("spmd")) {
+  // {2, 2}: rank 1 keeps one shard; {1, 1, 1}: rank 1 keeps none.
+  for (const auto& counts : std::vector<std::vector<std::size_t>>{{2, 2}, {1, 1, 1}}) {
+    CAPTURE(counts.size());
+    for (const std::uint64_t k : {1u, 3u}) {  // the local sort, or a later primitive of the sort
+      CAPTURE(k);
+      shard::thread_ranks world(static_cast<int>(counts.size()));
+      std::mutex mutex;
+      std::vector<std::string> failures;
+      world.run([&](int r) {
+        spmd_test::report rep;
+        rep.rank = r;
+        const auto ctx = shard::context::spmd(world.communicator(r), shard::context::host(counts[r], test::gpu_like()));
+        std::vector<int> source(30011);
+        for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<int>((i * 7919) % 30011);
+        auto sorted = source;
+        std::sort(sorted.begin(), sorted.end());
+        shard::vector<int> v(ctx, source);
+        const std::size_t bad = counts[0];  // rank 1's first shard
+        if (r == 1) shard::testing::inject_device_fault(ctx, 0 + ctx.local_shards()[0], k);
+        bool threw = false;
+        try {
+          shard::sort(v);
+        } catch (const shard::error&) {
+          threw = true;
+        }
+        rep.check(threw, "the sort failed on every rank");
+        rep.check(ctx.faulted_shards() == std::vector<std::size_t>{bad}, "every rank knows the faulted shard");
+        const auto survivors = ctx.survivors();
+        rep.check(survivors.size() == ctx.size() - 1, "the survivors");
+        rep.check(survivors.local_shards().size() == counts[r] - (r == 1 ? 1 : 0), "this rank's survivors");
+        auto [w, lost] = shard::salvage(v, survivors);
+        rep.check(lost.size() == 1 && lost[0].first == v.size() * 0 + shard::distribution::even().sizes(source.size(), ctx.size())[0] * bad,
+                  "the lost range");
+        for (const auto& range : lost)
+          shard::copy(std::span<const int>(source.data() + range.first, range.size()), w, range.first);
+        shard::sort(w);
+        rep.check(w.to_host() == sorted, "the sort finished on the survivors");
+        // The whole suite on the survivors (a rank without shards takes part in every call).
+        const auto suite = spmd_test::run_suite(survivors);
+        std::lock_guard<std::mutex> lock(mutex);
+        failures.insert(failures.end(), rep.failures.begin(), rep.failures.end());
+        failures.insert(failures.end(), suite.failures.begin(), suite.failures.end());
+      });
+      CHECK_MESSAGE(failures.empty(), first_of(failures));
+    }
+  }
 }
 
 TEST_CASE("SPMD: a rank that stops answering ends in shard::timeout on the others, bounded" *

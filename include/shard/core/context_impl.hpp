@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -166,6 +167,7 @@ class context_impl {
     view_.clear();
     devices_.clear();
     local_.reset();
+    host_helper_.reset();
   }
   context_impl(const context_impl&) = delete;
   context_impl& operator=(const context_impl&) = delete;
@@ -179,8 +181,51 @@ class context_impl {
   bool local(std::size_t shard) const noexcept { return view_[shard] != nullptr; }
   /// The shards this process drives, ascending (all of them in a single-process context).
   const std::vector<std::size_t>& local_shards() const noexcept { return local_shards_; }
-  /// The device of the first local shard: it allocates the context's pinned host memory.
-  device& host_device() const { return *view_[local_shards_.front()]; }
+  /// The device of the first local shard: it allocates the context's pinned host memory (a
+  /// rank of an SPMD context left with no shard of its own after a failover: a helper that
+  /// allocates host memory only).
+  device& host_device() const {
+    if (!local_shards_.empty()) return *view_[local_shards_.front()];
+    if (host_helper_) return *host_helper_;
+    return local_->host_device();  // an SPMD context whose rank has no shard: its local context's helper
+  }
+
+  // --- failover -----------------------------------------------------------------------
+  /// Makes a context of the same backend and options over some of this single-process
+  /// context's shards (`keep`: ascending shard indices, none of them faulted); set by each
+  /// backend's make_context.
+  using rebuild_fn = std::function<std::shared_ptr<context_impl>(const std::vector<std::size_t>& keep)>;
+  void set_rebuild(rebuild_fn f) { rebuild_ = std::move(f); }
+  const rebuild_fn& rebuild() const noexcept { return local_ ? local_->rebuild_ : rebuild_; }
+  /// A context of survivors (context::survivors) knows the context it was made from and, for
+  /// each of its shards, that context's shard (ascending).
+  void set_origin(const std::shared_ptr<context_impl>& from, std::vector<std::size_t> kept) {
+    origin_ = from;
+    kept_ = std::move(kept);
+  }
+  bool made_from(const context_impl& other) const noexcept {
+    const auto from = origin_.lock();
+    return from.get() == &other;
+  }
+  const std::vector<std::size_t>& kept() const noexcept { return kept_; }
+  /// The host memory of a local context with no shards (an SPMD rank whose shards all faulted).
+  void set_host_helper(std::unique_ptr<device> helper) { host_helper_ = std::move(helper); }
+  /// The local context of an SPMD context (null for a single-process one).
+  const std::shared_ptr<context_impl>& local_context() const noexcept { return local_; }
+  /// Whether each shard has had a sticky fault (device::faulted), as every rank sees it:
+  /// collective in an SPMD context.
+  std::vector<char> faulted_shards() {
+    std::vector<char> faulted(size(), 0);
+    for (auto s : local_shards_) faulted[s] = dev(s).faulted() ? 1 : 0;
+    if (!ranks_) return faulted;
+    std::vector<std::size_t> bytes(static_cast<std::size_t>(ranks_->ranks));
+    for (int r = 0; r < ranks_->ranks; ++r) bytes[static_cast<std::size_t>(r)] = first_shard(r + 1) - first_shard(r);
+    const char* mine = faulted.data() + first_shard(rank());
+    communicate("the faulted shards", [&](auto deadline) { return ranks_->comm->all_gather_v(mine, faulted.data(), bytes, deadline); });
+    return faulted;
+  }
+  /// The communicator of an SPMD context, shared (a context of its survivors runs on it too).
+  const std::shared_ptr<communicator>& shared_comm() const noexcept { return ranks_->comm; }
 
   // --- ranks (SPMD contexts) --------------------------------------------------------
   /// Whether the context spans several processes (context::spmd).
@@ -735,6 +780,10 @@ class context_impl {
   stats counters_;
   std::vector<std::uint64_t> in_use_;
   std::unique_ptr<calibration> calibration_;  // balance.hpp's cache
+  rebuild_fn rebuild_;                           // a context over some of the shards (failover)
+  std::weak_ptr<context_impl> origin_;           // the context this one's survivors came from
+  std::vector<std::size_t> kept_;                // ... and their shards there
+  std::unique_ptr<device> host_helper_;          // a shard-less local context's host memory
   std::unique_ptr<trace_recorder> trace_;  // null unless a trace is recorded
   std::string trace_path_;                 // SHARD_TRACE: written when the context is destroyed
 };

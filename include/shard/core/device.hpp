@@ -267,6 +267,10 @@ class device {
   /// appends them to `spans`.
   virtual void take_activity(std::vector<activity>& spans) { (void)spans; }
 
+  /// Whether the device has had a sticky fault (device_fault): unusable for the rest of the
+  /// process (a GPU), or of the context (the host emulation). Does not block or throw.
+  virtual bool faulted() noexcept { return false; }
+
   /// Blocks the host until the queue is empty; throws the first error of the queued work.
   virtual void synchronize() = 0;
   /// Whether the queue has run everything queued so far (does not block, does not throw for

@@ -75,8 +75,14 @@ inline std::vector<std::size_t> local_part_sizes(context_impl& ctx, std::size_t 
   }
   std::vector<std::size_t> sizes;
   for (int r = 0; r < ctx.ranks(); ++r) {
-    const auto part =
-        distribution::even().sizes(static_cast<std::size_t>(counts[r]), ctx.first_shard(r + 1) - ctx.first_shard(r));
+    const std::size_t shards = ctx.first_shard(r + 1) - ctx.first_shard(r);
+    if (shards == 0) {  // a rank left with no shard (failover): it holds nothing
+      if (counts[r] != 0)
+        throw invalid_argument("vector(local_parts): rank " + std::to_string(r) + " has no shard to hold its " +
+                               std::to_string(counts[r]) + " elements");
+      continue;
+    }
+    const auto part = distribution::even().sizes(static_cast<std::size_t>(counts[r]), shards);
     sizes.insert(sizes.end(), part.begin(), part.end());
   }
   return sizes;
@@ -223,6 +229,34 @@ vector<T>::vector(const context& ctx, local_parts_t, std::span<const T> mine)
   transport::host_transfer(ctx_.impl(), detail::host_blocks(*this, const_cast<T*>(mine.data()), start),
                            transport::host_direction::from_host);
 }
+
+namespace detail {
+/// vector(ctx, other, d) across contexts (see there).
+template <class T>
+vector<T> copy_across(const context& ctx, const vector<T>& other, const shard::distribution& d) {
+  if (ctx == other.get_context()) return vector<T>(other, d);
+  auto& to = ctx.impl();
+  auto& from = other.get_context().impl();
+  if (to.spmd() != from.spmd() || to.ranks() != from.ranks())
+    throw invalid_argument("vector(context, other): the contexts span " + std::to_string(from.ranks()) + " and " +
+                           std::to_string(to.ranks()) + " processes (" + (from.spmd() ? "SPMD" : "single-process") +
+                           " and " + (to.spmd() ? "SPMD" : "single-process") +
+                           "): a vector moves between single-process contexts, or between SPMD contexts of the "
+                           "same processes");
+  if (!from.spmd()) return vector<T>(ctx, other.to_host(), d);
+  // Each rank's own elements, from its shards of `other` to its shards of ctx.
+  const auto [start, count] = rank_range(other, from.rank());
+  const std::unique_ptr<T[]> mine(new T[count == 0 ? 1 : count]);
+  transport::host_transfer(from, host_blocks(other, mine.get(), start), transport::host_direction::to_host);
+  vector<T> w(ctx, local_parts, std::span<const T>(mine.get(), count));
+  if (d.sizes(w.size(), ctx.size(), sizeof(T)) != w.segment_sizes()) w.redistribute(d);
+  return w;
+}
+}  // namespace detail
+
+template <class T>
+vector<T>::vector(const context& ctx, const vector& other, shard::distribution d)
+    : vector(detail::copy_across(ctx, other, d)) {}
 
 template <class T>
 vector<T>::vector(const vector& other) : vector(uninitialized_tag{}, other.ctx_, other.sizes_, other.policy_) {

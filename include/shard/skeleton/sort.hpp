@@ -945,9 +945,9 @@ struct merged_runs {
 
 /// Merges `runs` (sorted, in stability order) into segments of sizes out_sizes[d], one per
 /// shard d (file comment), in buffers of its own (merged_runs: the caller commits them into
-/// its output, once the merge succeeded on every shard). `out_keys` / `out_values`: the
-/// output's memory, where a shard whose output is one run of its own already lies needs no
-/// merge (a sort in place). `prepare()` is queued before anything reads the runs (the local
+/// its output, once the merge succeeded on every shard). `runs_are_output`: run d is the
+/// output's segment d (a sort in place), so that a shard whose output is all of its own run
+/// needs no merge (decided alike on every rank). `prepare()` is queued before anything reads the runs (the local
 /// sorts: `local_sort_sizes[s]` elements on shard s, or empty when prepare sorts nothing).
 /// Before anything runs, the memory every shard will need is checked (require_merge_memory):
 /// out_of_memory then, with nothing changed. Blocks until done. The phases' wall times go to
@@ -955,9 +955,8 @@ struct merged_runs {
 /// "<algorithm>.exchange_merge".
 template <class K, class V, class Comp, class Prepare>
 merged_runs<K, V> merge_runs(context_impl& ctx, const std::vector<sorted_run<K, V>>& runs,
-                             const std::vector<std::size_t>& out_sizes, const std::vector<K*>& out_keys,
-                             const std::vector<V*>& out_values, Comp comp, Prepare&& prepare, const std::string& algorithm,
-                             const std::vector<std::size_t>& local_sort_sizes = {}) {
+                             const std::vector<std::size_t>& out_sizes, bool runs_are_output, Comp comp, Prepare&& prepare,
+                             const std::string& algorithm, const std::vector<std::size_t>& local_sort_sizes = {}) {
   constexpr bool pairs = !std::is_void_v<V>;
   const std::size_t g = ctx.size(), r_count = runs.size();
   require_merge_memory<K, V>(ctx, "shard::" + algorithm, local_sort_sizes, out_sizes, comp);
@@ -979,9 +978,8 @@ merged_runs<K, V> merge_runs(context_impl& ctx, const std::vector<sorted_run<K, 
     std::size_t sources = 0, only = 0;
     for (std::size_t j = 0; j < r_count; ++j)
       if (to(d, j) != from(d, j)) ++sources, only = j;
-    const auto& run = runs[only];
-    bool same = sources == 1 && run.shard == d && run.keys + from(d, only) == out_keys[d];
-    if constexpr (pairs) same = same && run.values + from(d, only) == out_values[d];
+    const bool same = runs_are_output && sources == 1 && runs[only].shard == d && from(d, only) == 0 &&
+                      to(d, only) == out_sizes[d];
     merge_sizes[d] = same ? 0 : out_sizes[d];
   }
   std::vector<std::vector<std::size_t>> recv_offsets(g);  // per shard: offsets of the non-empty received runs

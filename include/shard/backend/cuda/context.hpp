@@ -179,7 +179,20 @@ inline std::shared_ptr<detail::context_impl> make_context(const std::vector<int>
                                                options.streams.empty() ? nullptr : options.streams[s],
                                                options.allocator));
   for (auto& d : devices) topo.shards.push_back(d->properties());
-  return std::make_shared<detail::context_impl>(backend::cuda, std::move(devices), std::move(topo));
+  auto impl = std::make_shared<detail::context_impl>(backend::cuda, std::move(devices), std::move(topo));
+  // Failover: the same options over the shards kept (their GPUs, and their streams when the
+  // application gave them).
+  impl->set_rebuild([ordinals, options](const std::vector<std::size_t>& keep) {
+    std::vector<int> kept;
+    cuda_options o = options;
+    o.streams.clear();
+    for (auto s : keep) {
+      kept.push_back(ordinals[s]);
+      if (!options.streams.empty()) o.streams.push_back(options.streams[s]);
+    }
+    return make_context(kept, o);
+  });
+  return impl;
 }
 
 }  // namespace cuda_backend

@@ -428,6 +428,17 @@ class device final : public detail::device {
   /// Nothing to do: the destructor never waits on the stream anyway.
   void abandon() noexcept override {}
 
+  /// A sticky error of the GPU's context (what every call on it returns after a fault), as the
+  /// shard's stream reports it.
+  bool faulted() noexcept override {
+    device_guard g(ordinal_, std::nothrow);
+    const cudaError_t status = cudaStreamQuery(stream_);
+    if (status == cudaSuccess || status == cudaErrorNotReady) return false;
+    const bool sticky = is_sticky(status);
+    (void)cudaGetLastError();  // clears a non-sticky error; a sticky one stays, as it must
+    return sticky;
+  }
+
  private:
   std::shared_ptr<detail::event> record_with(unsigned flags) {
     device_guard g(ordinal_);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -108,7 +109,17 @@ inline std::shared_ptr<detail::context_impl> make_context(std::size_t shards, co
       l.native_atomics = l.peer_enabled;
       topo.links.push_back(l);
     }
-  return std::make_shared<detail::context_impl>(backend::host, std::move(devices), std::move(topo));
+  auto impl = std::make_shared<detail::context_impl>(backend::host, std::move(devices), std::move(topo));
+  // Failover: the same options over the shards kept (their speeds with them).
+  impl->set_rebuild([options](const std::vector<std::size_t>& keep) {
+    host_options o = options;
+    if (!options.speed.empty()) {
+      o.speed.clear();
+      for (auto s : keep) o.speed.push_back(options.speed[s]);
+    }
+    return make_context(keep.size(), o);
+  });
+  return impl;
 }
 
 }  // namespace host_backend

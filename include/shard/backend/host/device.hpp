@@ -519,6 +519,11 @@ class device final : public detail::device, private executor::client {
     if (failure) std::rethrow_exception(failure);
   }
 
+  bool faulted() noexcept override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sticky_ != nullptr;
+  }
+
   void take_activity(std::vector<detail::activity>& spans) override {
     if (device* side = copy_queue_if_made()) side->take_activity(spans);
     std::lock_guard<std::mutex> lock(mutex_);

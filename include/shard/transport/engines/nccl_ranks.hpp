@@ -59,7 +59,7 @@ class communicators final : public detail::collective_engine {
   communicators(nccl::given_t, detail::context_impl& ctx, std::vector<ncclComm_t> comms)
       : comms_(std::move(comms)), owned_(false) {
     for (auto s : ctx.local_shards()) devices_.push_back(ctx.dev(s).ordinal());
-    first_ = ctx.local_shards().front();
+    first_ = ctx.local_shards().empty() ? 0 : ctx.local_shards().front();  // none: a rank left with no shard
   }
   explicit communicators(detail::context_impl& ctx) {
     ncclUniqueId id{};
@@ -73,7 +73,7 @@ class communicators final : public detail::collective_engine {
     const auto& local = ctx.local_shards();
     comms_.assign(local.size(), nullptr);
     for (auto s : local) devices_.push_back(ctx.dev(s).ordinal());
-    first_ = local.front();
+    first_ = local.empty() ? 0 : local.front();  // none: a rank left with no shard (failover)
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
     ncclResult_t status = ncclGroupStart();
@@ -90,9 +90,9 @@ class communicators final : public detail::collective_engine {
     const ncclResult_t end = ncclGroupEnd();
     if (failed(status) || failed(end) || !guarded) {
       abort();
-      if (!guarded) throw error("cudaSetDevice failed before ncclCommInitRankConfig", static_cast<int>(first_), devices_[0]);
-      nccl::throw_nccl(failed(status) ? status : end, "ncclCommInitRankConfig", static_cast<int>(first_), devices_[0],
-                       nullptr);
+      const int device = devices_.empty() ? -1 : devices_[0];
+      if (!guarded) throw error("cudaSetDevice failed before ncclCommInitRankConfig", static_cast<int>(first_), device);
+      nccl::throw_nccl(failed(status) ? status : end, "ncclCommInitRankConfig", static_cast<int>(first_), device, nullptr);
     }
     // Not ready yet (non-blocking): comms() settles them under the context's deadline.
   }
