@@ -61,11 +61,13 @@ struct allocator {
   /// queued work; an emulated device has no stream). Alignment: 256 bytes, as cudaMalloc's.
   template <class Resource>
   static allocator from_resource(Resource resource);
-  /// As from_resource, with one resource per shard (`by_shard[s]` serves shard s, in the
-  /// context's global shard numbering): per-device pools, as CCCL's device resources are.
-  /// Allocating for a shard beyond the list throws invalid_argument naming it.
+  /// As from_resource, with one resource per device (`by_device[d]` serves the shards on CUDA
+  /// device d, or on emulated device d): per-device pools, as CCCL's device resources are. A
+  /// synchronous resource on a GPU synchronises the shard's stream before each free, a wait
+  /// outside the context's deadline: prefer an async one there. Allocating on a device beyond
+  /// the list throws invalid_argument naming it.
   template <class Resource>
-  static allocator from_resources(std::vector<Resource> by_shard);
+  static allocator from_resources(std::vector<Resource> by_device);
 };
 
 namespace detail {
@@ -121,8 +123,10 @@ allocator allocator_of_resources(Pick pick) {
         return;
       }
     }
-    // A synchronous free of memory that queued work may still read: the stream first.
-    if (where.stream != nullptr) (void)cudaStreamSynchronize(static_cast<cudaStream_t>(where.stream));
+    // A synchronous free of memory that queued work may still read: the stream first (a wait
+    // without the context's deadline: prefer an async resource).
+    if (where.stream != nullptr && cudaStreamSynchronize(static_cast<cudaStream_t>(where.stream)) != cudaSuccess)
+      (void)cudaGetLastError();  // a failed stream: its error was (or will be) reported by the call that waits
 #endif
     if constexpr (sync_memory_resource<Resource>) r.deallocate(p, bytes, alignment);
   };
@@ -138,14 +142,15 @@ allocator allocator::from_resource(Resource resource) {
 }
 
 template <class Resource>
-allocator allocator::from_resources(std::vector<Resource> by_shard) {
-  if (by_shard.empty()) throw invalid_argument("allocator::from_resources: the list of resources is empty");
-  auto shared = std::make_shared<std::vector<Resource>>(std::move(by_shard));
+allocator allocator::from_resources(std::vector<Resource> by_device) {
+  if (by_device.empty()) throw invalid_argument("allocator::from_resources: the list of resources is empty");
+  auto shared = std::make_shared<std::vector<Resource>>(std::move(by_device));
   return detail::allocator_of_resources<Resource>([shared](const allocation_place& where) -> Resource& {
-    if (where.shard >= shared->size())
-      throw invalid_argument("allocator::from_resources: no resource for shard " + std::to_string(where.shard) +
-                             " (" + std::to_string(shared->size()) + " resources)");
-    return (*shared)[where.shard];
+    if (where.device < 0 || static_cast<std::size_t>(where.device) >= shared->size())
+      throw invalid_argument("allocator::from_resources: no resource for device " + std::to_string(where.device) +
+                             " (shard " + std::to_string(where.shard) + "; " + std::to_string(shared->size()) +
+                             " resources)");
+    return (*shared)[static_cast<std::size_t>(where.device)];
   });
 }
 

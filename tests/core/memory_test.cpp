@@ -390,7 +390,8 @@ struct counting_resource {
 };
 }  // namespace
 
-TEST_CASE("allocator::from_resource and from_resources: a cuda::mr-shaped resource serves every allocation" *
+TEST_CASE("allocator::from_resource and from_resources (one per device): a cuda::mr-shaped resource serves every "
+          "allocation" *
           doctest::test_suite("interop")) {
   counting_resource one;
   std::vector<counting_resource> per_shard(3);
@@ -420,7 +421,7 @@ TEST_CASE("allocator::from_resource and from_resources: a cuda::mr-shaped resour
   shard::host_options short_list;
   short_list.allocator = shard::allocator::from_resources(std::vector<counting_resource>(2));
   auto ctx = shard::context::host(3, short_list);
-  CHECK_THROWS_WITH_AS(shard::vector<int>(ctx, 30), doctest::Contains("no resource for shard 2"),
+  CHECK_THROWS_WITH_AS(shard::vector<int>(ctx, 30), doctest::Contains("no resource for device 2"),
                        shard::invalid_argument);
   CHECK_THROWS_AS(shard::allocator::from_resources(std::vector<counting_resource>{}), shard::invalid_argument);
 }

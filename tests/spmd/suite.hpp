@@ -152,6 +152,19 @@ inline void run_case(shard::context ctx, shard::context one, std::size_t n, repo
     r.check(mx.index == static_cast<std::size_t>(smx - ints.begin()) && (n == 0 || mx.value == *smx), "max_element" + at);
   }
 
+  // Reproducible sums and scans: the same bits on every rank layout as on one shard (the
+  // correctly rounded sum: layout-free), whatever the ranks.
+  {
+    const shard::context single = shard::context::host(1);
+    shard::vector<float> vf(ctx, floats), lone(single, floats);
+    r.check(same_value(shard::reduce(shard::reproducible, vf), shard::reduce(shard::reproducible, lone)),
+            "reduce(reproducible)" + at);
+    shard::vector<float> out(ctx, n), out_lone(single, n);
+    shard::inclusive_scan(shard::reproducible, vf, out);
+    shard::inclusive_scan(shard::reproducible, lone, out_lone);
+    r.check(same_bits(out.to_host(), out_lone.to_host()), "inclusive_scan(reproducible)" + at);
+  }
+
   // Scans.
   {
     shard::vector<float> vf(ctx, floats), of(one, floats), out(ctx, n), out_one(one, n);

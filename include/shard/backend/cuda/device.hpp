@@ -339,14 +339,16 @@ class device final : public detail::device {
   // --- activity: timed events around each primitive and copy (stats' busy time, traces) ---
   void activity_begin() override {
     device_guard g(ordinal_);
+    if (open_ != nullptr) give_back(std::exchange(open_, nullptr));  // a launch that never ended its span
+    ensure_reference();
     open_ = record_activity_event();
   }
   void activity_end(const char* name) override {
-    if (open_ == nullptr) return;
-    device_guard g(ordinal_);
     const cudaEvent_t begin = std::exchange(open_, nullptr);
+    if (begin == nullptr) return;
     cudaEvent_t end = nullptr;
     try {
+      device_guard g(ordinal_);
       end = record_activity_event();
     } catch (...) {
       give_back(begin);  // never part of a span: reusable
@@ -355,31 +357,37 @@ class device final : public detail::device {
     std::lock_guard<std::mutex> lock(activity_mutex_);
     pending_.push_back(pending_span{name, false, begin, end});
   }
-  /// The spans recorded since the last call, on the host's clock: each event's time after a
-  /// reference event that the host saw reached at a known moment (renewed after a minute, so
-  /// that cudaEventElapsedTime's float milliseconds keep microseconds). The queues are idle.
+  /// The spans recorded since the last call, on the host's clock: each span's length from its
+  /// own two events, its place from its begin event's time after the reference event (recorded
+  /// before any span, and seen reached by the host at a known moment; renewed after a minute,
+  /// once the spans before it are placed, so that cudaEventElapsedTime's float milliseconds
+  /// keep microseconds). The queues are idle.
   void take_activity(std::vector<detail::activity>& spans) override {
     if (device* side = copy_queue_if_made()) side->take_activity(spans);
     std::lock_guard<std::mutex> lock(activity_mutex_);
-    if (pending_.empty()) return;
+    if (pending_.empty() || reference_ == nullptr) return;
     device_guard g(ordinal_);
-    const auto now = std::chrono::steady_clock::now();
-    if (reference_ == nullptr || now - reference_host_ > std::chrono::seconds(60)) renew_reference();
     for (const auto& p : pending_) {
-      float from = 0, to = 0;
+      float from = 0, length = 0;
       if (cudaEventElapsedTime(&from, reference_, p.begin) != cudaSuccess ||
-          cudaEventElapsedTime(&to, reference_, p.end) != cudaSuccess) {
+          cudaEventElapsedTime(&length, p.begin, p.end) != cudaSuccess) {
         (void)cudaGetLastError();  // a failed stream: its spans are not known
         continue;
       }
-      const auto at = [&](float ms) {
-        return reference_host_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                     std::chrono::duration<double, std::milli>(ms));
-      };
-      spans.push_back(detail::activity{p.name, p.copy, at(from), at(to)});
+      const auto begin = reference_host_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                               std::chrono::duration<double, std::milli>(from));
+      const auto end = begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::chrono::duration<double, std::milli>(length));
+      spans.push_back(detail::activity{p.name, p.copy, begin, end});
     }
     for (const auto& p : pending_) free_events_.push_back(p.begin), free_events_.push_back(p.end);
     pending_.clear();
+    if (std::chrono::steady_clock::now() - reference_host_ > std::chrono::seconds(60)) {
+      try {
+        renew_reference();
+      } catch (...) {  // the spans' places drift a little further; their lengths stay exact
+      }
+    }
   }
 
   std::shared_ptr<detail::event> record() override { return record_with(cudaEventDisableTiming); }
@@ -485,7 +493,7 @@ class device final : public detail::device {
   /// A copy's span: events before and after the copy queued in its scope.
   class timed_copy {
    public:
-    explicit timed_copy(device& d) : d_(d), begin_(d.record_activity_event()) {}
+    explicit timed_copy(device& d) : d_(d), begin_((d.ensure_reference(), d.record_activity_event())) {}
     ~timed_copy() {
       cudaEvent_t end = nullptr;
       try {
@@ -504,7 +512,13 @@ class device final : public detail::device {
     device& d_;
     cudaEvent_t begin_;
   };
-  /// Records the reference event on the idle stream and waits for it: its host time is now.
+  /// The reference event, before the first span: recorded and waited for once (the host
+  /// then knows when it was reached). The caller has the GPU current.
+  void ensure_reference() {
+    std::lock_guard<std::mutex> lock(activity_mutex_);
+    if (reference_ == nullptr) renew_reference();
+  }
+  /// Records the reference event on the stream and waits for it: its host time is now.
   void renew_reference() {
     if (reference_ == nullptr) SHARD_DETAIL_CUDA_THROW(cudaEventCreateWithFlags(&reference_, cudaEventDefault), shard_, ordinal_);
     SHARD_DETAIL_CUDA_THROW(cudaEventRecord(reference_, stream_), shard_, ordinal_);

@@ -209,13 +209,20 @@ void sort_scratch_bytes(device& d, const K*, const V*, std::size_t n, Comp comp,
 
 /// bytes = the most device memory merge_runs / merge_runs_pairs of n elements takes beyond its
 /// two buffers: the stable sort's temporary storage where it sorts (its radix sort's second
-/// buffer is the spare), none for the merges of integer keys (cub::DeviceMerge's is a few
-/// bytes per tile, left out).
+/// buffer is the spare), cub::DeviceMerge's for the merges of integer keys.
 template <class K, class V, class Comp>
 void merge_scratch_bytes(device& d, const K* keys, const V* values, std::size_t n, Comp comp, std::size_t& bytes) {
   bytes = 0;
   if constexpr (std::is_void_v<V> && std::is_integral_v<K> && shard::detail::radix_order<Comp, K> != 0) {
-    return;
+    // cub::DeviceMerge's temporary storage for the largest merge of a level (all n keys).
+    if (n < 2) return;
+    device_guard g(d.ordinal());
+    const auto half = static_cast<std::int64_t>(n / 2), rest = static_cast<std::int64_t>(n - n / 2);
+    const cudaError_t status = cub::DeviceMerge::MergeKeys(nullptr, bytes, static_cast<const K*>(nullptr), half,
+                                                           static_cast<const K*>(nullptr), rest, static_cast<K*>(nullptr),
+                                                           comp, d.stream());
+    if (status != cudaSuccess) throw_cuda_error(status, "CUB's temporary storage size (merge)", d.shard(), d.ordinal());
+    (void)keys, (void)values;
   } else {
     sort_scratch_bytes(d, keys, values, n, comp, bytes);
     constexpr std::size_t element = sizeof(K) + (std::is_void_v<V> ? 0 : sizeof(std::conditional_t<std::is_void_v<V>, char, V>));
