@@ -146,7 +146,7 @@ class context_impl {
     // Communicators and staging buffers go first (the queues use them), then the devices
     // (their destructors drain the queues), then the memory pools (held by the devices).
     if (usable_) synchronize_all_noexcept();
-    if (trace_ && !trace_path_.empty() && !trace_->empty()) {
+    if (const auto t = tracer(); t && !trace_path_.empty() && !t->empty()) {
       try {
         write_trace(file_for_rank(trace_path_));
       } catch (...) {  // a destructor never throws: the trace is lost
@@ -434,7 +434,7 @@ class context_impl {
       std::lock_guard<std::mutex> lock(mutex_);
       counters_.wall_seconds += seconds;
     }
-    if (trace_) trace_->host_span(phase ? trace_recorder::track::phase : trace_recorder::track::call, name, begin, end);
+    if (const auto t = tracer()) t->host_span(phase ? trace_recorder::track::phase : trace_recorder::track::call, name, begin, end);
   }
   /// Adds one call of `seconds` to the named phase (phase = true) or algorithm call.
   void count_time(bool phase, const std::string& name, double seconds) {
@@ -464,9 +464,15 @@ class context_impl {
   /// Starts recording a trace (if none is being recorded): context::start_trace.
   void start_trace() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!trace_) trace_ = std::make_unique<trace_recorder>();
+    if (!trace_) trace_ = std::make_shared<trace_recorder>();
   }
-  bool tracing() const noexcept { return trace_ != nullptr; }
+  bool tracing() const { return tracer() != nullptr; }
+  /// The trace being recorded, or null; a call may end (and record) while another thread
+  /// starts or stops the trace: it keeps the recorder it took.
+  std::shared_ptr<trace_recorder> tracer() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return trace_;
+  }
   /// Stops recording and drops what was recorded (SHARD_TRACE's file is then not written).
   void stop_trace() noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -474,18 +480,20 @@ class context_impl {
   }
   /// The trace so far as JSON (empty when none is recorded).
   std::string trace_json() const {
-    if (!trace_) return {};
+    const auto t = tracer();
+    if (!t) return {};
     std::ostringstream os;
-    trace_->write(os, topology_, local_shards_, rank());
+    t->write(os, topology_, local_shards_, rank());
     return os.str();
   }
   /// Writes the trace so far to `path`. Throws shard::error when none is recorded or the file
   /// cannot be written.
   void write_trace(const std::string& path) const {
-    if (!trace_) throw error("context::write_trace: no trace is recorded (SHARD_TRACE, or context::start_trace)");
+    const auto t = tracer();
+    if (!t) throw error("context::write_trace: no trace is recorded (SHARD_TRACE, or context::start_trace)");
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw error("context::write_trace: cannot open \"" + path + "\" for writing");
-    trace_->write(out, topology_, local_shards_, rank());
+    t->write(out, topology_, local_shards_, rank());
     out.flush();
     if (!out) throw error("context::write_trace: writing \"" + path + "\" failed");
   }
@@ -714,7 +722,7 @@ class context_impl {
         if (!first) first = std::current_exception();
       }
     }
-    if (trace_) trace_->host_span(trace_recorder::track::wait, "wait", wait_begin, std::chrono::steady_clock::now());
+    if (const auto t = tracer()) t->host_span(trace_recorder::track::wait, "wait", wait_begin, std::chrono::steady_clock::now());
     take_activity();
     return first;
   }
@@ -723,6 +731,7 @@ class context_impl {
   void take_activity() noexcept {
     try {
       std::vector<activity> spans;
+      const auto t = tracer();
       for (auto s : local_shards_) {
         spans.clear();
         try {
@@ -731,7 +740,7 @@ class context_impl {
           continue;
         }
         if (spans.empty()) continue;
-        if (trace_) trace_->shard_spans(s, spans);
+        if (t) t->shard_spans(s, spans);
         const std::uint64_t ns = covered_ns(spans);
         std::lock_guard<std::mutex> lock(mutex_);
         counters_.busy_seconds[s] += static_cast<double>(ns) / 1e9;
@@ -753,7 +762,7 @@ class context_impl {
   }
   void init_trace() {
     trace_path_ = trace_path_from_environment();
-    if (!trace_path_.empty()) trace_ = std::make_unique<trace_recorder>();
+    if (!trace_path_.empty()) trace_ = std::make_shared<trace_recorder>();
   }
   void abandon_busy() noexcept {
     for (auto s : local_shards_)
@@ -784,7 +793,7 @@ class context_impl {
   std::weak_ptr<context_impl> origin_;           // the context this one's survivors came from
   std::vector<std::size_t> kept_;                // ... and their shards there
   std::unique_ptr<device> host_helper_;          // a shard-less local context's host memory
-  std::unique_ptr<trace_recorder> trace_;  // null unless a trace is recorded
+  std::shared_ptr<trace_recorder> trace_;  // null unless a trace is recorded (read through tracer())
   std::string trace_path_;                 // SHARD_TRACE: written when the context is destroyed
 };
 
